@@ -1,0 +1,100 @@
+/*
+ * config.h - configuration (agent/config.c) and the cookie (agent/cookie.c).
+ *
+ * Defaults < ini file < environment ROLLCALL_<KEY> < command-line --key.
+ * One table holds every key with its section, type, bounds and default
+ * (DESIGN.md "Configuration"); the ini sections only group keys. Every error
+ * is collected (not just the first) and names its origin: "FILE:LINE: ...",
+ * "environment ROLLCALL_X: ...", "option --x: ...".
+ */
+#ifndef ROLLCALL_CONFIG_H
+#define ROLLCALL_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rollcall/epmd.h"
+#include "rollcall/handshake.h"
+#include "rollcall/log.h"
+
+#define RC_URL_MAX 2048
+
+struct rc_config {
+    /* [node] */
+    char name[RC_NAME_MAX + 1]; /* as resolved: always "alive@host" after rc_config_load */
+    char cookie[RC_COOKIE_MAX + 1];
+    char cookie_file[PATH_MAX];
+    enum rc_epmd_mode epmd;
+    uint16_t epmd_port;
+    uint16_t dist_port_min, dist_port_max; /* 0,0 = any */
+    /* [registry] */
+    char registry[RC_URL_MAX];
+    uint64_t stale_after_ms;
+    uint64_t prune_after_ms;
+    /* [agent] */
+    uint64_t interval_ms;
+    uint64_t ping_timeout_ms;
+    /* [log] */
+    enum rc_log_format log_format;
+    enum rc_log_level log_level;
+    char log_file[PATH_MAX];
+    /* where the ini came from ("" = none) */
+    char config_file[PATH_MAX];
+};
+
+/* What the command line asked for besides configuration. */
+enum rc_command { RC_CMD_RUN = 0, RC_CMD_MEMBERS, RC_CMD_PING, RC_CMD_CHECK_CONFIG };
+struct rc_args {
+    enum rc_command command;
+    const char *target; /* ping NODE */
+    bool json;          /* members --json */
+    bool help;
+    bool version;
+};
+
+/* Fills the defaults. */
+void rc_config_defaults(struct rc_config *c);
+
+/* Parses argv (flags and the command), reads the ini named by -c/--config or
+ * ROLLCALL_CONFIG (none by default), applies the environment, then the flags,
+ * validates the whole, and resolves the node name (a bare "name" or no name
+ * gets "@<first global IPv4>", falling back to 127.0.0.1). On failure returns
+ * -EINVAL and err holds every error, one per line. ret_args is filled even on
+ * failure as far as argv was understood (so --help works with bad config). */
+int rc_config_load(struct rc_config *ret, struct rc_args *ret_args, int argc, char *argv[],
+                   char *err, size_t errlen);
+/* rc_config_load also overwrites the value of a --cookie flag in argv with
+ * '*' bytes so that it never shows in ps or /proc/PID/cmdline. It keeps a
+ * private copy of argv for rc_config_reload. */
+
+/* SIGHUP: re-reads the same ini, environment and flags into *ret. Returns 0
+ * only if the whole validates; the caller then applies what may change at
+ * run time (interval, timeouts, log level, format, file). */
+int rc_config_reload(const struct rc_config *cur, struct rc_config *ret, char *err, size_t errlen);
+
+/* check-config: prints every key as "section.key = value  (source)" with
+ * secrets masked (cookie, passwords in the registry URL). */
+void rc_config_print(const struct rc_config *c, FILE *out);
+
+/* Parses "500ms", "2s", "1m", "1h" (a bare number is ms). -EINVAL if not. */
+int rc_duration_parse(const char *s, uint64_t *ret_ms);
+/* Formats ms back to the shortest exact unit ("1500ms", "2s", "1m"). */
+void rc_duration_format(uint64_t ms, char *out, size_t outlen);
+
+/* First global (non-loopback, non-link-local) IPv4 address of this host into
+ * out, dotted. -ENOENT if there is none. */
+int rc_first_global_ipv4(char *out, size_t outlen);
+
+/* The cookie: cfg->cookie if set; else cfg->cookie_file; else Erlang's own
+ * lookup ($HOME/.erlang.cookie, then $XDG_CONFIG_HOME/erlang/.erlang.cookie,
+ * else creates $HOME/.erlang.cookie with 20 random A-Z, mode 0400). A cookie
+ * file must be a regular file without group/other permission bits (-EPERM
+ * with a clear message otherwise). Printable bytes up to the first other byte
+ * are the cookie; only '\n', '\r', ' ' may follow. Never logs the cookie. */
+int rc_cookie_load(const struct rc_config *cfg, char *out, size_t outlen, size_t *ret_len,
+                   char *err, size_t errlen);
+
+#endif

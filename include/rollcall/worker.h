@@ -1,0 +1,59 @@
+/*
+ * worker.h - the registry worker thread (agent/worker.c).
+ *
+ * All registry I/O and host-name resolution happen here, never on the
+ * network loop: a slow or dead registry cannot stop this node from
+ * answering pings. Every interval the worker publishes our own entry, lists
+ * the registry, resolves each entry's host to a numeric address, and hands
+ * the loop a snapshot. On a registry error the loop keeps the last good
+ * snapshot (an error is never an empty list); the outage and the recovery
+ * are logged once each. Rejected entries are logged rate-limited, once per
+ * entry per 10 minutes.
+ */
+#ifndef ROLLCALL_WORKER_H
+#define ROLLCALL_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rollcall/registry.h"
+
+struct event_base;
+struct rc_worker;
+
+#define RC_IP_MAX 46 /* INET6_ADDRSTRLEN */
+
+struct rc_snap_entry {
+    struct rc_entry e;
+    char ip[RC_IP_MAX]; /* numeric; "" if the host did not resolve */
+    bool self;
+};
+
+struct rc_snapshot {
+    struct rc_snap_entry *v; /* sorted by name */
+    size_t n;
+    uint64_t seq;
+};
+void rc_snapshot_free(struct rc_snapshot *s); /* NULL is fine */
+
+/* Resolves host (numeric or a name) to a numeric address, preferring IPv4.
+ * Blocking: call it off the loop. */
+int rc_resolve_host(const char *host, char *out, size_t outlen);
+
+/* Starts the thread. notify(arg) is called from the worker thread after each
+ * new snapshot; it must only wake the loop (event_active). The registry is
+ * opened by the thread itself (and reopened after errors). */
+struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entry *self,
+                                  uint64_t interval_ms, void (*notify)(void *), void *arg,
+                                  char *err, size_t errlen);
+/* The newest snapshot not yet taken, or NULL. The caller frees it. */
+struct rc_snapshot *rc_worker_take(struct rc_worker *w);
+/* Asks the worker to remove an entry that is still at least min_age_ms old
+ * (two-stage expiry). Runs before the next publish. */
+void rc_worker_prune(struct rc_worker *w, const char *name, int64_t min_age_ms);
+void rc_worker_set_interval(struct rc_worker *w, uint64_t interval_ms);
+/* Stops and joins the thread; if remove_self, removes our entry first
+ * (bounded by the backend's own timeouts). NULL is fine. */
+void rc_worker_stop(struct rc_worker *w, bool remove_self);
+
+#endif
