@@ -1,0 +1,264 @@
+/*
+ * entry.c - the entry text format shared by the file and S3 backends.
+ *
+ *   2026-11-20T22:54:17.123Z          first line: ISO-8601 UTC refresh time
+ *   name=rollcall@10.0.0.5
+ *   host=10.0.0.5
+ *   port=0
+ *   started_at=2026-11-20T22:50:01.000Z
+ *
+ * The store's own name for the entry (file or object name) is what makes it
+ * an entry, so the parser is strict about names and bytes and lenient about
+ * content: the classic Elixir setup writes only a timestamp, other writers
+ * may write anything. The rule, documented in docs/registry.md:
+ *
+ *   rejected (-EPROTO): a text over RC_ENTRY_TEXT_MAX, a line over
+ *     RC_ENTRY_LINE_MAX, a NUL or other control byte (C0, DEL, C1) except
+ *     '\n' and a '\r' right before '\n' or at the end, invalid UTF-8
+ *     anywhere, a hint that is not a valid node name, a name= that differs
+ *     from the hint, a bad port= (1..5 digits, 0..65535) / host= /
+ *     started_at= value, a known key given twice;
+ *   tolerated (ignored): a first line that is not a timestamp (updated_at_ms
+ *     stays 0, the caller's clock says how old it is), lines that are not
+ *     key=value, unknown keys, empty lines, a missing final newline.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rollcall/registry.h"
+
+#define RC_ENTRY_LINE_MAX 1024 /* bytes per line, without the line end */
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static bool host_valid(const char *s, size_t len)
+{
+    if (len > RC_HOST_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+int rc_entry_format(const struct rc_entry *e, char *out, size_t cap, size_t *ret_len)
+{
+    char updated[32], started[32] = "";
+    int n;
+
+    if (memchr(e->name, '\0', sizeof(e->name)) == NULL || !rc_node_name_valid(e->name) ||
+        !host_valid(e->host, strnlen(e->host, sizeof(e->host))))
+        return -EINVAL;
+    rc_time_format_iso(e->updated_at_ms, updated);
+    if (e->started_at_ms != 0)
+        rc_time_format_iso(e->started_at_ms, started);
+    n = snprintf(out, cap, "%s\nname=%s\n%s%s%sport=%u\n%s%s%s", updated, e->name,
+                 e->host[0] ? "host=" : "", e->host, e->host[0] ? "\n" : "", (unsigned)e->port,
+                 started[0] ? "started_at=" : "", started, started[0] ? "\n" : "");
+    if (n < 0 || (size_t)n >= cap)
+        return -EMSGSIZE;
+    if (ret_len != NULL)
+        *ret_len = (size_t)n;
+    return 0;
+}
+
+/*
+ * Checks the bytes of the whole text: control bytes and UTF-8. Returns the
+ * 1-based line number of the first bad byte and sets *what, or 0 if clean.
+ */
+static size_t check_bytes(const unsigned char *s, size_t len, const char **what)
+{
+    size_t line = 1;
+
+    for (size_t i = 0; i < len;) {
+        unsigned char c = s[i];
+        size_t n;
+        uint32_t cp;
+
+        if (c == '\n') {
+            line++, i++;
+            continue;
+        }
+        if (c == '\r' && (i + 1 == len || s[i + 1] == '\n')) {
+            i++;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7F) {
+            *what = c == 0 ? "NUL byte" : "control byte";
+            return line;
+        }
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 2, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            n = 3, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            n = 4, cp = c & 0x07;
+        else
+            goto bad_utf8;
+        if (len - i < n)
+            goto bad_utf8;
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                goto bad_utf8;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            goto bad_utf8;
+        if (cp <= 0x9F) {
+            *what = "control character";
+            return line;
+        }
+        i += n;
+    }
+    return 0;
+
+bad_utf8:
+    *what = "invalid UTF-8";
+    return line;
+}
+
+/* "key=" with key [a-z0-9_]+: returns the key length, 0 if the line is not one. */
+static size_t key_len(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+        i++;
+    return i > 0 && i < len && s[i] == '=' ? i : 0;
+}
+
+static bool key_is(const char *key, size_t klen, const char *want)
+{
+    return klen == strlen(want) && memcmp(key, want, klen) == 0;
+}
+
+enum { SEEN_NAME = 1, SEEN_HOST = 2, SEEN_PORT = 4, SEEN_STARTED = 8 };
+
+int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct rc_entry *ret,
+                   char *err, size_t errlen)
+{
+    struct rc_entry e;
+    const char *what = NULL;
+    size_t lineno, pos;
+    unsigned seen = 0;
+
+    if (name_hint == NULL || !rc_node_name_valid(name_hint)) {
+        seterr(err, errlen, "not a valid node name");
+        return -EPROTO;
+    }
+    if (len > RC_ENTRY_TEXT_MAX) {
+        seterr(err, errlen, "larger than %d bytes", RC_ENTRY_TEXT_MAX);
+        return -EPROTO;
+    }
+    if (len > 0 && text == NULL)
+        return -EINVAL;
+    lineno = check_bytes((const unsigned char *)text, len, &what);
+    if (lineno != 0) {
+        seterr(err, errlen, "line %zu: %s", lineno, what);
+        return -EPROTO;
+    }
+
+    memset(&e, 0, sizeof(e));
+    memcpy(e.name, name_hint, strlen(name_hint) + 1);
+
+    for (pos = 0, lineno = 1; pos < len; lineno++) {
+        const char *line = text + pos;
+        const char *nl = memchr(line, '\n', len - pos);
+        size_t llen = nl != NULL ? (size_t)(nl - line) : len - pos;
+        const char *val;
+        size_t klen, vlen;
+
+        pos += llen + (nl != NULL);
+        if (llen > 0 && line[llen - 1] == '\r')
+            llen--;
+        if (llen > RC_ENTRY_LINE_MAX) {
+            seterr(err, errlen, "line %zu: longer than %d bytes", lineno, RC_ENTRY_LINE_MAX);
+            return -EPROTO;
+        }
+        if (lineno == 1 && rc_time_parse_iso(line, llen, &e.updated_at_ms) == 0)
+            continue;
+        klen = key_len(line, llen);
+        if (klen == 0)
+            continue; /* not key=value: tolerated */
+        val = line + klen + 1;
+        vlen = llen - klen - 1;
+
+        if (key_is(line, klen, "name")) {
+            if (seen & SEEN_NAME)
+                goto duplicate;
+            seen |= SEEN_NAME;
+            if (vlen != strlen(name_hint) || memcmp(val, name_hint, vlen) != 0) {
+                seterr(err, errlen, "line %zu: name= differs from the entry's name", lineno);
+                return -EPROTO;
+            }
+        } else if (key_is(line, klen, "host")) {
+            if (seen & SEEN_HOST)
+                goto duplicate;
+            seen |= SEEN_HOST;
+            if (!host_valid(val, vlen)) {
+                seterr(err, errlen, "line %zu: host= is not a host name or address", lineno);
+                return -EPROTO;
+            }
+            memcpy(e.host, val, vlen);
+            e.host[vlen] = '\0';
+        } else if (key_is(line, klen, "port")) {
+            unsigned long port = 0;
+
+            if (seen & SEEN_PORT)
+                goto duplicate;
+            seen |= SEEN_PORT;
+            for (size_t i = 0; i < vlen && i < 5; i++) {
+                if (val[i] < '0' || val[i] > '9') {
+                    port = 65536;
+                    break;
+                }
+                port = port * 10 + (unsigned long)(val[i] - '0');
+            }
+            if (vlen == 0 || vlen > 5 || port > 65535) {
+                seterr(err, errlen, "line %zu: port= is not a number 0..65535", lineno);
+                return -EPROTO;
+            }
+            e.port = (uint16_t)port;
+        } else if (key_is(line, klen, "started_at")) {
+            if (seen & SEEN_STARTED)
+                goto duplicate;
+            seen |= SEEN_STARTED;
+            if (rc_time_parse_iso(val, vlen, &e.started_at_ms) < 0) {
+                seterr(err, errlen, "line %zu: started_at= is not an ISO-8601 UTC time", lineno);
+                return -EPROTO;
+            }
+        }
+        /* unknown keys: ignored */
+        continue;
+
+    duplicate:
+        seterr(err, errlen, "line %zu: %.*s= given twice", lineno, (int)klen, line);
+        return -EPROTO;
+    }
+
+    *ret = e;
+    return 0;
+}

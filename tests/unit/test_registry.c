@@ -1,0 +1,333 @@
+/*
+ * test_registry.c - backends/registry.c: lookup by scheme, opening, URL
+ * masking, the list helpers and their cap, the ISO-8601 time functions.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rollcall/registry.h"
+
+/* ---- lookup and open ---- */
+
+static void test_find(void **state)
+{
+    assert_ptr_equal(rc_registry_find("file:///var/lib/rollcall"), &rc_backend_fs);
+    assert_ptr_equal(rc_registry_find("FILE:///x"), &rc_backend_fs); /* schemes ignore case */
+    assert_ptr_equal(rc_registry_find("file:/x"), &rc_backend_fs);
+    assert_null(rc_registry_find("nope://x"));
+    assert_null(rc_registry_find("files:///x"));
+    assert_null(rc_registry_find("fil:///x"));
+    assert_null(rc_registry_find("/var/lib/rollcall"));
+    assert_null(rc_registry_find("file"));
+    assert_null(rc_registry_find(""));
+    assert_null(rc_registry_find(NULL));
+    assert_null(rc_registry_find("host=db password=x"));
+}
+
+/* "postgresql" names whatever backend "postgres" names (none, until postgres.c is linked in). */
+static void test_postgres_alias(void **state)
+{
+    const struct rc_backend_ops *pg = rc_registry_find("postgres://u@h/db");
+
+    assert_ptr_equal(rc_registry_find("postgresql://u@h/db"), pg);
+    assert_ptr_equal(rc_registry_find("PostgreSQL://u@h/db"), pg);
+    if (pg != NULL)
+        assert_string_equal(pg->scheme, "postgres");
+}
+
+static void test_open_errors(void **state)
+{
+    struct rc_registry *r = (struct rc_registry *)0x1;
+    char err[256];
+
+    assert_int_equal(rc_registry_open("nope://user:hunter2@host/x", &r, err, sizeof(err)),
+                     -EPROTONOSUPPORT);
+    assert_non_null(strstr(err, "\"nope:\""));
+    assert_non_null(strstr(err, "file://"));
+    assert_null(strstr(err, "hunter2"));
+    assert_ptr_equal(r, (struct rc_registry *)0x1); /* untouched */
+
+    assert_int_equal(rc_registry_open("host=db.example user=me password=hunter2 dbname=rc", &r, err,
+                                      sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "key=value"));
+    assert_non_null(strstr(err, "postgres://"));
+    assert_null(strstr(err, "hunter2"));
+
+    assert_int_equal(rc_registry_open("/var/lib/rollcall", &r, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "not a URL"));
+    assert_int_equal(rc_registry_open("", &r, err, sizeof(err)), -EINVAL);
+    assert_int_equal(rc_registry_open(NULL, &r, err, sizeof(err)), -EINVAL);
+
+    /* a backend's own open error comes through */
+    assert_int_equal(rc_registry_open("file:relative/dir", &r, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "absolute"));
+    assert_ptr_equal(r, (struct rc_registry *)0x1);
+}
+
+static void test_open_close(void **state)
+{
+    char dir[] = "/tmp/rc-test-registry-XXXXXX", url[64], err[256];
+    struct rc_registry *r = NULL;
+    struct rc_reg_list l;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof(url), "file://%s", dir);
+    assert_int_equal(rc_registry_open(url, &r, err, sizeof(err)), 0);
+    assert_non_null(r);
+    assert_ptr_equal(r->ops, &rc_backend_fs);
+    assert_int_equal(r->ops->list(r->ctx, &l, err, sizeof(err)), 0);
+    assert_int_equal(l.n, 0);
+    rc_reg_list_free(&l);
+    rc_registry_close(r);
+    rc_registry_close(NULL);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* ---- masking ---- */
+
+static void expect_mask(const char *url, const char *want)
+{
+    char out[512];
+
+    rc_registry_mask_url(url, out, sizeof(out));
+    if (strcmp(out, want) != 0)
+        fail_msg("mask(\"%s\") = \"%s\", want \"%s\"", url, out, want);
+}
+
+static void test_mask_url(void **state)
+{
+    expect_mask("file:///var/lib/rollcall", "file:///var/lib/rollcall");
+    expect_mask("redis://user:pass@host:6379/0", "redis://user:***@host:6379/0");
+    expect_mask("redis://:pass@host:6379", "redis://:***@host:6379");
+    expect_mask("redis://host:6379/0", "redis://host:6379/0");
+    expect_mask("postgres://me@db/rc", "postgres://me@db/rc");
+    expect_mask("postgresql://me:p%40ss@db:5432/rc?sslmode=require&password=x&connect_timeout=5",
+                "postgresql://me:***@db:5432/rc?sslmode=require&password=***&connect_timeout=5");
+    /* a password holding unencoded '@' or '/' is masked whole */
+    expect_mask("redis://u:p@ss/w@rd@host/0", "redis://u:***@host/0");
+    expect_mask("s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1"
+                "&access_key=AKIA&secret_key=SK&session_token=T&X-Amz-Signature=abc&sig=s",
+                "s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1"
+                "&access_key=***&secret_key=***&session_token=***&X-Amz-Signature=***&sig=***");
+    expect_mask("s3://bucket?SECRET_KEY=x;Token=y#frag",
+                "s3://bucket?SECRET_KEY=***;Token=***#frag");
+    expect_mask("s3://b?pass%77ord=x", "s3://b?pass%77ord=***"); /* encoded key */
+    expect_mask("s3://b?password=&x=1", "s3://b?password=&x=1"); /* nothing to hide */
+    expect_mask("s3://b?password", "s3://b?password");
+    expect_mask("redis://u:pw@h?x=1#password=frag", "redis://u:***@h?x=1#password=frag");
+    /* not URLs: a libpq conninfo is masked too, anything else copied */
+    expect_mask("host=db user=me password='a b\\' c' sslmode=require",
+                "host=db user=me password=*** sslmode=require");
+    expect_mask("host=db password = hunter2", "host=db password = ***");
+    expect_mask("/var/lib/rollcall", "/var/lib/rollcall");
+    expect_mask("", "");
+}
+
+static void test_mask_url_truncates(void **state)
+{
+    const char *url = "redis://user:verysecretpassword@host:6379/0?token=anothersecret";
+    char out[40];
+
+    for (size_t cap = 1; cap <= sizeof(out); cap++) {
+        memset(out, 'X', sizeof(out));
+        rc_registry_mask_url(url, out, cap);
+        assert_true(strlen(out) < cap);
+        assert_null(strstr(out, "secret"));
+        assert_null(strstr(out, "verys"));
+    }
+    rc_registry_mask_url(url, out, 0); /* writes nothing */
+    rc_registry_mask_url(NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+}
+
+/* ---- list helpers ---- */
+
+static void test_list_cap(void **state)
+{
+    struct rc_reg_list l = {0};
+    struct rc_entry e = {0};
+
+    for (int i = 0; i < RC_REGISTRY_MAX_ENTRIES; i++) {
+        snprintf(e.name, sizeof(e.name), "n%d@h", i);
+        assert_int_equal(rc_reg_list_add(&l, &e), 0);
+    }
+    assert_int_equal(rc_reg_list_add(&l, &e), -E2BIG);
+    assert_int_equal(l.n, RC_REGISTRY_MAX_ENTRIES);
+    for (int i = 0; i < RC_REGISTRY_MAX_ENTRIES; i++) {
+        char want[32];
+
+        snprintf(want, sizeof(want), "n%d@h", i);
+        assert_string_equal(l.entries[i].name, want);
+    }
+    for (int i = 0; i < RC_REGISTRY_MAX_ENTRIES; i++)
+        assert_int_equal(rc_reg_list_reject(&l, "x", 1, "why"), 0);
+    assert_int_equal(rc_reg_list_reject(&l, "x", 1, "why"), -E2BIG);
+    assert_int_equal(l.nrejects, RC_REGISTRY_MAX_ENTRIES);
+    rc_reg_list_free(&l);
+    assert_null(l.entries);
+    assert_null(l.rejects);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(l.nrejects, 0);
+    rc_reg_list_free(&l); /* twice is fine */
+    rc_reg_list_free(NULL);
+}
+
+static void test_reject_escapes(void **state)
+{
+    struct rc_reg_list l = {0};
+    char raw[400];
+
+    assert_int_equal(
+        rc_reg_list_reject(&l, "a\nb\r\t\\\x01\x7f\xff\xc3(\xc2\x85\xc3\xa9", 15, "bad\nreason"),
+        0);
+    assert_string_equal(l.rejects[0].what, "a\\nb\\r\\t\\\\\\x01\\x7F\\xFF\\xC3(\\u0085\xc3\xa9");
+    assert_string_equal(l.rejects[0].reason, "bad\\nreason");
+    /* embedded NUL: whatlen counts, not strlen */
+    assert_int_equal(rc_reg_list_reject(&l, "a\0b", 3, "r"), 0);
+    assert_string_equal(l.rejects[1].what, "a\\x00b");
+
+    /* too long: cut on a character boundary, marked with "..." */
+    for (size_t i = 0; i < sizeof(raw); i += 2)
+        memcpy(raw + i, "\xc3\xa9", 2);
+    assert_int_equal(rc_reg_list_reject(&l, raw, sizeof(raw), "r"), 0);
+    {
+        const char *w = l.rejects[2].what;
+        size_t n = strlen(w);
+
+        assert_true(n < sizeof(l.rejects[2].what));
+        assert_true(n > 100);
+        assert_string_equal(w + n - 3, "...");
+        assert_int_equal((n - 3) % 2, 0); /* whole 2-byte characters */
+    }
+    memset(raw, '\n', sizeof(raw));
+    assert_int_equal(rc_reg_list_reject(&l, raw, sizeof(raw), "r"), 0);
+    {
+        const char *w = l.rejects[3].what;
+        size_t n = strlen(w);
+
+        assert_string_equal(w + n - 3, "...");
+        assert_int_equal((n - 3) % 2, 0); /* whole "\n" escapes */
+    }
+    rc_reg_list_free(&l);
+}
+
+/* ---- time ---- */
+
+static void expect_time(const char *s, int64_t want)
+{
+    int64_t got = -12345;
+
+    if (rc_time_parse_iso(s, strlen(s), &got) != 0)
+        fail_msg("rejected \"%s\"", s);
+    if (got != want)
+        fail_msg("\"%s\" -> %lld, want %lld", s, (long long)got, (long long)want);
+}
+
+static void expect_bad_time(const char *s)
+{
+    int64_t got = -12345;
+
+    if (rc_time_parse_iso(s, strlen(s), &got) != -EINVAL)
+        fail_msg("accepted \"%s\"", s);
+    assert_int_equal(got, -12345);
+}
+
+static void test_time_parse(void **state)
+{
+    expect_time("1970-01-01T00:00:00.000Z", 0);
+    expect_time("2026-11-20T22:54:17.123Z", 1795215257123LL);
+    expect_time("2026-11-20T22:54:17Z", 1795215257000LL);
+    expect_time("2026-11-20T22:54:17.1Z", 1795215257100LL);
+    expect_time("2026-11-20T22:54:17.123456789Z", 1795215257123LL); /* truncated, not rounded */
+    expect_time("2026-11-20T22:54:17.999999z", 1795215257999LL);
+    expect_time("2026-11-20t22:54:17+00:00", 1795215257000LL);
+    expect_time("2026-11-20 22:54:17.123456Z", 1795215257123LL);
+    expect_time("2024-02-29T12:00:00Z", 1709208000000LL);
+    expect_time("2000-02-29T00:00:00Z", 951782400000LL);
+    expect_time("1969-12-31T23:59:59.999Z", -1);
+    expect_time("2016-12-31T23:59:60Z", 1483228800000LL); /* leap second */
+    expect_time("9999-12-31T23:59:59.999Z", 253402300799999LL);
+
+    expect_bad_time("");
+    expect_bad_time("2026-11-20");
+    expect_bad_time("2026-11-20T22:54:17");   /* no zone */
+    expect_bad_time("2026-11-20T22:54:17.Z"); /* empty fraction */
+    expect_bad_time("2026-11-20T22:54:17.1234567890Z");
+    expect_bad_time("2026-11-20T22:54:17+02:00");
+    expect_bad_time("2026-11-20T22:54:17-00:00");
+    expect_bad_time("2026-11-20T22:54:17Z ");
+    expect_bad_time(" 2026-11-20T22:54:17Z");
+    expect_bad_time("2026-11-20T22:54:17ZZ");
+    expect_bad_time("2026-1-20T22:54:17Z");
+    expect_bad_time("2026-00-20T22:54:17Z");
+    expect_bad_time("2026-13-20T22:54:17Z");
+    expect_bad_time("2026-11-00T22:54:17Z");
+    expect_bad_time("2026-11-31T22:54:17Z");
+    expect_bad_time("2023-02-29T22:54:17Z");
+    expect_bad_time("1900-02-29T22:54:17Z");
+    expect_bad_time("2026-11-20T24:00:00Z");
+    expect_bad_time("2026-11-20T23:60:00Z");
+    expect_bad_time("2026-11-20T23:59:61Z");
+    expect_bad_time("2026-11-20X22:54:17Z");
+    expect_bad_time("+2026-11-20T22:54:17Z");
+    expect_bad_time("2026-11-20T22:54:1Z");
+
+    /* len bounds the parse: the NUL-free prefix is all that is read */
+    int64_t got;
+    assert_int_equal(rc_time_parse_iso("2026-11-20T22:54:17Zjunk", 20, &got), 0);
+    assert_int_equal(got, 1795215257000LL);
+    assert_int_equal(rc_time_parse_iso("2026-11-20T22:54:17Z", 19, &got), -EINVAL);
+    assert_int_equal(rc_time_parse_iso(NULL, 0, &got), -EINVAL);
+}
+
+static void test_time_format(void **state)
+{
+    char out[32];
+
+    rc_time_format_iso(0, out);
+    assert_string_equal(out, "1970-01-01T00:00:00.000Z");
+    rc_time_format_iso(1795215257123LL, out);
+    assert_string_equal(out, "2026-11-20T22:54:17.123Z");
+    assert_int_equal(strlen(out), 24);
+    rc_time_format_iso(-1, out);
+    assert_string_equal(out, "1969-12-31T23:59:59.999Z");
+    rc_time_format_iso(1709208000000LL, out);
+    assert_string_equal(out, "2024-02-29T12:00:00.000Z");
+    /* out of the year 0000..9999 range: clamped */
+    rc_time_format_iso(INT64_MAX, out);
+    assert_string_equal(out, "9999-12-31T23:59:59.999Z");
+    rc_time_format_iso(INT64_MIN, out);
+    assert_string_equal(out, "0000-01-01T00:00:00.000Z");
+
+    /* format and parse agree across the range */
+    for (int64_t ms = -62167219200000LL; ms < 253402300799999LL; ms += 86399999LL * 97 + 7) {
+        int64_t back;
+
+        rc_time_format_iso(ms, out);
+        assert_int_equal(rc_time_parse_iso(out, strlen(out), &back), 0);
+        assert_int_equal(back, ms);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_find),        cmocka_unit_test(test_postgres_alias),
+        cmocka_unit_test(test_open_errors), cmocka_unit_test(test_open_close),
+        cmocka_unit_test(test_mask_url),    cmocka_unit_test(test_mask_url_truncates),
+        cmocka_unit_test(test_list_cap),    cmocka_unit_test(test_reject_escapes),
+        cmocka_unit_test(test_time_parse),  cmocka_unit_test(test_time_format),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
