@@ -473,8 +473,8 @@ int rc_term_skip(struct rc_term_dec *d)
 int rc_term_dec_tuple(struct rc_term_dec *d, uint32_t *ret_arity)
 {
     struct rc_term_dec c;
-    uint8_t tag, a8;
-    uint32_t arity;
+    uint8_t tag, a8 = 0;
+    uint32_t arity = 0;
     int r;
 
     if ((r = begin(d, &c)) < 0 || (r = get_u8(&c, &tag)) < 0)
