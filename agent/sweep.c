@@ -219,6 +219,19 @@ static void finish_sweep(struct agent *a)
     event_del(a->ev_deadline);
     a->sweeps++;
     log_sweep(a);
+    if (rc_log_enabled(RC_LOG_DEBUG)) {
+        size_t alive = 0;
+        for (size_t i = 0; i < a->npeers; i++)
+            alive += a->peers[i].alive;
+        struct rc_log_field f[] = {
+            RC_LF_S("self", a->cfg.name),
+            RC_LF_I("sweep", (int64_t)a->sweeps),
+            RC_LF_I("peers", (int64_t)a->npeers),
+            RC_LF_I("alive", (int64_t)alive),
+            RC_LF_D("duration_ms", (double)(rc_now_mono_us() - a->sweep_started_us) / 1000.0),
+        };
+        rc_log_event(RC_LOG_DEBUG, "sweep_done", f, 5);
+    }
 }
 
 static void ping_done(void *arg, enum rc_reason r, uint64_t rtt_us)
@@ -355,7 +368,9 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
     struct rc_config next;
     char err[4096] = "";
     if (rc_config_reload(&a->cfg, &next, err, sizeof err) != 0) {
-        rc_log_error("SIGHUP: configuration not applied:\n%s", err);
+        rc_log_error("SIGHUP: configuration not applied, keeping the running one:");
+        for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+            rc_log_error("  %s", line);
         return;
     }
     char lerr[256] = "";
