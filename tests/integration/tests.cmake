@@ -4,6 +4,11 @@ foreach(part
     ${CMAKE_SOURCE_DIR}/tests/integration/agents.cmake
     ${CMAKE_SOURCE_DIR}/tests/integration/backends.cmake
     ${CMAKE_SOURCE_DIR}/tests/integration/epmd.cmake
-    ${CMAKE_SOURCE_DIR}/tests/docker/docker.cmake)
+    ${CMAKE_SOURCE_DIR}/tests/docker/docker.cmake
+    ${CMAKE_SOURCE_DIR}/tests/bench/bench.cmake)
   include(${part} OPTIONAL)
 endforeach()
+
+add_test(NAME integration/install
+         COMMAND ${CMAKE_SOURCE_DIR}/tests/integration/test_install.sh ${CMAKE_SOURCE_DIR})
+set_tests_properties(integration/install PROPERTIES LABELS integration TIMEOUT 300)
