@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -96,6 +97,8 @@ struct rc_node {
     struct rc_conn *dead;  /* waiting for the reaper */
     struct event *reaper;
     struct event *housekeeping;
+    struct event *accept_resume; /* re-enables the listener after EMFILE */
+    uint32_t max_conns;          /* RC_NODE_MAX_CONNS, or less under a low descriptor limit */
     uint32_t nconns, nhandshakes;
     uint32_t ref_counter;
     uint32_t pid_id;
@@ -391,7 +394,7 @@ static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down)
 
 static struct rc_conn *conn_new(struct rc_node *n, bool inbound)
 {
-    if (n->nconns >= RC_NODE_MAX_CONNS)
+    if (n->nconns >= n->max_conns)
         return NULL;
     struct rc_conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -811,7 +814,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct rc_node *n = arg;
     char addr[64];
     addr_to_str(sa, addr, sizeof addr);
-    if (n->nhandshakes >= RC_NODE_MAX_HANDSHAKES || n->nconns >= RC_NODE_MAX_CONNS) {
+    if (n->nhandshakes >= RC_NODE_MAX_HANDSHAKES || n->nconns >= n->max_conns) {
         n->stats.refused++;
         evutil_closesocket(fd);
         uint32_t suppressed = 0;
@@ -845,6 +848,41 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, RC_MSG_MAX_PACKET + 8);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rc_node *n = arg;
+    if (n->listener)
+        evconnlistener_enable(n->listener);
+}
+
+/* accept() failed (out of descriptors, most likely). A level-triggered
+ * listener would spin on the pending connection; pause accepting for 100 ms
+ * instead, so established peers keep being served. */
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    struct rc_node *n = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    evconnlistener_disable(l);
+    struct timeval tv = {0, 100 * 1000};
+    event_add(n->accept_resume, &tv);
+    uint32_t suppressed = 0;
+    if (rc_ratelimit_allow(&n->rl_refuse, rc_now_mono_ms(), 1, 10000, &suppressed))
+        rc_log_warn("dist: accept failed: %s; pausing new connections for 100 ms "
+                    "(%u similar warnings suppressed)",
+                    strerror(err), suppressed);
+}
+
+/* The connection cap: RC_NODE_MAX_CONNS, but never more than the descriptor
+ * limit allows with room left for the registry, EPMD and logs. */
+static uint32_t conn_cap(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)RC_NODE_MAX_CONNS + 128)
+        return rl.rlim_cur > 160 ? (uint32_t)(rl.rlim_cur - 128) : 32;
+    return RC_NODE_MAX_CONNS;
 }
 
 static void housekeeping_cb(evutil_socket_t fd, short what, void *arg)
@@ -886,8 +924,10 @@ static int listen_on(struct rc_node *n, uint16_t pmin, uint16_t pmax, char *err,
                                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
                                                   LEV_OPT_CLOSE_ON_EXEC,
                                               511, (struct sockaddr *)&sin, sizeof sin);
-        if (n->listener)
+        if (n->listener) {
+            evconnlistener_set_error_cb(n->listener, accept_error_cb);
             break;
+        }
         last_errno = EVUTIL_SOCKET_ERROR();
         if (hi == 0)
             break;
@@ -929,9 +969,11 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
     if (n->fixed_creation < 4)
         n->fixed_creation = 4;
     n->pid_id = 1 + (random_u32() % 0x7fff);
+    n->max_conns = conn_cap();
     n->reaper = event_new(base, -1, 0, reap_cb, n);
     n->housekeeping = event_new(base, -1, EV_PERSIST, housekeeping_cb, n);
-    if (!n->reaper || !n->housekeeping) {
+    n->accept_resume = evtimer_new(base, accept_resume_cb, n);
+    if (!n->reaper || !n->housekeeping || !n->accept_resume) {
         snprintf(err, errlen, "out of memory");
         goto out_free;
     }
@@ -977,6 +1019,8 @@ void rc_node_free(struct rc_node *n)
         event_free(n->reaper);
     if (n->housekeeping)
         event_free(n->housekeeping);
+    if (n->accept_resume)
+        event_free(n->accept_resume);
     memset(n->cookie, 0, sizeof n->cookie);
     free(n);
 }
