@@ -603,7 +603,7 @@ static bool lit(const char *s, size_t len, size_t *i, const char *any_of)
 int rc_time_parse_iso(const char *s, size_t len, int64_t *ret_unix_ms)
 {
     static const unsigned char mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    unsigned y, mo, d, h, mi, sec, ms = 0, dim;
+    unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, ms = 0, dim;
     size_t i = 0;
 
     if (s == NULL)

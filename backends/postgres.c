@@ -1,0 +1,730 @@
+/*
+ * postgres.c - the PostgreSQL registry backend (libpq):
+ *
+ *   postgres://[USER[:PASSWORD]@]HOST[:PORT]/DBNAME[?sslmode=...&rollcall_cluster=NAME]
+ *
+ * Any libpq connection URI works (postgresql:// too, host=/socket/dir,
+ * sslmode, PGPASSWORD, ~/.pgpass, PGSERVICE...): the URI goes to libpq as
+ * it is, minus our one parameter, rollcall_cluster (default "rollcall"),
+ * which selects the rows of one cluster in the shared table:
+ *
+ *   rollcall_nodes (cluster, name, host, port, started_at, last_seen, details)
+ *   PRIMARY KEY (cluster, name)
+ *
+ * Shape:
+ * - Every age is computed by the server (now() - last_seen), so readers with
+ *   skewed clocks agree. publish is one upsert; the conditional remove is one
+ *   DELETE ... AND last_seen <= now() - interval, atomic in the server.
+ * - The table is created on first use when missing: the existence check runs
+ *   first (a role without CREATE on the schema can use a table an admin
+ *   made), and creation runs under pg_advisory_xact_lock in a transaction,
+ *   because concurrent CREATE TABLE IF NOT EXISTS from several first starts
+ *   otherwise fails with a duplicate key in pg_type.
+ * - No prepared statements: PQexecParams sends each statement with its
+ *   parameters, so a restarted server or a transaction-pooling pgbouncer
+ *   leaves nothing to re-prepare. At one call per sweep the parse is free.
+ * - Connections: open() only checks the URI; the first call connects with
+ *   our defaults placed before the URI so that the URI's own values win
+ *   (connect_timeout 5 s, TCP keepalives, tcp_user_timeout, application_name),
+ *   then SETs statement_timeout. When the connection is lost it is dropped
+ *   and the next call reconnects; a call that fails on a connection it
+ *   reused retries once on a fresh one (every statement is idempotent).
+ * - Rows are untrusted like any registry content (someone may INSERT by
+ *   hand): rc_pg_decode_row() validates each one and bad rows become rejects.
+ *
+ * Never logs; err never holds the password (libpq's parse errors, which can
+ * quote the URI, are not passed on). A ctx serves one thread at a time.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libpq-fe.h>
+
+#include "rollcall/registry.h"
+
+#define PG_DEFAULT_CLUSTER "rollcall"
+#define PG_CLUSTER_MAX 64
+#define PG_URI_MAX 4096
+#define PG_STATEMENT_TIMEOUT_MS 5000
+#define PG_STR2(x) #x
+#define PG_STR(x) PG_STR2(x)
+#define PG_LOCK_KEY "7526481350247380332" /* pg_advisory_xact_lock key: "rollcall" */
+#define PG_CLUSTER_PARAM "rollcall_cluster"
+
+static void pgr_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void pgr_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int pgr_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool pgr_cluster_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > PG_CLUSTER_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Splits our parameter off a postgres:// or postgresql:// URI. Pure. Writes
+ * the URI libpq gets (every other parameter kept in order) into out and the
+ * cluster name (default "rollcall") into cluster. err never quotes the URI.
+ */
+static int rc_pg_url_split(const char *url, char *out, size_t outcap,
+                           char cluster[PG_CLUSTER_MAX + 1], char *err, size_t errlen)
+{
+    const char *q, *p;
+    size_t o, base;
+    bool have_cluster = false;
+
+    if (url == NULL ||
+        (strncasecmp(url, "postgres://", 11) != 0 && strncasecmp(url, "postgresql://", 13) != 0)) {
+        pgr_seterr(err, errlen, "not a postgres:// or postgresql:// URL");
+        return -EINVAL;
+    }
+    if (strlen(url) >= outcap || strlen(url) >= PG_URI_MAX) {
+        pgr_seterr(err, errlen, "postgres URL is too long");
+        return -ENAMETOOLONG;
+    }
+    snprintf(cluster, PG_CLUSTER_MAX + 1, "%s", PG_DEFAULT_CLUSTER);
+    q = strchr(url, '?');
+    if (q == NULL) {
+        memcpy(out, url, strlen(url) + 1);
+        return 0;
+    }
+    base = (size_t)(q - url);
+    memcpy(out, url, base);
+    o = base;
+    for (p = q + 1; *p != '\0';) {
+        size_t plen = strcspn(p, "&");
+        const char *eq = memchr(p, '=', plen);
+        size_t klen = eq != NULL ? (size_t)(eq - p) : plen;
+
+        if (klen == strlen(PG_CLUSTER_PARAM) && memcmp(p, PG_CLUSTER_PARAM, klen) == 0) {
+            const char *v = eq != NULL ? eq + 1 : p + plen;
+            size_t vlen = (size_t)(p + plen - v), c = 0;
+
+            if (have_cluster) {
+                pgr_seterr(err, errlen, "postgres URL: %s given twice", PG_CLUSTER_PARAM);
+                return -EINVAL;
+            }
+            have_cluster = true;
+            for (size_t i = 0; i < vlen; i++) {
+                char ch = v[i];
+
+                if (ch == '%') {
+                    int hi = i + 2 < vlen ? pgr_hexval(v[i + 1]) : -1;
+                    int lo = hi >= 0 ? pgr_hexval(v[i + 2]) : -1;
+
+                    if (lo < 0)
+                        goto bad_cluster;
+                    ch = (char)(hi * 16 + lo);
+                    i += 2;
+                }
+                if (c >= PG_CLUSTER_MAX)
+                    goto bad_cluster;
+                cluster[c++] = ch;
+            }
+            cluster[c] = '\0';
+            if (memchr(cluster, '\0', c) != NULL || !pgr_cluster_valid(cluster))
+                goto bad_cluster;
+        } else if (plen > 0) {
+            out[o] = o == base ? '?' : '&';
+            o++;
+            memcpy(out + o, p, plen);
+            o += plen;
+        }
+        p += plen;
+        if (*p == '&')
+            p++;
+    }
+    out[o] = '\0';
+    return 0;
+
+bad_cluster:
+    pgr_seterr(err, errlen, "postgres URL: %s= must be 1..%d of [A-Za-z0-9_.-]", PG_CLUSTER_PARAM,
+               PG_CLUSTER_MAX);
+    return -EINVAL;
+}
+
+/* ---- rows ---- */
+
+enum { PG_COL_NAME, PG_COL_HOST, PG_COL_PORT, PG_COL_STARTED, PG_COL_SEEN, PG_COL_AGE, PG_NCOLS };
+
+/* A decimal int64 of exactly len bytes, optional leading '-'. */
+static bool pgr_int64(const char *s, int len, int64_t *ret)
+{
+    int64_t v = 0;
+    bool neg = false;
+    int i = 0;
+
+    if (s == NULL || len <= 0)
+        return false;
+    if (s[0] == '-') {
+        neg = true;
+        i = 1;
+    }
+    if (i == len || len - i > 18)
+        return false;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *ret = neg ? -v : v;
+    return true;
+}
+
+static bool pgr_host_valid(const char *s, int len)
+{
+    if (len < 0 || len > RC_HOST_MAX)
+        return false;
+    for (int i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Decodes one row of list's query, in text format: name, host, port,
+ * started_at ms, last_seen ms, age ms (NULL when not a finite time). Pure.
+ * -EPROTO with a reason in why for anything someone may have written badly.
+ */
+static int rc_pg_decode_row(const char *const val[PG_NCOLS], const int len[PG_NCOLS],
+                            const bool isnull[PG_NCOLS], struct rc_entry *ret, char *why,
+                            size_t whylen)
+{
+    struct rc_entry e;
+    int64_t port, v;
+
+    memset(&e, 0, sizeof(e));
+    if (isnull[PG_COL_NAME] || len[PG_COL_NAME] < 0 || len[PG_COL_NAME] > RC_NAME_MAX ||
+        memchr(val[PG_COL_NAME], '\0', (size_t)len[PG_COL_NAME]) != NULL)
+        goto bad_name;
+    memcpy(e.name, val[PG_COL_NAME], (size_t)len[PG_COL_NAME]);
+    e.name[len[PG_COL_NAME]] = '\0';
+    if (!rc_node_name_valid(e.name))
+        goto bad_name;
+    if (!isnull[PG_COL_HOST]) {
+        if (!pgr_host_valid(val[PG_COL_HOST], len[PG_COL_HOST])) {
+            pgr_seterr(why, whylen, "host is not a host name or address");
+            return -EPROTO;
+        }
+        memcpy(e.host, val[PG_COL_HOST], (size_t)len[PG_COL_HOST]);
+        e.host[len[PG_COL_HOST]] = '\0';
+    }
+    if (!isnull[PG_COL_PORT]) {
+        if (!pgr_int64(val[PG_COL_PORT], len[PG_COL_PORT], &port) || port < 0 || port > 65535) {
+            pgr_seterr(why, whylen, "port is not a number 0..65535");
+            return -EPROTO;
+        }
+        e.port = (uint16_t)port;
+    }
+    if (!isnull[PG_COL_STARTED]) {
+        if (!pgr_int64(val[PG_COL_STARTED], len[PG_COL_STARTED], &v)) {
+            pgr_seterr(why, whylen, "started_at is not a finite time");
+            return -EPROTO;
+        }
+        e.started_at_ms = v;
+    }
+    if (isnull[PG_COL_SEEN] || isnull[PG_COL_AGE] ||
+        !pgr_int64(val[PG_COL_SEEN], len[PG_COL_SEEN], &e.updated_at_ms) ||
+        !pgr_int64(val[PG_COL_AGE], len[PG_COL_AGE], &e.age_ms)) {
+        pgr_seterr(why, whylen, "last_seen is not a finite time");
+        return -EPROTO;
+    }
+    if (e.age_ms < 0)
+        e.age_ms = 0;
+    *ret = e;
+    return 0;
+
+bad_name:
+    pgr_seterr(why, whylen, "not a valid node name");
+    return -EPROTO;
+}
+
+/* ---- statements ---- */
+
+static const char pgr_sql_exists[] = "SELECT to_regclass('rollcall_nodes') IS NOT NULL";
+
+static const char pgr_sql_create[] = "CREATE TABLE IF NOT EXISTS rollcall_nodes ("
+                                     " cluster text NOT NULL,"
+                                     " name text NOT NULL,"
+                                     " host text NOT NULL DEFAULT '',"
+                                     " port integer NOT NULL DEFAULT 0,"
+                                     " started_at timestamptz,"
+                                     " last_seen timestamptz NOT NULL DEFAULT now(),"
+                                     " details text NOT NULL DEFAULT '',"
+                                     " PRIMARY KEY (cluster, name))";
+
+/* $1 cluster, $2 name, $3 host, $4 port, $5 started_at ms (0 = unknown) */
+static const char pgr_sql_publish[] =
+    "INSERT INTO rollcall_nodes AS n (cluster, name, host, port, started_at, last_seen, details)"
+    " VALUES ($1, $2, $3, $4::integer,"
+    "  CASE WHEN $5::bigint = 0 THEN NULL ELSE to_timestamp($5::bigint / 1000.0) END,"
+    "  now(), '')"
+    " ON CONFLICT (cluster, name) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port,"
+    "  started_at = EXCLUDED.started_at, last_seen = now(), details = EXCLUDED.details";
+
+/* $1 cluster, $2 limit. Times that are not finite ('infinity') come back as
+ * NULL: a cast of them would fail the whole query. */
+static const char pgr_sql_list[] =
+    "SELECT name, host, port::text,"
+    " CASE WHEN isfinite(started_at) THEN (extract(epoch FROM started_at) * 1000)::bigint END,"
+    " CASE WHEN isfinite(last_seen) THEN (extract(epoch FROM last_seen) * 1000)::bigint END,"
+    " CASE WHEN isfinite(last_seen)"
+    "  THEN (extract(epoch FROM (now() - last_seen)) * 1000)::bigint END"
+    " FROM rollcall_nodes WHERE cluster = $1 ORDER BY name LIMIT $2::bigint";
+
+/* $1 cluster, $2 name, $3 min age ms (<= 0 = always) */
+static const char pgr_sql_remove[] =
+    "DELETE FROM rollcall_nodes WHERE cluster = $1 AND name = $2"
+    " AND ($3::bigint <= 0 OR last_seen <= now() - $3::bigint * interval '1 millisecond')";
+
+/* ---- the backend ---- */
+
+struct pgr_ctx {
+    char *uri; /* what libpq gets; holds the password if the URL did */
+    char cluster[PG_CLUSTER_MAX + 1];
+    PGconn *conn; /* NULL = connect on the next call */
+};
+
+static void pgr_drop(struct pgr_ctx *ctx)
+{
+    if (ctx->conn != NULL) {
+        PQfinish(ctx->conn);
+        ctx->conn = NULL;
+    }
+}
+
+/* Copies a libpq message on one line (newlines become "; "), trimmed. */
+static void pgr_flatten(const char *msg, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    if (cap == 0)
+        return;
+    for (const char *m = msg != NULL ? msg : ""; *m != '\0' && o + 1 < cap; m++) {
+        if (*m == '\n' || *m == '\r') {
+            while (m[1] == '\n' || m[1] == '\r' || m[1] == ' ' || m[1] == '\t')
+                m++;
+            if (m[1] == '\0')
+                break;
+            if (o + 3 >= cap)
+                break;
+            out[o++] = ';';
+            out[o++] = ' ';
+            continue;
+        }
+        out[o++] = (unsigned char)*m < ' ' ? ' ' : *m;
+    }
+    while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == ';'))
+        o--;
+    out[o] = '\0';
+}
+
+/* A connection-level failure (before or instead of a query). */
+static int pgr_conn_errno(const char *msg)
+{
+    if (strstr(msg, "timeout") != NULL || strstr(msg, "timed out") != NULL)
+        return -ETIMEDOUT;
+    if (strstr(msg, "password authentication failed") != NULL ||
+        strstr(msg, "no pg_hba.conf entry") != NULL ||
+        strstr(msg, "no password supplied") != NULL || strstr(msg, "authentication failed") != NULL)
+        return -EACCES;
+    if (strstr(msg, "refused") != NULL)
+        return -ECONNREFUSED;
+    return -ECONNRESET;
+}
+
+/*
+ * Checks a result. 0 if it has status want; otherwise a negative errno and
+ * err, and the connection is dropped if it was lost. Frees nothing.
+ */
+static int pgr_check(struct pgr_ctx *ctx, const PGresult *res, ExecStatusType want, const char *op,
+                     char *err, size_t errlen)
+{
+    const char *state, *primary;
+    char msg[256];
+    int rv;
+
+    if (res != NULL && PQresultStatus(res) == want)
+        return 0;
+    if (ctx->conn == NULL || PQstatus(ctx->conn) != CONNECTION_OK) {
+        pgr_flatten(PQerrorMessage(ctx->conn), msg, sizeof(msg));
+        pgr_seterr(err, errlen, "postgres %s: connection lost: %s", op,
+                   msg[0] != '\0' ? msg : "no reply");
+        rv = pgr_conn_errno(msg);
+        pgr_drop(ctx);
+        return rv == -ECONNREFUSED ? -ECONNRESET : rv;
+    }
+    if (res == NULL) {
+        pgr_flatten(PQerrorMessage(ctx->conn), msg, sizeof(msg));
+        pgr_seterr(err, errlen, "postgres %s: %s", op, msg);
+        return -ENOMEM;
+    }
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    pgr_flatten(primary != NULL ? primary : PQresultErrorMessage(res), msg, sizeof(msg));
+    if (msg[0] == '\0')
+        snprintf(msg, sizeof(msg), "unexpected result %s", PQresStatus(PQresultStatus(res)));
+    pgr_seterr(err, errlen, "postgres %s: %s%s%s%s", op, msg, state ? " (SQLSTATE " : "",
+               state ? state : "", state ? ")" : "");
+    if (state == NULL)
+        return -EPROTO;
+    if (strcmp(state, "42501") == 0 || strncmp(state, "28", 2) == 0)
+        return -EACCES;
+    if (strcmp(state, "57014") == 0)
+        return -ETIMEDOUT; /* statement_timeout */
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) {
+        pgr_drop(ctx); /* connection exception, admin shutdown: start afresh */
+        return -ECONNRESET;
+    }
+    if (strcmp(state, "25006") == 0)
+        return -EROFS; /* read-only transaction: a standby */
+    if (strcmp(state, "42P01") == 0) {
+        pgr_drop(ctx); /* the table was dropped: a new connection creates it again */
+        return -ENOENT;
+    }
+    return -EREMOTEIO;
+}
+
+static int pgr_exec_simple(struct pgr_ctx *ctx, const char *sql, ExecStatusType want,
+                           const char *op, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(ctx->conn, sql);
+    int rv = pgr_check(ctx, res, want, op, err, errlen);
+
+    PQclear(res);
+    return rv;
+}
+
+/* Creates the table if it is missing; see the top of the file. */
+static int pgr_ensure_table(struct pgr_ctx *ctx, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(ctx->conn, pgr_sql_exists);
+    bool exists;
+    int rv;
+
+    rv = pgr_check(ctx, res, PGRES_TUPLES_OK, "checking for table rollcall_nodes", err, errlen);
+    if (rv < 0) {
+        PQclear(res);
+        return rv;
+    }
+    exists = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (exists)
+        return 0;
+
+    rv = pgr_exec_simple(ctx, "BEGIN", PGRES_COMMAND_OK, "creating table rollcall_nodes", err,
+                         errlen);
+    if (rv < 0)
+        return rv;
+    rv = pgr_exec_simple(ctx, "SELECT pg_advisory_xact_lock(" PG_LOCK_KEY ")", PGRES_TUPLES_OK,
+                         "creating table rollcall_nodes (advisory lock)", err, errlen);
+    if (rv == 0)
+        rv = pgr_exec_simple(ctx, pgr_sql_create, PGRES_COMMAND_OK, "creating table rollcall_nodes",
+                             err, errlen);
+    if (rv == 0)
+        rv = pgr_exec_simple(ctx, "COMMIT", PGRES_COMMAND_OK, "creating table rollcall_nodes", err,
+                             errlen);
+    if (rv < 0 && ctx->conn != NULL) {
+        PGresult *r = PQexec(ctx->conn, "ROLLBACK");
+
+        PQclear(r);
+    }
+    return rv;
+}
+
+/* libpq prints NOTICEs ("relation already exists, skipping") to stderr by
+ * default; a backend does not log. */
+static void pgr_notice_ignore(void *arg, const char *message)
+{
+    (void)arg, (void)message;
+}
+
+static int pgr_connect(struct pgr_ctx *ctx, char *err, size_t errlen)
+{
+    /* Defaults first: the URI (expanded from dbname) overrides any of them. */
+    static const char *const keys[] = {
+        "connect_timeout",     "keepalives",       "keepalives_idle",
+        "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+        "application_name",    "dbname",           NULL,
+    };
+    const char *vals[] = {"5", "1", "10", "5", "3", "15000", "rollcall", ctx->uri, NULL};
+    char msg[256];
+    int rv;
+
+    ctx->conn = PQconnectdbParams(keys, vals, 1);
+    if (ctx->conn == NULL) {
+        pgr_seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    if (PQstatus(ctx->conn) != CONNECTION_OK) {
+        pgr_flatten(PQerrorMessage(ctx->conn), msg, sizeof(msg));
+        pgr_seterr(err, errlen, "cannot connect to postgres: %s", msg);
+        rv = pgr_conn_errno(msg);
+        pgr_drop(ctx);
+        return rv;
+    }
+    PQsetNoticeProcessor(ctx->conn, pgr_notice_ignore, NULL);
+    rv = pgr_exec_simple(ctx, "SET statement_timeout = " PG_STR(PG_STATEMENT_TIMEOUT_MS),
+                         PGRES_COMMAND_OK, "setting statement_timeout", err, errlen);
+    if (rv == 0)
+        rv = pgr_ensure_table(ctx, err, errlen);
+    if (rv < 0)
+        pgr_drop(ctx);
+    return rv;
+}
+
+/*
+ * Runs one parameterised statement. Connects if needed; a failure on a
+ * reused connection that lost it is retried once on a fresh one. On success
+ * *ret is the result (caller clears).
+ */
+static int pgr_run(struct pgr_ctx *ctx, const char *sql, int nparams, const char *const *params,
+                   ExecStatusType want, const char *op, PGresult **ret, char *err, size_t errlen)
+{
+    int rv = 0;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool fresh = ctx->conn == NULL;
+        PGresult *res;
+
+        if (fresh) {
+            rv = pgr_connect(ctx, err, errlen);
+            if (rv < 0)
+                return rv;
+        }
+        res = PQexecParams(ctx->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        rv = pgr_check(ctx, res, want, op, err, errlen);
+        if (rv == 0) {
+            *ret = res;
+            return 0;
+        }
+        PQclear(res);
+        if (ctx->conn != NULL || fresh)
+            return rv;
+        /* lost a connection we reused (server restarted?) or the table is
+         * gone: one fresh try */
+    }
+    return rv;
+}
+
+static int pgr_open(const char *url, void **ret_ctx, char *err, size_t errlen)
+{
+    struct pgr_ctx *ctx;
+    PQconninfoOption *opts;
+    char *perr = NULL;
+    int rv;
+
+    ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL)
+        goto out_nomem;
+    ctx->uri = malloc(PG_URI_MAX);
+    if (ctx->uri == NULL)
+        goto out_nomem;
+    rv = rc_pg_url_split(url, ctx->uri, PG_URI_MAX, ctx->cluster, err, errlen);
+    if (rv < 0)
+        goto out_free;
+    /* Catch bad URIs now. libpq's parse messages may quote the URI (and so a
+     * password); only the ones that name a parameter are passed on. */
+    opts = PQconninfoParse(ctx->uri, &perr);
+    if (opts == NULL) {
+        char msg[128] = "";
+
+        if (perr != NULL && strstr(perr, "invalid URI query parameter") != NULL)
+            pgr_flatten(perr, msg, sizeof(msg));
+        pgr_seterr(err, errlen, "postgres URL is not a valid libpq connection URI%s%s%s",
+                   msg[0] ? " (" : "", msg,
+                   msg[0] ? ")" : " (check %-escapes and parameter names)");
+        PQfreemem(perr);
+        rv = -EINVAL;
+        goto out_free;
+    }
+    PQconninfoFree(opts);
+    *ret_ctx = ctx;
+    return 0;
+
+out_nomem:
+    pgr_seterr(err, errlen, "out of memory");
+    rv = -ENOMEM;
+out_free:
+    if (ctx != NULL && ctx->uri != NULL) {
+        explicit_bzero(ctx->uri, PG_URI_MAX);
+        free(ctx->uri);
+    }
+    free(ctx);
+    return rv;
+}
+
+static int pgr_publish(void *vctx, const struct rc_entry *self, char *err, size_t errlen)
+{
+    struct pgr_ctx *ctx = vctx;
+    char port[8], started[24];
+    const char *params[5];
+    PGresult *res = NULL;
+    int rv;
+
+    if (!rc_node_name_valid(self->name) ||
+        !pgr_host_valid(self->host, (int)strnlen(self->host, sizeof(self->host))) ||
+        memchr(self->host, '\0', sizeof(self->host)) == NULL) {
+        pgr_seterr(err, errlen, "not a valid entry (name or host)");
+        return -EINVAL;
+    }
+    snprintf(port, sizeof(port), "%u", (unsigned)self->port);
+    snprintf(started, sizeof(started), "%lld", (long long)self->started_at_ms);
+    params[0] = ctx->cluster;
+    params[1] = self->name;
+    params[2] = self->host;
+    params[3] = port;
+    params[4] = started;
+    rv = pgr_run(ctx, pgr_sql_publish, 5, params, PGRES_COMMAND_OK, "publish", &res, err, errlen);
+    if (rv < 0)
+        return rv;
+    PQclear(res);
+    return 0;
+}
+
+static int pgr_reject(struct rc_reg_list *l, const char *what, size_t whatlen, const char *reason)
+{
+    int rv = rc_reg_list_reject(l, what, whatlen, reason);
+
+    return rv == -E2BIG ? 0 : rv;
+}
+
+static int pgr_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t errlen)
+{
+    struct pgr_ctx *ctx = vctx;
+    struct rc_reg_list l = {0};
+    char limit[16];
+    const char *params[2] = {ctx->cluster, limit};
+    PGresult *res = NULL;
+    int rv, nrows;
+
+    snprintf(limit, sizeof(limit), "%d", RC_REGISTRY_MAX_ENTRIES + 1);
+    rv = pgr_run(ctx, pgr_sql_list, 2, params, PGRES_TUPLES_OK, "list", &res, err, errlen);
+    if (rv < 0)
+        return rv;
+    if (PQnfields(res) != PG_NCOLS) {
+        pgr_seterr(err, errlen, "postgres list: unexpected result shape");
+        rv = -EPROTO;
+        goto out_clear;
+    }
+    nrows = PQntuples(res);
+    for (int i = 0; i < nrows; i++) {
+        const char *val[PG_NCOLS];
+        int len[PG_NCOLS];
+        bool isnull[PG_NCOLS];
+        struct rc_entry e;
+        char why[96];
+
+        for (int c = 0; c < PG_NCOLS; c++) {
+            isnull[c] = PQgetisnull(res, i, c) != 0;
+            val[c] = PQgetvalue(res, i, c);
+            len[c] = PQgetlength(res, i, c);
+        }
+        if (rc_pg_decode_row(val, len, isnull, &e, why, sizeof(why)) < 0) {
+            rv = pgr_reject(&l, val[PG_COL_NAME],
+                            isnull[PG_COL_NAME] ? 0 : (size_t)len[PG_COL_NAME], why);
+        } else {
+            rv = rc_reg_list_add(&l, &e);
+            if (rv == -E2BIG) {
+                snprintf(why, sizeof(why), "more than %d entries; the rest are ignored",
+                         RC_REGISTRY_MAX_ENTRIES);
+                rv = pgr_reject(&l, e.name, strlen(e.name), why);
+                break;
+            }
+        }
+        if (rv < 0) {
+            pgr_seterr(err, errlen, "out of memory");
+            goto out_clear;
+        }
+    }
+    PQclear(res);
+    *ret_list = l;
+    return 0;
+
+out_clear:
+    PQclear(res);
+    rc_reg_list_free(&l);
+    return rv;
+}
+
+static int pgr_remove(void *vctx, const char *name, int64_t min_age_ms, char *err, size_t errlen)
+{
+    struct pgr_ctx *ctx = vctx;
+    char minage[24];
+    const char *params[3] = {ctx->cluster, name, minage};
+    PGresult *res = NULL;
+    int rv;
+
+    if (name == NULL || !rc_node_name_valid(name)) {
+        pgr_seterr(err, errlen, "not a valid node name");
+        return -EINVAL;
+    }
+    snprintf(minage, sizeof(minage), "%lld", (long long)(min_age_ms > 0 ? min_age_ms : 0));
+    rv = pgr_run(ctx, pgr_sql_remove, 3, params, PGRES_COMMAND_OK, "remove", &res, err, errlen);
+    if (rv < 0)
+        return rv;
+    PQclear(res);
+    return 0;
+}
+
+static void pgr_close(void *vctx)
+{
+    struct pgr_ctx *ctx = vctx;
+
+    if (ctx == NULL)
+        return;
+    pgr_drop(ctx);
+    if (ctx->uri != NULL) {
+        explicit_bzero(ctx->uri, PG_URI_MAX);
+        free(ctx->uri);
+    }
+    free(ctx);
+}
+
+const struct rc_backend_ops rc_backend_postgres = {
+    .scheme = "postgres",
+    .open = pgr_open,
+    .publish = pgr_publish,
+    .list = pgr_list,
+    .remove = pgr_remove,
+    .close = pgr_close,
+};

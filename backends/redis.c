@@ -1,0 +1,946 @@
+/*
+ * redis.c - the Redis registry backend (hiredis 0.14):
+ *
+ *   redis://[USER[:PASSWORD]@]HOST[:PORT][/DB][?cluster=NAME&timeout=2s]
+ *
+ * Layout, one hash tag per cluster so every key of a cluster lives in one
+ * slot and the scripts stay legal on a Redis Cluster primary:
+ *
+ *   rollcall:{NAME}:nodes   sorted set, member = node name, score = the
+ *                           server's TIME in ms at the last publish
+ *   rollcall:{NAME}:info    hash, field = node name, value = the entry text
+ *                           (entry.c) without its refresh-time line
+ *
+ * Every operation is one Lua script (EVALSHA, EVAL on NOSCRIPT, which also
+ * covers a restarted or flushed server) that reads redis.call('TIME'), so
+ * ages are judged on the server's clock and the conditional remove is
+ * atomic. list returns [now, count, name, age, value, name, age, value...];
+ * the script caps the bytes it returns so garbage written by someone else
+ * cannot make the reply unbounded. No KEYS, no SCAN.
+ *
+ * Connections: open() only parses the URL; the first call connects (connect
+ * timeout, then redisSetTimeout for commands, TCP keepalive, AUTH, SELECT).
+ * After any I/O error the context is freed and the next call reconnects; a
+ * call that fails on a connection it reused (the server restarted since)
+ * reconnects and retries once, since every script is idempotent.
+ *
+ * Pure parts (URL parsing, row decoding) are plain functions of bytes so the
+ * unit tests and fuzzers (tests/unit/test_redis.c, tests/fuzz/) include this
+ * file and drive them directly. Never logs; err never holds the password.
+ * A ctx serves one thread at a time.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+
+#include "rollcall/registry.h"
+
+#define REDIS_DEFAULT_PORT 6379
+#define REDIS_DEFAULT_CLUSTER "rollcall"
+#define REDIS_DEFAULT_TIMEOUT_MS 2000
+#define REDIS_TIMEOUT_MIN_MS 100
+#define REDIS_TIMEOUT_MAX_MS 60000
+#define REDIS_CLUSTER_MAX 64
+#define REDIS_USER_MAX 255
+#define REDIS_PASSWORD_MAX 511
+/* What list's script returns at most in names and values, all entries
+ * together; past it values come back as their length and are rejected. */
+#define REDIS_LIST_BUDGET (8 * 1024 * 1024)
+
+/* ---- URL ---- */
+
+struct rc_redis_url {
+    char host[RC_HOST_MAX + 1]; /* without IPv6 brackets */
+    uint16_t port;
+    int db;
+    bool have_user, have_password;
+    char user[REDIS_USER_MAX + 1];
+    char password[REDIS_PASSWORD_MAX + 1];
+    char cluster[REDIS_CLUSTER_MAX + 1];
+    int timeout_ms;
+};
+
+static void redis_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void redis_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int redis_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..len) into out (cap bytes incl. NUL). -EINVAL on a bad
+ * escape or a NUL byte, -ENAMETOOLONG if it does not fit. */
+static int redis_pct_decode(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (c == '%') {
+            int hi = i + 2 < len ? redis_hexval(s[i + 1]) : -1;
+            int lo = hi >= 0 ? redis_hexval(s[i + 2]) : -1;
+
+            if (lo < 0)
+                return -EINVAL;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (c == '\0')
+            return -EINVAL;
+        if (o + 1 >= cap)
+            return -ENAMETOOLONG;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* "2s", "500ms", "1m" or a bare number of milliseconds. */
+static int redis_parse_duration_ms(const char *s, size_t len, long *ret)
+{
+    long v = 0;
+    size_t i = 0;
+
+    if (len == 0)
+        return -EINVAL;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (v > 100000000)
+            return -ERANGE;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (i == 0)
+        return -EINVAL;
+    if (i == len || (len - i == 2 && memcmp(s + i, "ms", 2) == 0))
+        ;
+    else if (len - i == 1 && s[i] == 's')
+        v *= 1000;
+    else if (len - i == 1 && s[i] == 'm')
+        v *= 60000;
+    else
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+/* Cluster names become part of a key and of its hash tag: no '{', '}'. */
+static bool redis_cluster_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > REDIS_CLUSTER_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Parses a redis:// URL. Pure: the environment (REDISCLI_AUTH) is the
+ * caller's business. err never contains the password.
+ */
+static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *err, size_t errlen)
+{
+    struct rc_redis_url u;
+    const char *p, *auth_end, *at = NULL, *hostport, *hp_end;
+    size_t n;
+
+    memset(&u, 0, sizeof(u));
+    u.port = REDIS_DEFAULT_PORT;
+    u.timeout_ms = REDIS_DEFAULT_TIMEOUT_MS;
+    snprintf(u.cluster, sizeof(u.cluster), "%s", REDIS_DEFAULT_CLUSTER);
+
+    if (url == NULL || strncasecmp(url, "redis://", 8) != 0) {
+        redis_seterr(err, errlen, "not a redis:// URL");
+        return -EINVAL;
+    }
+    p = url + 8;
+    auth_end = p + strcspn(p, "/?#");
+    /* The userinfo ends at the last '@' of the authority. */
+    for (const char *c = p; c < auth_end; c++)
+        if (*c == '@')
+            at = c;
+    if (at != NULL) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        size_t ulen = colon != NULL ? (size_t)(colon - p) : (size_t)(at - p);
+
+        if (ulen > 0) {
+            if (redis_pct_decode(p, ulen, u.user, sizeof(u.user)) < 0) {
+                redis_seterr(err, errlen, "redis URL: bad user name");
+                return -EINVAL;
+            }
+            u.have_user = true;
+        }
+        if (colon != NULL) {
+            if (redis_pct_decode(colon + 1, (size_t)(at - colon - 1), u.password,
+                                 sizeof(u.password)) < 0) {
+                redis_seterr(err, errlen, "redis URL: bad password (bad %%-escape or too long)");
+                return -EINVAL;
+            }
+            u.have_password = u.password[0] != '\0';
+        }
+        hostport = at + 1;
+    } else {
+        hostport = p;
+    }
+    hp_end = auth_end;
+
+    /* host: [v6] or name, then :port */
+    if (hostport < hp_end && *hostport == '[') {
+        const char *rb = memchr(hostport, ']', (size_t)(hp_end - hostport));
+
+        if (rb == NULL) {
+            redis_seterr(err, errlen, "redis URL: unterminated [IPv6] host");
+            return -EINVAL;
+        }
+        n = (size_t)(rb - hostport - 1);
+        if (n == 0 || n > RC_HOST_MAX) {
+            redis_seterr(err, errlen, "redis URL: bad host");
+            return -EINVAL;
+        }
+        if (redis_pct_decode(hostport + 1, n, u.host, sizeof(u.host)) < 0) {
+            redis_seterr(err, errlen, "redis URL: bad host");
+            return -EINVAL;
+        }
+        p = rb + 1;
+    } else {
+        const char *colon = memchr(hostport, ':', (size_t)(hp_end - hostport));
+
+        p = colon != NULL ? colon : hp_end;
+        n = (size_t)(p - hostport);
+        if (n > RC_HOST_MAX) {
+            redis_seterr(err, errlen, "redis URL: host name too long");
+            return -EINVAL;
+        }
+        if (redis_pct_decode(hostport, n, u.host, sizeof(u.host)) < 0) {
+            redis_seterr(err, errlen, "redis URL: bad host");
+            return -EINVAL;
+        }
+    }
+    for (const char *c = u.host; *c != '\0'; c++) {
+        if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '/' || *c == '@') {
+            redis_seterr(err, errlen, "redis URL: bad host");
+            return -EINVAL;
+        }
+    }
+    if (u.host[0] == '\0')
+        snprintf(u.host, sizeof(u.host), "127.0.0.1");
+    if (p < hp_end) {
+        long port = 0;
+
+        if (*p != ':' || p + 1 == hp_end) {
+            redis_seterr(err, errlen, "redis URL: bad port");
+            return -EINVAL;
+        }
+        for (p++; p < hp_end; p++) {
+            if (*p < '0' || *p > '9' || port > 65535) {
+                redis_seterr(err, errlen, "redis URL: bad port");
+                return -EINVAL;
+            }
+            port = port * 10 + (*p - '0');
+        }
+        if (port < 1 || port > 65535) {
+            redis_seterr(err, errlen, "redis URL: port must be 1..65535");
+            return -EINVAL;
+        }
+        u.port = (uint16_t)port;
+    }
+
+    /* /db */
+    p = auth_end;
+    if (*p == '/') {
+        long db = 0;
+
+        for (p++; *p != '\0' && *p != '?' && *p != '#'; p++) {
+            if (*p < '0' || *p > '9' || db > 100000000) {
+                redis_seterr(err, errlen, "redis URL: the path must be a database number");
+                return -EINVAL;
+            }
+            db = db * 10 + (*p - '0');
+        }
+        u.db = (int)db;
+    }
+
+    /* ?key=value&... */
+    if (*p == '?') {
+        p++;
+        while (*p != '\0' && *p != '#') {
+            size_t plen = strcspn(p, "&#");
+            const char *eq = memchr(p, '=', plen);
+            size_t klen = eq != NULL ? (size_t)(eq - p) : plen;
+            const char *v = eq != NULL ? eq + 1 : p + plen;
+            size_t vlen = (size_t)(p + plen - v);
+            char val[128];
+
+            if (plen == 0) {
+                p++;
+                continue;
+            }
+            if (redis_pct_decode(v, vlen, val, sizeof(val)) < 0) {
+                redis_seterr(err, errlen,
+                             "redis URL: bad value for %.*s=", (int)(klen > 32 ? 32 : klen), p);
+                return -EINVAL;
+            }
+            if (klen == 7 && memcmp(p, "cluster", 7) == 0) {
+                if (!redis_cluster_valid(val)) {
+                    redis_seterr(err, errlen, "redis URL: cluster= must be 1..%d of [A-Za-z0-9_.-]",
+                                 REDIS_CLUSTER_MAX);
+                    return -EINVAL;
+                }
+                memcpy(u.cluster, val, strlen(val) + 1);
+            } else if (klen == 7 && memcmp(p, "timeout", 7) == 0) {
+                long ms;
+
+                if (redis_parse_duration_ms(val, strlen(val), &ms) < 0 ||
+                    ms < REDIS_TIMEOUT_MIN_MS || ms > REDIS_TIMEOUT_MAX_MS) {
+                    redis_seterr(err, errlen,
+                                 "redis URL: timeout= must be a duration of %dms..%ds (e.g. 2s)",
+                                 REDIS_TIMEOUT_MIN_MS, REDIS_TIMEOUT_MAX_MS / 1000);
+                    return -EINVAL;
+                }
+                u.timeout_ms = (int)ms;
+            } else {
+                /* Key names are not secrets; values may be. */
+                redis_seterr(err, errlen,
+                             "redis URL: unknown parameter \"%.*s\" (known: cluster, timeout)",
+                             (int)(klen > 32 ? 32 : klen), p);
+                return -EINVAL;
+            }
+            p += plen;
+            if (*p == '&')
+                p++;
+        }
+    }
+    if (*p == '#') {
+        redis_seterr(err, errlen, "redis URL: no fragment (#) allowed");
+        return -EINVAL;
+    }
+    *ret = u;
+    return 0;
+}
+
+/* ---- rows ---- */
+
+enum rc_redis_value {
+    RC_REDIS_VALUE_TEXT,
+    RC_REDIS_VALUE_MISSING,
+    RC_REDIS_VALUE_TOO_BIG,
+    RC_REDIS_VALUE_OVER_BUDGET, /* the list reply's byte budget was spent before it */
+};
+
+/*
+ * Decodes one row of list's reply: the member name, its age on the server's
+ * clock, the server's now and the hash value. Pure. -EPROTO with a reason in
+ * why for anything someone else may have written badly.
+ */
+static int rc_redis_decode_row(const char *name, size_t namelen, long long age_ms, long long now_ms,
+                               enum rc_redis_value vkind, const char *value, size_t valuelen,
+                               struct rc_entry *ret, char *why, size_t whylen)
+{
+    char nm[RC_NAME_MAX + 1];
+    struct rc_entry e;
+    int rv;
+
+    if (namelen > RC_NAME_MAX || memchr(name, '\0', namelen) != NULL) {
+        redis_seterr(why, whylen, "not a valid node name");
+        return -EPROTO;
+    }
+    memcpy(nm, name, namelen);
+    nm[namelen] = '\0';
+    if (!rc_node_name_valid(nm)) {
+        redis_seterr(why, whylen, "not a valid node name");
+        return -EPROTO;
+    }
+    if (vkind == RC_REDIS_VALUE_MISSING) {
+        redis_seterr(why, whylen, "no details in the info hash");
+        return -EPROTO;
+    }
+    if (vkind == RC_REDIS_VALUE_OVER_BUDGET) {
+        redis_seterr(why, whylen, "not read: the list reply is capped at %d bytes",
+                     REDIS_LIST_BUDGET);
+        return -EPROTO;
+    }
+    if (vkind != RC_REDIS_VALUE_TEXT || valuelen > RC_ENTRY_TEXT_MAX) {
+        redis_seterr(why, whylen, "details larger than %d bytes", RC_ENTRY_TEXT_MAX);
+        return -EPROTO;
+    }
+    rv = rc_entry_parse(value, valuelen, nm, &e, why, whylen);
+    if (rv < 0)
+        return rv;
+    if (age_ms < 0)
+        age_ms = 0;
+    e.age_ms = age_ms;
+    /* The refresh time is the score (the server's TIME), not a claim in the text. */
+    e.updated_at_ms = now_ms - age_ms;
+    *ret = e;
+    return 0;
+}
+
+/* ---- scripts ---- */
+
+/* Lua numbers are doubles: ms since 1970 fit exactly (< 2^53). Redis >= 5
+ * replicates script effects, so writes after TIME are legal; on 3.2/4 the
+ * replicate_commands() call makes them so. */
+#define REDIS_LUA_NOW                                                                              \
+    "if redis.replicate_commands then redis.replicate_commands() end\n"                            \
+    "local t = redis.call('TIME')\n"                                                               \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+
+/* KEYS: nodes, info. ARGV: name, text. Returns the server's now in ms. */
+static const char redis_lua_publish[] =
+    REDIS_LUA_NOW "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
+                  "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
+                  "return now\n";
+
+/* KEYS: nodes, info. ARGV: max entries, max value bytes, byte budget.
+ * Returns {now, count, name, age, value, ...}; value is the text, false
+ * when the hash has none, its length when it is too large, minus its length
+ * when the reply's byte budget is spent. */
+static const char redis_lua_list[] =
+    REDIS_LUA_NOW "local max = tonumber(ARGV[1])\n"
+                  "local maxval = tonumber(ARGV[2])\n"
+                  "local budget = tonumber(ARGV[3])\n"
+                  "local z = redis.call('ZRANGE', KEYS[1], 0, max, 'WITHSCORES')\n"
+                  "local out = {now, redis.call('ZCARD', KEYS[1])}\n"
+                  "for i = 1, #z, 2 do\n"
+                  "  local name = z[i]\n"
+                  "  if #name > 300 then name = string.sub(name, 1, 300) end\n"
+                  "  local age = now - tonumber(z[i + 1])\n"
+                  "  if age < 0 then age = 0 elseif age > 4e15 then age = 4e15 end\n"
+                  "  local v = redis.call('HGET', KEYS[2], z[i])\n"
+                  "  budget = budget - #name\n"
+                  "  if v then\n"
+                  "    if #v > maxval then v = #v elseif #v > budget then v = -#v\n"
+                  "    else budget = budget - #v end\n"
+                  "  end\n"
+                  "  out[#out + 1] = name\n"
+                  "  out[#out + 1] = age\n"
+                  "  out[#out + 1] = v\n"
+                  "end\n"
+                  "return out\n";
+
+/* KEYS: nodes, info. ARGV: name, min age in ms (0 = always).
+ * Returns 1 if removed (or absent), 0 if kept because it is fresher. */
+static const char redis_lua_remove[] =
+    REDIS_LUA_NOW "local min = tonumber(ARGV[2])\n"
+                  "if min > 0 then\n"
+                  "  local s = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+                  "  if s and now - tonumber(s) < min then return 0 end\n"
+                  "end\n"
+                  "redis.call('ZREM', KEYS[1], ARGV[1])\n"
+                  "redis.call('HDEL', KEYS[2], ARGV[1])\n"
+                  "return 1\n";
+
+enum { REDIS_SCRIPT_PUBLISH, REDIS_SCRIPT_LIST, REDIS_SCRIPT_REMOVE, REDIS_NSCRIPTS };
+
+static const char *const redis_scripts[REDIS_NSCRIPTS] = {
+    redis_lua_publish,
+    redis_lua_list,
+    redis_lua_remove,
+};
+
+/* ---- the backend ---- */
+
+struct redis_ctx {
+    struct rc_redis_url url;
+    char key_nodes[REDIS_CLUSTER_MAX + 32];
+    char key_info[REDIS_CLUSTER_MAX + 32];
+    char sha[REDIS_NSCRIPTS][41];
+    redisContext *c; /* NULL = connect on the next call */
+};
+
+static void redis_drop(struct redis_ctx *ctx)
+{
+    if (ctx->c != NULL) {
+        redisFree(ctx->c);
+        ctx->c = NULL;
+    }
+}
+
+static int redis_sha1_hex(const char *s, char out[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20)
+        return -EIO;
+    for (unsigned i = 0; i < 20; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+static void redis_where(const struct redis_ctx *ctx, char *out, size_t outlen)
+{
+    if (strchr(ctx->url.host, ':') != NULL)
+        snprintf(out, outlen, "[%s]:%u", ctx->url.host, (unsigned)ctx->url.port);
+    else
+        snprintf(out, outlen, "%s:%u", ctx->url.host, (unsigned)ctx->url.port);
+}
+
+/* A negative errno for the I/O error on c (hiredis keeps only a string). */
+static int redis_io_errno(const redisContext *c, int saved_errno)
+{
+    if (c->err == REDIS_ERR_EOF)
+        return -ECONNRESET;
+    if (c->err == REDIS_ERR_OOM)
+        return -ENOMEM;
+    if (c->err == REDIS_ERR_PROTOCOL)
+        return -EPROTO;
+    if (c->err == REDIS_ERR_IO && saved_errno != 0)
+        return saved_errno == EAGAIN || saved_errno == EWOULDBLOCK || saved_errno == EINPROGRESS
+                   ? -ETIMEDOUT
+                   : -saved_errno;
+    if (strstr(c->errstr, "timed out") != NULL)
+        return -ETIMEDOUT;
+    return -EIO;
+}
+
+/*
+ * Turns a server error reply into an errno and a message. MOVED/ASK mean the
+ * URL points at a cluster node that does not own our slot.
+ */
+static int redis_reply_error(const struct redis_ctx *ctx, const redisReply *r, const char *op,
+                             char *err, size_t errlen)
+{
+    char where[RC_HOST_MAX + 16];
+    int len = r->len > 200 ? 200 : (int)r->len;
+
+    redis_where(ctx, where, sizeof(where));
+    if (strncmp(r->str, "MOVED ", 6) == 0 || strncmp(r->str, "ASK ", 4) == 0) {
+        const char *slot = strchr(r->str, ' ') + 1;
+        int slen = (int)strspn(slot, "0123456789");
+
+        redis_seterr(err, errlen,
+                     "redis cluster redirected (%.*s): point the URL at the primary holding "
+                     "slot %.*s",
+                     len, r->str, slen, slot);
+        return -EREMOTEIO;
+    }
+    if (strncmp(r->str, "NOAUTH", 6) == 0 || strncmp(r->str, "WRONGPASS", 9) == 0 ||
+        strncmp(r->str, "NOPERM", 6) == 0 || strncmp(r->str, "ERR invalid password", 20) == 0 ||
+        strncmp(r->str, "ERR AUTH", 8) == 0) {
+        redis_seterr(err, errlen, "redis %s at %s: %.*s", op, where, len, r->str);
+        return -EACCES;
+    }
+    if (strncmp(r->str, "READONLY", 8) == 0) {
+        redis_seterr(err, errlen,
+                     "redis %s at %s: the server is a read-only replica; point the URL at the "
+                     "primary",
+                     op, where);
+        return -EROFS;
+    }
+    redis_seterr(err, errlen, "redis %s at %s: %.*s", op, where, len, r->str);
+    if (strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "BUSY", 4) == 0 ||
+        strncmp(r->str, "TRYAGAIN", 8) == 0 || strncmp(r->str, "CLUSTERDOWN", 11) == 0)
+        return -EAGAIN;
+    return -EREMOTEIO;
+}
+
+/*
+ * Sends one command. On an I/O error drops the connection and returns NULL
+ * with *ret_rv and err set; a server error reply is returned as a reply.
+ */
+static redisReply *redis_command(struct redis_ctx *ctx, int argc, const char **argv,
+                                 const size_t *lens, const char *op, int *ret_rv, char *err,
+                                 size_t errlen)
+{
+    redisReply *r = NULL;
+    char where[RC_HOST_MAX + 16];
+
+    errno = 0;
+    r = redisCommandArgv(ctx->c, argc, argv, lens);
+    if (r == NULL) {
+        int rv = redis_io_errno(ctx->c, errno);
+
+        redis_where(ctx, where, sizeof(where));
+        redis_seterr(err, errlen, "redis %s at %s: %s", op, where,
+                     rv == -ETIMEDOUT ? "timed out" : ctx->c->errstr);
+        redis_drop(ctx);
+        *ret_rv = rv;
+    }
+    return r;
+}
+
+static int redis_connect(struct redis_ctx *ctx, char *err, size_t errlen)
+{
+    struct timeval tv = {ctx->url.timeout_ms / 1000, (ctx->url.timeout_ms % 1000) * 1000};
+    char where[RC_HOST_MAX + 16];
+    const char *pass = ctx->url.have_password ? ctx->url.password : getenv("REDISCLI_AUTH");
+    redisReply *r = NULL;
+    int rv = 0;
+
+    redis_where(ctx, where, sizeof(where));
+    errno = 0;
+    ctx->c = redisConnectWithTimeout(ctx->url.host, ctx->url.port, tv);
+    if (ctx->c == NULL) {
+        redis_seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    if (ctx->c->err != 0) {
+        rv = redis_io_errno(ctx->c, errno);
+        redis_seterr(err, errlen, "cannot connect to redis at %s: %s", where,
+                     rv == -ETIMEDOUT ? "connect timed out" : ctx->c->errstr);
+        goto out_drop;
+    }
+    if (redisSetTimeout(ctx->c, tv) != REDIS_OK) {
+        redis_seterr(err, errlen, "redis at %s: cannot set the command timeout", where);
+        rv = -EIO;
+        goto out_drop;
+    }
+    (void)redisEnableKeepAlive(ctx->c);
+
+    if (pass != NULL && pass[0] != '\0') {
+        const char *argv[3] = {"AUTH", ctx->url.user, pass};
+        size_t lens[3] = {4, strlen(ctx->url.user), strlen(pass)};
+
+        if (ctx->url.have_user)
+            r = redis_command(ctx, 3, argv, lens, "AUTH", &rv, err, errlen);
+        else
+            r = redis_command(ctx, 2, (const char *[]){"AUTH", pass},
+                              (const size_t[]){4, strlen(pass)}, "AUTH", &rv, err, errlen);
+        if (r == NULL)
+            return rv;
+        if (r->type == REDIS_REPLY_ERROR) {
+            /* The server's text ("WRONGPASS invalid username-password pair")
+             * never holds the password itself. */
+            rv = redis_reply_error(ctx, r, "AUTH", err, errlen);
+            if (rv == -EREMOTEIO)
+                rv = -EACCES;
+            freeReplyObject(r);
+            goto out_drop;
+        }
+        freeReplyObject(r);
+    } else if (ctx->url.have_user) {
+        redis_seterr(err, errlen,
+                     "redis URL names user \"%s\" but no password (in the URL or REDISCLI_AUTH)",
+                     ctx->url.user);
+        rv = -EINVAL;
+        goto out_drop;
+    }
+
+    if (ctx->url.db != 0) {
+        char db[16];
+        int n = snprintf(db, sizeof(db), "%d", ctx->url.db);
+
+        r = redis_command(ctx, 2, (const char *[]){"SELECT", db}, (const size_t[]){6, (size_t)n},
+                          "SELECT", &rv, err, errlen);
+        if (r == NULL)
+            return rv;
+        if (r->type == REDIS_REPLY_ERROR) {
+            rv = redis_reply_error(ctx, r, "SELECT", err, errlen);
+            freeReplyObject(r);
+            goto out_drop;
+        }
+        freeReplyObject(r);
+    }
+    return 0;
+
+out_drop:
+    redis_drop(ctx);
+    return rv;
+}
+
+/*
+ * Runs one of our scripts with KEYS = {nodes, info} and args. Connects if
+ * needed; EVALSHA first, EVAL when the server does not know the script
+ * (first use, restart, SCRIPT FLUSH). A failure on a reused connection is
+ * retried once on a fresh one. On success *ret is a non-error reply.
+ */
+static int redis_script(struct redis_ctx *ctx, int script, const char *op, int nargs,
+                        const char **args, const size_t *arglens, redisReply **ret, char *err,
+                        size_t errlen)
+{
+    const char *argv[8];
+    size_t lens[8];
+    int rv = 0;
+
+    if (nargs > 3)
+        return -EINVAL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool fresh = ctx->c == NULL;
+        redisReply *r;
+
+        if (fresh) {
+            rv = redis_connect(ctx, err, errlen);
+            if (rv < 0)
+                return rv;
+        }
+        argv[0] = "EVALSHA";
+        lens[0] = 7;
+        argv[1] = ctx->sha[script];
+        lens[1] = 40;
+        argv[2] = "2";
+        lens[2] = 1;
+        argv[3] = ctx->key_nodes;
+        lens[3] = strlen(ctx->key_nodes);
+        argv[4] = ctx->key_info;
+        lens[4] = strlen(ctx->key_info);
+        for (int i = 0; i < nargs; i++) {
+            argv[5 + i] = args[i];
+            lens[5 + i] = arglens[i];
+        }
+        r = redis_command(ctx, 5 + nargs, argv, lens, op, &rv, err, errlen);
+        if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+            freeReplyObject(r);
+            argv[0] = "EVAL";
+            lens[0] = 4;
+            argv[1] = redis_scripts[script];
+            lens[1] = strlen(redis_scripts[script]);
+            r = redis_command(ctx, 5 + nargs, argv, lens, op, &rv, err, errlen);
+        }
+        if (r == NULL) {
+            if (!fresh && attempt == 0)
+                continue; /* the server may have restarted since: one fresh try */
+            return rv;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            rv = redis_reply_error(ctx, r, op, err, errlen);
+            freeReplyObject(r);
+            return rv;
+        }
+        *ret = r;
+        return 0;
+    }
+    return rv;
+}
+
+static int redis_open(const char *url, void **ret_ctx, char *err, size_t errlen)
+{
+    struct redis_ctx *ctx;
+    int rv;
+
+    ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL) {
+        redis_seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    rv = rc_redis_url_parse(url, &ctx->url, err, errlen);
+    if (rv < 0)
+        goto out_free;
+    snprintf(ctx->key_nodes, sizeof(ctx->key_nodes), "rollcall:{%s}:nodes", ctx->url.cluster);
+    snprintf(ctx->key_info, sizeof(ctx->key_info), "rollcall:{%s}:info", ctx->url.cluster);
+    for (int i = 0; i < REDIS_NSCRIPTS; i++) {
+        rv = redis_sha1_hex(redis_scripts[i], ctx->sha[i]);
+        if (rv < 0) {
+            redis_seterr(err, errlen, "cannot hash the redis scripts (libcrypto)");
+            goto out_free;
+        }
+    }
+    *ret_ctx = ctx;
+    return 0;
+
+out_free:
+    explicit_bzero(ctx, sizeof(*ctx));
+    free(ctx);
+    return rv;
+}
+
+/* The entry text without its first (refresh time) line: the score holds it. */
+static int redis_format(const struct rc_entry *self, char *out, size_t cap, size_t *ret_len)
+{
+    size_t len;
+    int rv = rc_entry_format(self, out, cap, &len);
+    char *nl;
+
+    if (rv < 0)
+        return rv;
+    nl = memchr(out, '\n', len);
+    if (nl == NULL)
+        return -EINVAL;
+    len -= (size_t)(nl + 1 - out);
+    memmove(out, nl + 1, len + 1);
+    *ret_len = len;
+    return 0;
+}
+
+static int redis_publish(void *vctx, const struct rc_entry *self, char *err, size_t errlen)
+{
+    struct redis_ctx *ctx = vctx;
+    char text[1024];
+    size_t len;
+    redisReply *r = NULL;
+    int rv;
+
+    if (!rc_node_name_valid(self->name)) {
+        redis_seterr(err, errlen, "not a valid node name");
+        return -EINVAL;
+    }
+    rv = redis_format(self, text, sizeof(text), &len);
+    if (rv < 0) {
+        redis_seterr(err, errlen, "cannot format the entry for %s", self->name);
+        return -EINVAL;
+    }
+    rv = redis_script(ctx, REDIS_SCRIPT_PUBLISH, "publish", 2, (const char *[]){self->name, text},
+                      (const size_t[]){strlen(self->name), len}, &r, err, errlen);
+    if (rv < 0)
+        return rv;
+    if (r->type != REDIS_REPLY_INTEGER) {
+        redis_seterr(err, errlen, "redis publish: unexpected reply type %d", r->type);
+        rv = -EPROTO;
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
+/* A reject past RC_REGISTRY_MAX_ENTRIES is dropped. */
+static int redis_reject(struct rc_reg_list *l, const char *what, size_t whatlen, const char *reason)
+{
+    int rv = rc_reg_list_reject(l, what, whatlen, reason);
+
+    return rv == -E2BIG ? 0 : rv;
+}
+
+static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t errlen)
+{
+    struct redis_ctx *ctx = vctx;
+    struct rc_reg_list l = {0};
+    char amax[16], aval[16], abudget[16];
+    long long now;
+    redisReply *r = NULL;
+    int rv;
+
+    snprintf(amax, sizeof(amax), "%d", RC_REGISTRY_MAX_ENTRIES);
+    snprintf(aval, sizeof(aval), "%d", RC_ENTRY_TEXT_MAX);
+    snprintf(abudget, sizeof(abudget), "%d", REDIS_LIST_BUDGET);
+    rv = redis_script(ctx, REDIS_SCRIPT_LIST, "list", 3, (const char *[]){amax, aval, abudget},
+                      (const size_t[]){strlen(amax), strlen(aval), strlen(abudget)}, &r, err,
+                      errlen);
+    if (rv < 0)
+        return rv;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || (r->elements - 2) % 3 != 0 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
+        redis_seterr(err, errlen, "redis list: unexpected reply shape");
+        rv = -EPROTO;
+        goto out_free;
+    }
+    now = r->element[0]->integer;
+    for (size_t i = 2; i < r->elements; i += 3) {
+        const redisReply *n = r->element[i], *a = r->element[i + 1], *v = r->element[i + 2];
+        enum rc_redis_value vk;
+        struct rc_entry e;
+        char why[96];
+
+        if (n->type != REDIS_REPLY_STRING || a->type != REDIS_REPLY_INTEGER ||
+            (v->type != REDIS_REPLY_STRING && v->type != REDIS_REPLY_NIL &&
+             v->type != REDIS_REPLY_INTEGER)) {
+            redis_seterr(err, errlen, "redis list: unexpected reply shape");
+            rv = -EPROTO;
+            goto out_free;
+        }
+        if (v->type == REDIS_REPLY_STRING)
+            vk = RC_REDIS_VALUE_TEXT;
+        else if (v->type == REDIS_REPLY_NIL)
+            vk = RC_REDIS_VALUE_MISSING;
+        else
+            vk = v->integer < 0 ? RC_REDIS_VALUE_OVER_BUDGET : RC_REDIS_VALUE_TOO_BIG;
+        if (rc_redis_decode_row(n->str, n->len, a->integer, now, vk, v->str,
+                                vk == RC_REDIS_VALUE_TEXT ? v->len : 0, &e, why, sizeof(why)) < 0) {
+            rv = redis_reject(&l, n->str, n->len, why);
+        } else {
+            rv = rc_reg_list_add(&l, &e);
+            if (rv == -E2BIG) {
+                snprintf(why, sizeof(why), "more than %d entries; the rest are ignored",
+                         RC_REGISTRY_MAX_ENTRIES);
+                rv = redis_reject(&l, n->str, n->len, why);
+                break;
+            }
+        }
+        if (rv < 0) {
+            redis_seterr(err, errlen, "out of memory");
+            goto out_free;
+        }
+    }
+    if (r->element[1]->integer > RC_REGISTRY_MAX_ENTRIES + 1) {
+        char why[96];
+
+        snprintf(why, sizeof(why), "%lld entries in the sorted set; only %d are read",
+                 r->element[1]->integer, RC_REGISTRY_MAX_ENTRIES);
+        rv = redis_reject(&l, ctx->key_nodes, strlen(ctx->key_nodes), why);
+        if (rv < 0) {
+            redis_seterr(err, errlen, "out of memory");
+            goto out_free;
+        }
+    }
+    freeReplyObject(r);
+    *ret_list = l;
+    return 0;
+
+out_free:
+    freeReplyObject(r);
+    rc_reg_list_free(&l);
+    return rv;
+}
+
+static int redis_remove(void *vctx, const char *name, int64_t min_age_ms, char *err, size_t errlen)
+{
+    struct redis_ctx *ctx = vctx;
+    char amin[24];
+    redisReply *r = NULL;
+    int rv;
+
+    if (name == NULL || !rc_node_name_valid(name)) {
+        redis_seterr(err, errlen, "not a valid node name");
+        return -EINVAL;
+    }
+    snprintf(amin, sizeof(amin), "%lld", (long long)(min_age_ms > 0 ? min_age_ms : 0));
+    rv = redis_script(ctx, REDIS_SCRIPT_REMOVE, "remove", 2, (const char *[]){name, amin},
+                      (const size_t[]){strlen(name), strlen(amin)}, &r, err, errlen);
+    if (rv < 0)
+        return rv;
+    if (r->type != REDIS_REPLY_INTEGER) {
+        redis_seterr(err, errlen, "redis remove: unexpected reply type %d", r->type);
+        rv = -EPROTO;
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
+static void redis_close(void *vctx)
+{
+    struct redis_ctx *ctx = vctx;
+
+    if (ctx == NULL)
+        return;
+    redis_drop(ctx);
+    explicit_bzero(ctx, sizeof(*ctx));
+    free(ctx);
+}
+
+const struct rc_backend_ops rc_backend_redis = {
+    .scheme = "redis",
+    .open = redis_open,
+    .publish = redis_publish,
+    .list = redis_list,
+    .remove = redis_remove,
+    .close = redis_close,
+};
