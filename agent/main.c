@@ -2,6 +2,7 @@
  * main.c - parse the configuration, pick the command, run it.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -59,6 +60,9 @@ int main(int argc, char *argv[])
     struct rc_args args;
     static char err[16384];
     memset(&args, 0, sizeof args);
+    /* Backends write to sockets (hiredis with write(2)); a peer that hangs
+     * up must give EPIPE, not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
     int r = rc_config_load(&cfg, &args, argc, argv, err, sizeof err);
     if (args.help) {
         usage(stdout);

@@ -39,6 +39,7 @@ struct peer {
     uint64_t rtt_us;
     uint64_t failing_since_ms; /* monotonic, 0 = answering */
     bool prune_requested;
+    uint64_t prune_requested_ms; /* monotonic; a remove that failed is asked again */
     /* this sweep */
     struct rc_ping *ping;
     bool done;
@@ -204,14 +205,20 @@ static void finish_sweep(struct agent *a)
             if (!p->failing_since_ms)
                 p->failing_since_ms = now;
             bool stale = p->se.e.age_ms > (int64_t)a->cfg.stale_after_ms;
-            if (stale && !p->prune_requested &&
-                now - p->failing_since_ms >= a->cfg.prune_after_ms) {
+            bool due = now - p->failing_since_ms >= a->cfg.prune_after_ms;
+            /* The entry still listed long after we asked: the remove failed
+             * (a registry outage, say). Ask again, without logging again. */
+            bool retry = p->prune_requested && now - p->prune_requested_ms >= a->cfg.prune_after_ms;
+            if (stale && due && (!p->prune_requested || retry)) {
+                if (!p->prune_requested) {
+                    struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name),
+                                               RC_LF_S("node", p->se.e.name),
+                                               RC_LF_I("age_ms", p->se.e.age_ms)};
+                    rc_log_event(RC_LOG_INFO, "peer_pruned", f, 3);
+                }
                 p->prune_requested = true;
+                p->prune_requested_ms = now;
                 rc_worker_prune(a->worker, p->se.e.name, (int64_t)a->cfg.stale_after_ms);
-                struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name),
-                                           RC_LF_S("node", p->se.e.name),
-                                           RC_LF_I("age_ms", p->se.e.age_ms)};
-                rc_log_event(RC_LOG_INFO, "peer_pruned", f, 3);
             }
         }
     }
