@@ -328,6 +328,14 @@ static void arm_sweep_timer(struct agent *a)
     event_add(a->ev_sweep, &tv);
 }
 
+static bool has_new_members(struct agent *a, const struct rc_snapshot *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!s->v[i].self && !find_peer(a, s->v[i].e.name))
+            return true;
+    return false;
+}
+
 /* Worker thread -> loop. */
 static void notify_from_worker(void *arg)
 {
@@ -346,6 +354,11 @@ static void snapshot_cb(evutil_socket_t fd, short what, void *arg)
     if (!a->have_snapshot) {
         /* The first list is in: sweep now rather than an interval later. */
         a->have_snapshot = true;
+        start_sweep(a);
+        arm_sweep_timer(a);
+    } else if (!a->sweeping && has_new_members(a, s)) {
+        /* A node joined: greet it now, not up to an interval later. The
+         * timer restarts so sweeps stay an interval apart. */
         start_sweep(a);
         arm_sweep_timer(a);
     }

@@ -169,7 +169,9 @@ static void round_trip(struct rc_worker *w)
     }
     do_prunes(w);
     w->self.updated_at_ms = rc_now_wall_ms();
+    uint64_t t0 = rc_now_mono_us();
     r = w->reg->ops->publish(w->reg->ctx, &w->self, err, sizeof err);
+    uint64_t t1 = rc_now_mono_us();
     if (r != 0) {
         registry_failed(w, "publish", r, err);
         return;
@@ -179,6 +181,16 @@ static void round_trip(struct rc_worker *w)
     if (r != 0) {
         registry_failed(w, "list", r, err);
         return;
+    }
+    uint64_t t2 = rc_now_mono_us();
+    if (rc_log_enabled(RC_LOG_DEBUG)) {
+        struct rc_log_field f[] = {
+            RC_LF_D("publish_ms", (double)(t1 - t0) / 1000.0),
+            RC_LF_D("list_ms", (double)(t2 - t1) / 1000.0),
+            RC_LF_I("entries", (int64_t)list.n),
+            RC_LF_I("rejects", (int64_t)list.nrejects),
+        };
+        rc_log_event(RC_LOG_DEBUG, "registry_round", f, 4);
     }
     if (w->outage)
         rc_log_info("registry available again");

@@ -41,6 +41,8 @@
 #include "rollcall/log.h"
 #include "rollcall/msg.h"
 
+#define CONN_BUCKETS 1024 /* name index; a power of two */
+
 enum conn_state {
     CS_EPMD,         /* waiting for the peer's EPMD to tell the port */
     CS_CONNECTING,   /* TCP connect in progress */
@@ -72,7 +74,8 @@ struct rc_conn {
     char peer[RC_NAME_MAX + 1]; /* "" for an inbound one until the handshake names it */
     char addr[64];              /* "ip:port" for logs */
     bool inbound;
-    bool indexed; /* findable by peer name */
+    bool indexed;          /* findable by peer name */
+    struct rc_conn *hnext; /* next in its name-index bucket */
     enum conn_state st;
     struct bufferevent *bev;
     struct rc_epmd_lookup *lookup;
@@ -93,8 +96,9 @@ struct rc_node {
     uint32_t fixed_creation;
     struct evconnlistener *listener;
     struct rc_epmd *epmd;
-    struct rc_conn *conns; /* live */
-    struct rc_conn *dead;  /* waiting for the reaper */
+    struct rc_conn *conns;               /* live */
+    struct rc_conn *index[CONN_BUCKETS]; /* live and named, by peer name */
+    struct rc_conn *dead;                /* waiting for the reaper */
     struct event *reaper;
     struct event *housekeeping;
     struct event *accept_resume; /* re-enables the listener after EMFILE */
@@ -212,10 +216,42 @@ void rc_node_stats(const struct rc_node *n, struct rc_node_stats *ret)
     ret->handshakes_pending = n->nhandshakes;
 }
 
+/* FNV-1a: short keys, no adversary can pick our bucket count cheaply, and a
+ * bad distribution costs only a longer chain. */
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h & (CONN_BUCKETS - 1);
+}
+
+static void index_add(struct rc_node *n, struct rc_conn *c)
+{
+    uint32_t b = name_hash(c->peer);
+    c->hnext = n->index[b];
+    n->index[b] = c;
+    c->indexed = true;
+}
+
+static void index_del(struct rc_node *n, struct rc_conn *c)
+{
+    if (!c->indexed)
+        return;
+    for (struct rc_conn **pp = &n->index[name_hash(c->peer)]; *pp; pp = &(*pp)->hnext) {
+        if (*pp == c) {
+            *pp = c->hnext;
+            break;
+        }
+    }
+    c->hnext = NULL;
+    c->indexed = false;
+}
+
 static struct rc_conn *find_conn(struct rc_node *n, const char *peer, const struct rc_conn *except)
 {
-    for (struct rc_conn *c = n->conns; c; c = c->next)
-        if (c != except && c->indexed && strcmp(c->peer, peer) == 0)
+    for (struct rc_conn *c = n->index[name_hash(peer)]; c; c = c->hnext)
+        if (c != except && strcmp(c->peer, peer) == 0)
             return c;
     return NULL;
 }
@@ -374,7 +410,7 @@ static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down)
     if (c->inbound && c->st == CS_HANDSHAKE)
         n->nhandshakes--;
     c->st = CS_DEAD;
-    c->indexed = false;
+    index_del(n, c);
     if (c->bev)
         bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     rc_epmd_lookup_cancel(c->lookup);
@@ -481,7 +517,7 @@ static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
     if (r == RC_HS_FAILED)
         return r;
     snprintf(c->peer, sizeof c->peer, "%s", peer);
-    c->indexed = true;
+    index_add(n, c);
     return r;
 }
 
@@ -784,7 +820,7 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
             return -EMFILE;
         }
         snprintf(c->peer, sizeof c->peer, "%s", peer);
-        c->indexed = true;
+        index_add(n, c);
         c->ss = ss;
         c->sslen = sslen;
         ping_attach(c, p);
