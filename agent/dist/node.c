@@ -850,6 +850,25 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct rc_node *n = arg;
     char addr[64];
     addr_to_str(sa, addr, sizeof addr);
+    if (n->nhandshakes >= RC_NODE_MAX_HANDSHAKES) {
+        /* Full of connections that have not finished the handshake: close
+         * the oldest rather than refuse the newest, so that a flood of idle
+         * sockets cannot lock real peers out (a real handshake takes
+         * milliseconds, a squatter waits). n->conns is newest first. */
+        struct rc_conn *oldest = NULL;
+        for (struct rc_conn *x = n->conns; x; x = x->next)
+            if (x->inbound && x->st == CS_HANDSHAKE)
+                oldest = x;
+        if (oldest) {
+            uint32_t suppressed = 0;
+            n->stats.refused++;
+            if (rc_ratelimit_allow(&n->rl_refuse, rc_now_mono_ms(), 1, 10000, &suppressed))
+                rc_log_warn("dist: connection limit reached (%u in the handshake): closing the "
+                            "oldest, from %s (%u more since the last warning)",
+                            n->nhandshakes, oldest->addr, suppressed);
+            conn_close(oldest, RC_REASON_TIMEOUT, false);
+        }
+    }
     if (n->nhandshakes >= RC_NODE_MAX_HANDSHAKES || n->nconns >= n->max_conns) {
         n->stats.refused++;
         evutil_closesocket(fd);
