@@ -36,11 +36,13 @@
  * quote the URI, are not passed on). A ctx serves one thread at a time.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -376,6 +378,65 @@ static int pgr_conn_errno(const char *msg)
  * Checks a result. 0 if it has status want; otherwise a negative errno and
  * err, and the connection is dropped if it was lost. Frees nothing.
  */
+/* The client-side deadline of one statement. statement_timeout is enforced
+ * by the server, so a server that is frozen (SIGSTOP, a stalled VM) or a
+ * network that drops packets would block the registry worker forever;
+ * this bounds every round trip from our side. */
+#define PG_CLIENT_DEADLINE_MS (PG_STATEMENT_TIMEOUT_MS + 2000)
+
+static int64_t pgr_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* PQexecParams with a deadline. Returns the first result (NULL on failure:
+ * then *ret_timed_out says whether the deadline passed, in which case the
+ * connection has been dropped). */
+static PGresult *pgr_exec(struct pgr_ctx *ctx, const char *sql, int nparams,
+                          const char *const *params, bool *ret_timed_out)
+{
+    int64_t deadline = pgr_now_ms() + PG_CLIENT_DEADLINE_MS;
+    PGresult *first = NULL, *r;
+
+    *ret_timed_out = false;
+    if (!PQsendQueryParams(ctx->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+        return NULL;
+    for (;;) {
+        while (PQisBusy(ctx->conn)) {
+            struct pollfd pfd = {.fd = PQsocket(ctx->conn), .events = POLLIN};
+            int64_t left = deadline - pgr_now_ms();
+            int n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+
+            if (n == 0) {
+                PQclear(first);
+                pgr_drop(ctx);
+                *ret_timed_out = true;
+                return NULL;
+            }
+            if (n < 0 && errno != EINTR)
+                return first;
+            if (n > 0 && !PQconsumeInput(ctx->conn))
+                return first; /* connection trouble: PQerrorMessage says */
+        }
+        r = PQgetResult(ctx->conn);
+        if (r == NULL)
+            return first;
+        if (first == NULL)
+            first = r;
+        else
+            PQclear(r);
+    }
+}
+
+static int pgr_timed_out(const char *op, char *err, size_t errlen)
+{
+    pgr_seterr(err, errlen, "postgres %s: no answer within %d ms (server frozen or unreachable)",
+               op, PG_CLIENT_DEADLINE_MS);
+    return -ETIMEDOUT;
+}
+
 static int pgr_check(struct pgr_ctx *ctx, const PGresult *res, ExecStatusType want, const char *op,
                      char *err, size_t errlen)
 {
@@ -427,8 +488,10 @@ static int pgr_check(struct pgr_ctx *ctx, const PGresult *res, ExecStatusType wa
 static int pgr_exec_simple(struct pgr_ctx *ctx, const char *sql, ExecStatusType want,
                            const char *op, char *err, size_t errlen)
 {
-    PGresult *res = PQexec(ctx->conn, sql);
-    int rv = pgr_check(ctx, res, want, op, err, errlen);
+    bool timed_out;
+    PGresult *res = pgr_exec(ctx, sql, 0, NULL, &timed_out);
+    int rv =
+        timed_out ? pgr_timed_out(op, err, errlen) : pgr_check(ctx, res, want, op, err, errlen);
 
     PQclear(res);
     return rv;
@@ -437,10 +500,13 @@ static int pgr_exec_simple(struct pgr_ctx *ctx, const char *sql, ExecStatusType 
 /* Creates the table if it is missing; see the top of the file. */
 static int pgr_ensure_table(struct pgr_ctx *ctx, char *err, size_t errlen)
 {
-    PGresult *res = PQexec(ctx->conn, pgr_sql_exists);
+    bool timed_out;
+    PGresult *res = pgr_exec(ctx, pgr_sql_exists, 0, NULL, &timed_out);
     bool exists;
     int rv;
 
+    if (timed_out)
+        return pgr_timed_out("checking for table rollcall_nodes", err, errlen);
     rv = pgr_check(ctx, res, PGRES_TUPLES_OK, "checking for table rollcall_nodes", err, errlen);
     if (rv < 0) {
         PQclear(res);
@@ -464,7 +530,7 @@ static int pgr_ensure_table(struct pgr_ctx *ctx, char *err, size_t errlen)
         rv = pgr_exec_simple(ctx, "COMMIT", PGRES_COMMAND_OK, "creating table rollcall_nodes", err,
                              errlen);
     if (rv < 0 && ctx->conn != NULL) {
-        PGresult *r = PQexec(ctx->conn, "ROLLBACK");
+        PGresult *r = pgr_exec(ctx, "ROLLBACK", 0, NULL, &timed_out);
 
         PQclear(r);
     }
@@ -531,7 +597,10 @@ static int pgr_run(struct pgr_ctx *ctx, const char *sql, int nparams, const char
             if (rv < 0)
                 return rv;
         }
-        res = PQexecParams(ctx->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        bool timed_out;
+        res = pgr_exec(ctx, sql, nparams, params, &timed_out);
+        if (timed_out)
+            return pgr_timed_out(op, err, errlen);
         rv = pgr_check(ctx, res, want, op, err, errlen);
         if (rv == 0) {
             *ret = res;
