@@ -642,7 +642,12 @@ int rc_time_parse_iso(const char *s, size_t len, int64_t *ret_unix_ms)
         dim = 29;
     if (d < 1 || d > dim)
         return -EINVAL;
-    /* a leap second :60 counts as the next second's start, as timegm does */
-    *ret_unix_ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + ms;
+    /* a leap second :60 counts as the next second's start, as timegm does;
+     * past the last formattable instant (a :60 on 9999-12-31) is refused so
+     * that every accepted time formats back to itself */
+    int64_t t = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + ms;
+    if (t > RC_TIME_MAX_MS)
+        return -EINVAL;
+    *ret_unix_ms = t;
     return 0;
 }

@@ -258,6 +258,7 @@ static void test_time_parse(void **state)
     expect_time("2016-12-31T23:59:60Z", 1483228800000LL); /* leap second */
     expect_time("9999-12-31T23:59:59.999Z", 253402300799999LL);
 
+    expect_bad_time("9999-12-31T23:59:60.999999999Z"); /* past the last formattable instant (fuzz_entry) */
     expect_bad_time("");
     expect_bad_time("2026-11-20");
     expect_bad_time("2026-11-20T22:54:17");   /* no zone */
