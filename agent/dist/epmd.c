@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -766,14 +767,38 @@ static void sa_str(const struct sockaddr *sa, char *out, size_t cap)
         snprintf(out, cap, "?");
 }
 
+/* SRV_MAX_CONNS, or a quarter of the descriptor limit if that is less: a
+ * flood of EPMD clients must not take the descriptors the registry and the
+ * distribution port need (systemd starts services with 1024). */
+static unsigned srv_max_conns(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur / 4 < SRV_MAX_CONNS)
+        return rl.rlim_cur / 4 > 16 ? (unsigned)(rl.rlim_cur / 4) : 16;
+    return SRV_MAX_CONNS;
+}
+
 static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
     struct rc_epmd *e = arg;
-    if (e->nconns >= SRV_MAX_CONNS) {
-        close(fd);
-        warn_limited(&e->rl_full, 1, "epmd: %u connections open, closing new ones", e->nconns);
-        return;
+    if (e->nconns >= srv_max_conns()) {
+        /* Make room by closing the oldest connection that has not sent its
+         * request yet, as the kernel does with half-open connections: a
+         * real client asks within a millisecond of connecting, so a flood
+         * of idle connections cannot lock it out (refusing new ones would). */
+        struct srv_conn *old = NULL;
+        for (struct srv_conn *x = e->conns; x; x = x->next)
+            if (x->phase == CP_REQUEST)
+                old = x; /* the list is newest first */
+        warn_limited(&e->rl_full, 1, "epmd: %u connections open, closing the oldest idle ones",
+                     e->nconns);
+        if (!old) {
+            close(fd);
+            return;
+        }
+        conn_free(old);
     }
     struct srv_conn *c = calloc(1, sizeof(*c));
     if (!c) {
