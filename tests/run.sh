@@ -57,7 +57,7 @@ if [ $# -eq 0 ] && [ "${FUZZ_SECONDS:-10}" != 0 ]; then
     name=$(basename "$bin")
     work=$(mktemp -d)
     cp -r "$ROOT/tests/fuzz/corpus/$name/." "$work/" 2>/dev/null || true
-    if "$bin" -max_total_time="${FUZZ_SECONDS:-10}" -timeout=10 -rss_limit_mb=2048 \
+    if "$bin" -max_total_time="${FUZZ_SECONDS:-10}" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
          -artifact_prefix="$work/" "$work" >"$work.log" 2>&1; then
       echo "fuzz $name: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$work.log" | awk '{print $2}') execs)"
       fuzz_pass=$((fuzz_pass + 1))

@@ -5,7 +5,8 @@ foreach(part
     ${CMAKE_SOURCE_DIR}/tests/integration/backends.cmake
     ${CMAKE_SOURCE_DIR}/tests/integration/epmd.cmake
     ${CMAKE_SOURCE_DIR}/tests/docker/docker.cmake
-    ${CMAKE_SOURCE_DIR}/tests/bench/bench.cmake)
+    ${CMAKE_SOURCE_DIR}/tests/bench/bench.cmake
+    ${CMAKE_SOURCE_DIR}/tests/faults/faults.cmake)
   include(${part} OPTIONAL)
 endforeach()
 
