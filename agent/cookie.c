@@ -30,24 +30,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rollcall/err.h"
 #include "rollcall/config.h"
 
 #define COOKIE_FILE_MAX 4096 /* a cookie file is one short line */
 #define COOKIE_NEW_LEN 20    /* what Erlang creates */
-
-static void errset(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errset(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static bool printable(unsigned char c)
 {
@@ -58,7 +45,7 @@ static int give(const char *cookie, size_t len, char *out, size_t outlen, size_t
                 char *err, size_t errlen)
 {
     if (len + 1 > outlen) {
-        errset(err, errlen, "cookie buffer too small");
+        rc_seterr(err, errlen, "cookie buffer too small");
         return -ENOSPC;
     }
     memcpy(out, cookie, len);
@@ -79,20 +66,20 @@ static int parse_cookie(const char *path, const unsigned char *buf, size_t n, si
         len++;
     for (size_t i = len; i < n; i++) {
         if (buf[i] != '\n' && buf[i] != '\r' && buf[i] != ' ') {
-            errset(err, errlen,
-                   "cookie file %s: bad character 0x%02x at byte %zu (a cookie is one line of "
-                   "printable ASCII; Erlang refuses this file too)",
-                   path, buf[i], i);
+            rc_seterr(err, errlen,
+                      "cookie file %s: bad character 0x%02x at byte %zu (a cookie is one line of "
+                      "printable ASCII; Erlang refuses this file too)",
+                      path, buf[i], i);
             return -EINVAL;
         }
     }
     if (len == 0) {
-        errset(err, errlen, "cookie file %s is empty", path);
+        rc_seterr(err, errlen, "cookie file %s is empty", path);
         return -EINVAL;
     }
     if (len > RC_COOKIE_MAX) {
-        errset(err, errlen, "cookie file %s: the cookie is longer than %d bytes", path,
-               RC_COOKIE_MAX);
+        rc_seterr(err, errlen, "cookie file %s: the cookie is longer than %d bytes", path,
+                  RC_COOKIE_MAX);
         return -EINVAL;
     }
     *ret_len = len;
@@ -114,30 +101,30 @@ static int read_cookie_file(const char *path, bool must_exist, char *out, size_t
     if (fd < 0) {
         rv = -errno;
         if (rv != -ENOENT || must_exist)
-            errset(err, errlen, "cannot open cookie file %s: %s", path, strerror(-rv));
+            rc_seterr(err, errlen, "cannot open cookie file %s: %s", path, strerror(-rv));
         return rv;
     }
     if (fstat(fd, &st) < 0) {
         rv = -errno;
-        errset(err, errlen, "cannot stat cookie file %s: %s", path, strerror(-rv));
+        rc_seterr(err, errlen, "cannot stat cookie file %s: %s", path, strerror(-rv));
         goto out_close;
     }
     if (!S_ISREG(st.st_mode)) {
-        errset(err, errlen, "cookie file %s is not a regular file", path);
+        rc_seterr(err, errlen, "cookie file %s is not a regular file", path);
         rv = -EPERM;
         goto out_close;
     }
     if ((st.st_mode & 077) != 0) {
-        errset(err, errlen,
-               "cookie file %s must be accessible by its owner only (mode %04o); fix: chmod 400 "
-               "%s",
-               path, (unsigned)(st.st_mode & 07777), path);
+        rc_seterr(err, errlen,
+                  "cookie file %s must be accessible by its owner only (mode %04o); fix: chmod 400 "
+                  "%s",
+                  path, (unsigned)(st.st_mode & 07777), path);
         rv = -EPERM;
         goto out_close;
     }
     if (st.st_size > COOKIE_FILE_MAX) {
-        errset(err, errlen, "cookie file %s is too large (%lld bytes, at most %d)", path,
-               (long long)st.st_size, COOKIE_FILE_MAX);
+        rc_seterr(err, errlen, "cookie file %s is too large (%lld bytes, at most %d)", path,
+                  (long long)st.st_size, COOKIE_FILE_MAX);
         rv = -EFBIG;
         goto out_close;
     }
@@ -148,7 +135,7 @@ static int read_cookie_file(const char *path, bool must_exist, char *out, size_t
             continue;
         if (r < 0) {
             rv = -errno;
-            errset(err, errlen, "cannot read cookie file %s: %s", path, strerror(-rv));
+            rc_seterr(err, errlen, "cannot read cookie file %s: %s", path, strerror(-rv));
             goto out_wipe;
         }
         if (r == 0)
@@ -156,8 +143,8 @@ static int read_cookie_file(const char *path, bool must_exist, char *out, size_t
         n += (size_t)r;
     }
     if (n > COOKIE_FILE_MAX) { /* grew after fstat */
-        errset(err, errlen, "cookie file %s is too large (at most %d bytes)", path,
-               COOKIE_FILE_MAX);
+        rc_seterr(err, errlen, "cookie file %s is too large (at most %d bytes)", path,
+                  COOKIE_FILE_MAX);
         rv = -EFBIG;
         goto out_wipe;
     }
@@ -207,17 +194,18 @@ static int create_cookie_file(const char *path, char *out, size_t outlen, size_t
         rv = -errno;
         if (rv == -EEXIST)
             return read_cookie_file(path, true, out, outlen, ret_len, err, errlen);
-        errset(err, errlen, "cannot create cookie file %s: %s", path, strerror(-rv));
+        rc_seterr(err, errlen, "cannot create cookie file %s: %s", path, strerror(-rv));
         return rv;
     }
     rv = random_cookie(cookie);
     if (rv < 0) {
-        errset(err, errlen, "cannot create cookie file %s: no randomness: %s", path, strerror(-rv));
+        rc_seterr(err, errlen, "cannot create cookie file %s: no randomness: %s", path,
+                  strerror(-rv));
         goto out_unlink;
     }
     if (fchmod(fd, 0400) < 0) { /* whatever the umask */
         rv = -errno;
-        errset(err, errlen, "cannot chmod cookie file %s: %s", path, strerror(-rv));
+        rc_seterr(err, errlen, "cannot chmod cookie file %s: %s", path, strerror(-rv));
         goto out_unlink;
     }
     while (off < sizeof(cookie)) {
@@ -227,14 +215,14 @@ static int create_cookie_file(const char *path, char *out, size_t outlen, size_t
             continue;
         if (w < 0) {
             rv = -errno;
-            errset(err, errlen, "cannot write cookie file %s: %s", path, strerror(-rv));
+            rc_seterr(err, errlen, "cannot write cookie file %s: %s", path, strerror(-rv));
             goto out_unlink;
         }
         off += (size_t)w;
     }
     if (fsync(fd) < 0) {
         rv = -errno;
-        errset(err, errlen, "cannot write cookie file %s: %s", path, strerror(-rv));
+        rc_seterr(err, errlen, "cannot write cookie file %s: %s", path, strerror(-rv));
         goto out_unlink;
     }
     close(fd);
@@ -255,7 +243,7 @@ static int join(char *out, size_t outlen, const char *dir, const char *rest, cha
     int n = snprintf(out, outlen, "%s/%s", dir, rest);
 
     if (n < 0 || (size_t)n >= outlen) {
-        errset(err, errlen, "cookie path under %s is too long", dir);
+        rc_seterr(err, errlen, "cookie path under %s is too long", dir);
         return -ENAMETOOLONG;
     }
     return 0;
@@ -277,9 +265,9 @@ int rc_cookie_load(const struct rc_config *cfg, char *out, size_t outlen, size_t
 
     home = getenv("HOME");
     if (home == NULL || home[0] == '\0') {
-        errset(err, errlen,
-               "no cookie: HOME is not set, so there is no ~/.erlang.cookie; set cookie_file "
-               "(or ROLLCALL_COOKIE_FILE)");
+        rc_seterr(err, errlen,
+                  "no cookie: HOME is not set, so there is no ~/.erlang.cookie; set cookie_file "
+                  "(or ROLLCALL_COOKIE_FILE)");
         return -ENOENT;
     }
     rv = join(home_cookie, sizeof(home_cookie), home, ".erlang.cookie", err, errlen);

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rollcall/err.h"
 #include "rollcall/log.h"
 #include "rollcall/registry.h" /* rc_time_format_iso */
 
@@ -146,20 +147,6 @@ bool rc_log_enabled(enum rc_log_level level)
 
 /* ---- the sink ---- */
 
-static void errset(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void errset(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int open_append(const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
@@ -167,7 +154,7 @@ static int open_append(const char *path, char *err, size_t errlen)
     if (fd < 0) {
         int e = errno;
 
-        errset(err, errlen, "cannot open log file %s: %s", path, strerror(e));
+        rc_seterr(err, errlen, "cannot open log file %s: %s", path, strerror(e));
         return -e;
     }
     return fd;
@@ -196,7 +183,7 @@ int rc_log_open(const char *path, char *err, size_t errlen)
         return 0;
     }
     if (strlen(path) >= sizeof(log_path)) {
-        errset(err, errlen, "log file name too long");
+        rc_seterr(err, errlen, "log file name too long");
         return -ENAMETOOLONG;
     }
     fd = open_append(path, err, errlen);

@@ -27,23 +27,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rollcall/err.h"
 #include "rollcall/registry.h"
 
 #define RC_ENTRY_LINE_MAX 1024 /* bytes per line, without the line end */
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static bool host_valid(const char *s, size_t len)
 {
@@ -166,18 +153,18 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
     unsigned seen = 0;
 
     if (name_hint == NULL || !rc_node_name_valid(name_hint)) {
-        seterr(err, errlen, "not a valid node name");
+        rc_seterr(err, errlen, "not a valid node name");
         return -EPROTO;
     }
     if (len > RC_ENTRY_TEXT_MAX) {
-        seterr(err, errlen, "larger than %d bytes", RC_ENTRY_TEXT_MAX);
+        rc_seterr(err, errlen, "larger than %d bytes", RC_ENTRY_TEXT_MAX);
         return -EPROTO;
     }
     if (len > 0 && text == NULL)
         return -EINVAL;
     lineno = check_bytes((const unsigned char *)text, len, &what);
     if (lineno != 0) {
-        seterr(err, errlen, "line %zu: %s", lineno, what);
+        rc_seterr(err, errlen, "line %zu: %s", lineno, what);
         return -EPROTO;
     }
 
@@ -195,7 +182,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
         if (llen > 0 && line[llen - 1] == '\r')
             llen--;
         if (llen > RC_ENTRY_LINE_MAX) {
-            seterr(err, errlen, "line %zu: longer than %d bytes", lineno, RC_ENTRY_LINE_MAX);
+            rc_seterr(err, errlen, "line %zu: longer than %d bytes", lineno, RC_ENTRY_LINE_MAX);
             return -EPROTO;
         }
         if (lineno == 1 && rc_time_parse_iso(line, llen, &e.updated_at_ms) == 0)
@@ -211,7 +198,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
                 goto duplicate;
             seen |= SEEN_NAME;
             if (vlen != strlen(name_hint) || memcmp(val, name_hint, vlen) != 0) {
-                seterr(err, errlen, "line %zu: name= differs from the entry's name", lineno);
+                rc_seterr(err, errlen, "line %zu: name= differs from the entry's name", lineno);
                 return -EPROTO;
             }
         } else if (key_is(line, klen, "host")) {
@@ -219,7 +206,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
                 goto duplicate;
             seen |= SEEN_HOST;
             if (!host_valid(val, vlen)) {
-                seterr(err, errlen, "line %zu: host= is not a host name or address", lineno);
+                rc_seterr(err, errlen, "line %zu: host= is not a host name or address", lineno);
                 return -EPROTO;
             }
             memcpy(e.host, val, vlen);
@@ -238,7 +225,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
                 port = port * 10 + (unsigned long)(val[i] - '0');
             }
             if (vlen == 0 || vlen > 5 || port > 65535) {
-                seterr(err, errlen, "line %zu: port= is not a number 0..65535", lineno);
+                rc_seterr(err, errlen, "line %zu: port= is not a number 0..65535", lineno);
                 return -EPROTO;
             }
             e.port = (uint16_t)port;
@@ -247,7 +234,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
                 goto duplicate;
             seen |= SEEN_STARTED;
             if (rc_time_parse_iso(val, vlen, &e.started_at_ms) < 0) {
-                seterr(err, errlen, "line %zu: started_at= is not an ISO-8601 UTC time", lineno);
+                rc_seterr(err, errlen, "line %zu: started_at= is not an ISO-8601 UTC time", lineno);
                 return -EPROTO;
             }
         }
@@ -255,10 +242,27 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
         continue;
 
     duplicate:
-        seterr(err, errlen, "line %zu: %.*s= given twice", lineno, (int)klen, line);
+        rc_seterr(err, errlen, "line %zu: %.*s= given twice", lineno, (int)klen, line);
         return -EPROTO;
     }
 
     *ret = e;
+    return 0;
+}
+
+int rc_entry_format_body(const struct rc_entry *e, char *out, size_t cap, size_t *ret_len)
+{
+    size_t len;
+    int rv = rc_entry_format(e, out, cap, &len);
+    char *nl;
+
+    if (rv < 0)
+        return rv;
+    nl = memchr(out, '\n', len);
+    if (nl == NULL)
+        return -EINVAL;
+    len -= (size_t)(nl + 1 - out);
+    memmove(out, nl + 1, len + 1);
+    *ret_len = len;
     return 0;
 }

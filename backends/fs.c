@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rollcall/err.h"
 #include "rollcall/log.h"
 #include "rollcall/registry.h"
 
@@ -64,20 +65,6 @@ struct fs_ctx {
     bool cleaned;
     uint64_t cleaned_mono_ms;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int64_t mtime_ms(const struct stat *st)
 {
@@ -105,7 +92,7 @@ static int parse_url(const char *url, char *out, size_t outlen, char *err, size_
     size_t o = 0;
 
     if (strncasecmp(url, "file:", 5) != 0) {
-        seterr(err, errlen, "not a file: URL");
+        rc_seterr(err, errlen, "not a file: URL");
         return -EINVAL;
     }
     p = url + 5;
@@ -114,37 +101,38 @@ static int parse_url(const char *url, char *out, size_t outlen, char *err, size_
         size_t hlen = strcspn(host, "/?#");
 
         if (hlen != 0 && !(hlen == 9 && strncasecmp(host, "localhost", 9) == 0)) {
-            seterr(err, errlen,
-                   "file registry URL names a host (%.*s); only local directories work: "
-                   "file:///ABSOLUTE/DIR",
-                   (int)(hlen > 64 ? 64 : hlen), host);
+            rc_seterr(err, errlen,
+                      "file registry URL names a host (%.*s); only local directories work: "
+                      "file:///ABSOLUTE/DIR",
+                      (int)(hlen > 64 ? 64 : hlen), host);
             return -EINVAL;
         }
         p = host + hlen;
     }
     if (p[0] != '/') {
-        seterr(err, errlen, "file registry URL needs an absolute directory: file:///ABSOLUTE/DIR");
+        rc_seterr(err, errlen,
+                  "file registry URL needs an absolute directory: file:///ABSOLUTE/DIR");
         return -EINVAL;
     }
     for (; *p != '\0'; p++) {
         char c = *p;
 
         if (c == '?' || c == '#') {
-            seterr(err, errlen, "file registry URL takes no query or fragment ('%c')", c);
+            rc_seterr(err, errlen, "file registry URL takes no query or fragment ('%c')", c);
             return -EINVAL;
         }
         if (c == '%') {
             int hi = hexval(p[1]), lo = hi >= 0 ? hexval(p[2]) : -1;
 
             if (lo < 0 || (hi == 0 && lo == 0)) {
-                seterr(err, errlen, "file registry URL has a bad %%-escape");
+                rc_seterr(err, errlen, "file registry URL has a bad %%-escape");
                 return -EINVAL;
             }
             c = (char)(hi * 16 + lo);
             p += 2;
         }
         if (o + 1 >= outlen) {
-            seterr(err, errlen, "file registry path is too long");
+            rc_seterr(err, errlen, "file registry path is too long");
             return -ENAMETOOLONG;
         }
         out[o++] = c;
@@ -184,7 +172,8 @@ static int dir_open(struct fs_ctx *ctx, int flags, bool create, char *err, size_
         int rv = mkdir_p(ctx->dir);
 
         if (rv < 0) {
-            seterr(err, errlen, "cannot create registry directory %s: %s", ctx->dir, strerror(-rv));
+            rc_seterr(err, errlen, "cannot create registry directory %s: %s", ctx->dir,
+                      strerror(-rv));
             return rv;
         }
         fd = open(ctx->dir, flags | O_DIRECTORY | O_CLOEXEC);
@@ -192,7 +181,7 @@ static int dir_open(struct fs_ctx *ctx, int flags, bool create, char *err, size_
     if (fd < 0) {
         int e = errno;
 
-        seterr(err, errlen, "cannot open registry directory %s: %s", ctx->dir, strerror(e));
+        rc_seterr(err, errlen, "cannot open registry directory %s: %s", ctx->dir, strerror(e));
         return -e;
     }
     return fd;
@@ -333,7 +322,7 @@ static int fs_open(const char *url, void **ret_ctx, char *err, size_t errlen)
 
 out_nomem:
     fs_close(ctx);
-    seterr(err, errlen, "out of memory");
+    rc_seterr(err, errlen, "out of memory");
     return -ENOMEM;
 }
 
@@ -349,7 +338,7 @@ static int fs_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     e.updated_at_ms = rc_now_wall_ms();
     rv = rc_entry_format(&e, text, sizeof(text), &len);
     if (rv < 0) {
-        seterr(err, errlen, "cannot publish: invalid node name or host");
+        rc_seterr(err, errlen, "cannot publish: invalid node name or host");
         return rv;
     }
     dfd = dir_open(ctx, O_PATH, true, err, errlen);
@@ -358,19 +347,20 @@ static int fs_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     fd = tmp_create(dfd, tmp);
     if (fd < 0) {
         rv = fd;
-        seterr(err, errlen, "cannot create a temp file in %s: %s", ctx->dir, strerror(-rv));
+        rc_seterr(err, errlen, "cannot create a temp file in %s: %s", ctx->dir, strerror(-rv));
         goto out_close_dir;
     }
     rv = write_all(fd, text, len);
     if (rv == 0 && fsync(fd) < 0)
         rv = -errno;
     if (rv < 0) {
-        seterr(err, errlen, "cannot write %s/%s: %s", ctx->dir, tmp, strerror(-rv));
+        rc_seterr(err, errlen, "cannot write %s/%s: %s", ctx->dir, tmp, strerror(-rv));
         goto out_unlink_tmp;
     }
     if (renameat(dfd, tmp, dfd, e.name) < 0) {
         rv = -errno;
-        seterr(err, errlen, "cannot rename %s/%s to %s: %s", ctx->dir, tmp, e.name, strerror(-rv));
+        rc_seterr(err, errlen, "cannot rename %s/%s to %s: %s", ctx->dir, tmp, e.name,
+                  strerror(-rv));
         goto out_unlink_tmp;
     }
     /* fd is now the node's file: its mtime is the fs clock's latest reading. */
@@ -404,7 +394,7 @@ static ssize_t read_entry(struct fs_ctx *ctx, int fd, const struct stat *st, cha
     size_t got = 0;
 
     if (!S_ISREG(st->st_mode)) {
-        seterr(why, whylen, "not a regular file");
+        rc_seterr(why, whylen, "not a regular file");
         return -1;
     }
     if (st->st_size > RC_ENTRY_TEXT_MAX)
@@ -416,7 +406,7 @@ static ssize_t read_entry(struct fs_ctx *ctx, int fd, const struct stat *st, cha
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            seterr(why, whylen, "read failed: %s", strerror(errno));
+            rc_seterr(why, whylen, "read failed: %s", strerror(errno));
             return -1;
         }
         if (n == 0)
@@ -428,7 +418,7 @@ static ssize_t read_entry(struct fs_ctx *ctx, int fd, const struct stat *st, cha
     return (ssize_t)got;
 
 too_big:
-    seterr(why, whylen, "larger than %d bytes", RC_ENTRY_TEXT_MAX);
+    rc_seterr(why, whylen, "larger than %d bytes", RC_ENTRY_TEXT_MAX);
     return -1;
 }
 
@@ -454,7 +444,7 @@ static int fs_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
     if (d == NULL) {
         rv = -errno;
         close(dfd);
-        seterr(err, errlen, "cannot read registry directory %s: %s", ctx->dir, strerror(-rv));
+        rc_seterr(err, errlen, "cannot read registry directory %s: %s", ctx->dir, strerror(-rv));
         return rv;
     }
     for (;;) {
@@ -470,8 +460,8 @@ static int fs_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
         if (de == NULL) {
             if (errno != 0) {
                 rv = -errno;
-                seterr(err, errlen, "cannot read registry directory %s: %s", ctx->dir,
-                       strerror(-rv));
+                rc_seterr(err, errlen, "cannot read registry directory %s: %s", ctx->dir,
+                          strerror(-rv));
             }
             break;
         }
@@ -511,14 +501,14 @@ static int fs_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
                 goto next;
             default:
                 rv = -errno;
-                seterr(err, errlen, "cannot open %s/%s: %s", ctx->dir, name, strerror(-rv));
+                rc_seterr(err, errlen, "cannot open %s/%s: %s", ctx->dir, name, strerror(-rv));
                 goto next;
             }
         }
         if (fstat(fd, &st) < 0) {
             rv = -errno;
             close(fd);
-            seterr(err, errlen, "cannot stat %s/%s: %s", ctx->dir, name, strerror(-rv));
+            rc_seterr(err, errlen, "cannot stat %s/%s: %s", ctx->dir, name, strerror(-rv));
             goto next;
         }
         len = read_entry(ctx, fd, &st, why, sizeof(why));
@@ -548,7 +538,7 @@ static int fs_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
     closedir(d);
     if (rv < 0) {
         if (rv == -ENOMEM)
-            seterr(err, errlen, "out of memory");
+            rc_seterr(err, errlen, "out of memory");
         rc_reg_list_free(&l);
         return rv;
     }
@@ -565,7 +555,7 @@ static int fs_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     int rv = 0, dfd;
 
     if (name == NULL || !rc_node_name_valid(name)) {
-        seterr(err, errlen, "cannot remove: not a valid node name");
+        rc_seterr(err, errlen, "cannot remove: not a valid node name");
         return -EINVAL;
     }
     dfd = dir_open(ctx, O_PATH, false, err, errlen);
@@ -579,7 +569,7 @@ static int fs_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             rv = errno == ENOENT ? 0 : -errno;
             if (rv < 0)
-                seterr(err, errlen, "cannot stat %s/%s: %s", ctx->dir, name, strerror(-rv));
+                rc_seterr(err, errlen, "cannot stat %s/%s: %s", ctx->dir, name, strerror(-rv));
             goto out_close_dir;
         }
         if (fs_clock(ctx, dfd) - mtime_ms(&st) < min_age_ms)
@@ -587,7 +577,7 @@ static int fs_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     }
     if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
         rv = -errno;
-        seterr(err, errlen, "cannot remove %s/%s: %s", ctx->dir, name, strerror(-rv));
+        rc_seterr(err, errlen, "cannot remove %s/%s: %s", ctx->dir, name, strerror(-rv));
     }
 out_close_dir:
     close(dfd);

@@ -46,6 +46,7 @@
 
 #include <libpq-fe.h>
 
+#include "rollcall/err.h"
 #include "rollcall/registry.h"
 
 #define PG_DEFAULT_CLUSTER "rollcall"
@@ -56,20 +57,6 @@
 #define PG_STR(x) PG_STR2(x)
 #define PG_LOCK_KEY "7526481350247380332" /* pg_advisory_xact_lock key: "rollcall" */
 #define PG_CLUSTER_PARAM "rollcall_cluster"
-
-static void pgr_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void pgr_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int pgr_hexval(char c)
 {
@@ -112,11 +99,11 @@ static int rc_pg_url_split(const char *url, char *out, size_t outcap,
 
     if (url == NULL ||
         (strncasecmp(url, "postgres://", 11) != 0 && strncasecmp(url, "postgresql://", 13) != 0)) {
-        pgr_seterr(err, errlen, "not a postgres:// or postgresql:// URL");
+        rc_seterr(err, errlen, "not a postgres:// or postgresql:// URL");
         return -EINVAL;
     }
     if (strlen(url) >= outcap || strlen(url) >= PG_URI_MAX) {
-        pgr_seterr(err, errlen, "postgres URL is too long");
+        rc_seterr(err, errlen, "postgres URL is too long");
         return -ENAMETOOLONG;
     }
     snprintf(cluster, PG_CLUSTER_MAX + 1, "%s", PG_DEFAULT_CLUSTER);
@@ -138,7 +125,7 @@ static int rc_pg_url_split(const char *url, char *out, size_t outcap,
             size_t vlen = (size_t)(p + plen - v), c = 0;
 
             if (have_cluster) {
-                pgr_seterr(err, errlen, "postgres URL: %s given twice", PG_CLUSTER_PARAM);
+                rc_seterr(err, errlen, "postgres URL: %s given twice", PG_CLUSTER_PARAM);
                 return -EINVAL;
             }
             have_cluster = true;
@@ -175,8 +162,8 @@ static int rc_pg_url_split(const char *url, char *out, size_t outcap,
     return 0;
 
 bad_cluster:
-    pgr_seterr(err, errlen, "postgres URL: %s= must be 1..%d of [A-Za-z0-9_.-]", PG_CLUSTER_PARAM,
-               PG_CLUSTER_MAX);
+    rc_seterr(err, errlen, "postgres URL: %s= must be 1..%d of [A-Za-z0-9_.-]", PG_CLUSTER_PARAM,
+              PG_CLUSTER_MAX);
     return -EINVAL;
 }
 
@@ -244,7 +231,7 @@ static int rc_pg_decode_row(const char *const val[PG_NCOLS], const int len[PG_NC
         goto bad_name;
     if (!isnull[PG_COL_HOST]) {
         if (!pgr_host_valid(val[PG_COL_HOST], len[PG_COL_HOST])) {
-            pgr_seterr(why, whylen, "host is not a host name or address");
+            rc_seterr(why, whylen, "host is not a host name or address");
             return -EPROTO;
         }
         memcpy(e.host, val[PG_COL_HOST], (size_t)len[PG_COL_HOST]);
@@ -252,14 +239,14 @@ static int rc_pg_decode_row(const char *const val[PG_NCOLS], const int len[PG_NC
     }
     if (!isnull[PG_COL_PORT]) {
         if (!pgr_int64(val[PG_COL_PORT], len[PG_COL_PORT], &port) || port < 0 || port > 65535) {
-            pgr_seterr(why, whylen, "port is not a number 0..65535");
+            rc_seterr(why, whylen, "port is not a number 0..65535");
             return -EPROTO;
         }
         e.port = (uint16_t)port;
     }
     if (!isnull[PG_COL_STARTED]) {
         if (!pgr_int64(val[PG_COL_STARTED], len[PG_COL_STARTED], &v)) {
-            pgr_seterr(why, whylen, "started_at is not a finite time");
+            rc_seterr(why, whylen, "started_at is not a finite time");
             return -EPROTO;
         }
         e.started_at_ms = v;
@@ -267,7 +254,7 @@ static int rc_pg_decode_row(const char *const val[PG_NCOLS], const int len[PG_NC
     if (isnull[PG_COL_SEEN] || isnull[PG_COL_AGE] ||
         !pgr_int64(val[PG_COL_SEEN], len[PG_COL_SEEN], &e.updated_at_ms) ||
         !pgr_int64(val[PG_COL_AGE], len[PG_COL_AGE], &e.age_ms)) {
-        pgr_seterr(why, whylen, "last_seen is not a finite time");
+        rc_seterr(why, whylen, "last_seen is not a finite time");
         return -EPROTO;
     }
     if (e.age_ms < 0)
@@ -276,7 +263,7 @@ static int rc_pg_decode_row(const char *const val[PG_NCOLS], const int len[PG_NC
     return 0;
 
 bad_name:
-    pgr_seterr(why, whylen, "not a valid node name");
+    rc_seterr(why, whylen, "not a valid node name");
     return -EPROTO;
 }
 
@@ -432,8 +419,8 @@ static PGresult *pgr_exec(struct pgr_ctx *ctx, const char *sql, int nparams,
 
 static int pgr_timed_out(const char *op, char *err, size_t errlen)
 {
-    pgr_seterr(err, errlen, "postgres %s: no answer within %d ms (server frozen or unreachable)",
-               op, PG_CLIENT_DEADLINE_MS);
+    rc_seterr(err, errlen, "postgres %s: no answer within %d ms (server frozen or unreachable)", op,
+              PG_CLIENT_DEADLINE_MS);
     return -ETIMEDOUT;
 }
 
@@ -448,15 +435,15 @@ static int pgr_check(struct pgr_ctx *ctx, const PGresult *res, ExecStatusType wa
         return 0;
     if (ctx->conn == NULL || PQstatus(ctx->conn) != CONNECTION_OK) {
         pgr_flatten(PQerrorMessage(ctx->conn), msg, sizeof(msg));
-        pgr_seterr(err, errlen, "postgres %s: connection lost: %s", op,
-                   msg[0] != '\0' ? msg : "no reply");
+        rc_seterr(err, errlen, "postgres %s: connection lost: %s", op,
+                  msg[0] != '\0' ? msg : "no reply");
         rv = pgr_conn_errno(msg);
         pgr_drop(ctx);
         return rv == -ECONNREFUSED ? -ECONNRESET : rv;
     }
     if (res == NULL) {
         pgr_flatten(PQerrorMessage(ctx->conn), msg, sizeof(msg));
-        pgr_seterr(err, errlen, "postgres %s: %s", op, msg);
+        rc_seterr(err, errlen, "postgres %s: %s", op, msg);
         return -ENOMEM;
     }
     state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -464,8 +451,8 @@ static int pgr_check(struct pgr_ctx *ctx, const PGresult *res, ExecStatusType wa
     pgr_flatten(primary != NULL ? primary : PQresultErrorMessage(res), msg, sizeof(msg));
     if (msg[0] == '\0')
         snprintf(msg, sizeof(msg), "unexpected result %s", PQresStatus(PQresultStatus(res)));
-    pgr_seterr(err, errlen, "postgres %s: %s%s%s%s", op, msg, state ? " (SQLSTATE " : "",
-               state ? state : "", state ? ")" : "");
+    rc_seterr(err, errlen, "postgres %s: %s%s%s%s", op, msg, state ? " (SQLSTATE " : "",
+              state ? state : "", state ? ")" : "");
     if (state == NULL)
         return -EPROTO;
     if (strcmp(state, "42501") == 0 || strncmp(state, "28", 2) == 0)
@@ -558,12 +545,12 @@ static int pgr_connect(struct pgr_ctx *ctx, char *err, size_t errlen)
 
     ctx->conn = PQconnectdbParams(keys, vals, 1);
     if (ctx->conn == NULL) {
-        pgr_seterr(err, errlen, "out of memory");
+        rc_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     if (PQstatus(ctx->conn) != CONNECTION_OK) {
         pgr_flatten(PQerrorMessage(ctx->conn), msg, sizeof(msg));
-        pgr_seterr(err, errlen, "cannot connect to postgres: %s", msg);
+        rc_seterr(err, errlen, "cannot connect to postgres: %s", msg);
         rv = pgr_conn_errno(msg);
         pgr_drop(ctx);
         return rv;
@@ -639,9 +626,8 @@ static int pgr_open(const char *url, void **ret_ctx, char *err, size_t errlen)
 
         if (perr != NULL && strstr(perr, "invalid URI query parameter") != NULL)
             pgr_flatten(perr, msg, sizeof(msg));
-        pgr_seterr(err, errlen, "postgres URL is not a valid libpq connection URI%s%s%s",
-                   msg[0] ? " (" : "", msg,
-                   msg[0] ? ")" : " (check %-escapes and parameter names)");
+        rc_seterr(err, errlen, "postgres URL is not a valid libpq connection URI%s%s%s",
+                  msg[0] ? " (" : "", msg, msg[0] ? ")" : " (check %-escapes and parameter names)");
         PQfreemem(perr);
         rv = -EINVAL;
         goto out_free;
@@ -651,7 +637,7 @@ static int pgr_open(const char *url, void **ret_ctx, char *err, size_t errlen)
     return 0;
 
 out_nomem:
-    pgr_seterr(err, errlen, "out of memory");
+    rc_seterr(err, errlen, "out of memory");
     rv = -ENOMEM;
 out_free:
     if (ctx != NULL && ctx->uri != NULL) {
@@ -673,7 +659,7 @@ static int pgr_publish(void *vctx, const struct rc_entry *self, char *err, size_
     if (!rc_node_name_valid(self->name) ||
         !pgr_host_valid(self->host, (int)strnlen(self->host, sizeof(self->host))) ||
         memchr(self->host, '\0', sizeof(self->host)) == NULL) {
-        pgr_seterr(err, errlen, "not a valid entry (name or host)");
+        rc_seterr(err, errlen, "not a valid entry (name or host)");
         return -EINVAL;
     }
     snprintf(port, sizeof(port), "%u", (unsigned)self->port);
@@ -711,7 +697,7 @@ static int pgr_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t 
     if (rv < 0)
         return rv;
     if (PQnfields(res) != PG_NCOLS) {
-        pgr_seterr(err, errlen, "postgres list: unexpected result shape");
+        rc_seterr(err, errlen, "postgres list: unexpected result shape");
         rv = -EPROTO;
         goto out_clear;
     }
@@ -741,7 +727,7 @@ static int pgr_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t 
             }
         }
         if (rv < 0) {
-            pgr_seterr(err, errlen, "out of memory");
+            rc_seterr(err, errlen, "out of memory");
             goto out_clear;
         }
     }
@@ -764,7 +750,7 @@ static int pgr_remove(void *vctx, const char *name, int64_t min_age_ms, char *er
     int rv;
 
     if (name == NULL || !rc_node_name_valid(name)) {
-        pgr_seterr(err, errlen, "not a valid node name");
+        rc_seterr(err, errlen, "not a valid node name");
         return -EINVAL;
     }
     snprintf(minage, sizeof(minage), "%lld", (long long)(min_age_ms > 0 ? min_age_ms : 0));

@@ -41,6 +41,7 @@
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 
+#include "rollcall/err.h"
 #include "rollcall/registry.h"
 
 #define REDIS_DEFAULT_PORT 6379
@@ -67,20 +68,6 @@ struct rc_redis_url {
     char cluster[REDIS_CLUSTER_MAX + 1];
     int timeout_ms;
 };
-
-static void redis_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void redis_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int redis_hexval(char c)
 {
@@ -181,7 +168,7 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
     snprintf(u.cluster, sizeof(u.cluster), "%s", REDIS_DEFAULT_CLUSTER);
 
     if (url == NULL || strncasecmp(url, "redis://", 8) != 0) {
-        redis_seterr(err, errlen, "not a redis:// URL");
+        rc_seterr(err, errlen, "not a redis:// URL");
         return -EINVAL;
     }
     p = url + 8;
@@ -196,7 +183,7 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
 
         if (ulen > 0) {
             if (redis_pct_decode(p, ulen, u.user, sizeof(u.user)) < 0) {
-                redis_seterr(err, errlen, "redis URL: bad user name");
+                rc_seterr(err, errlen, "redis URL: bad user name");
                 return -EINVAL;
             }
             u.have_user = true;
@@ -204,7 +191,7 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
         if (colon != NULL) {
             if (redis_pct_decode(colon + 1, (size_t)(at - colon - 1), u.password,
                                  sizeof(u.password)) < 0) {
-                redis_seterr(err, errlen, "redis URL: bad password (bad %%-escape or too long)");
+                rc_seterr(err, errlen, "redis URL: bad password (bad %%-escape or too long)");
                 return -EINVAL;
             }
             u.have_password = u.password[0] != '\0';
@@ -220,16 +207,16 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
         const char *rb = memchr(hostport, ']', (size_t)(hp_end - hostport));
 
         if (rb == NULL) {
-            redis_seterr(err, errlen, "redis URL: unterminated [IPv6] host");
+            rc_seterr(err, errlen, "redis URL: unterminated [IPv6] host");
             return -EINVAL;
         }
         n = (size_t)(rb - hostport - 1);
         if (n == 0 || n > RC_HOST_MAX) {
-            redis_seterr(err, errlen, "redis URL: bad host");
+            rc_seterr(err, errlen, "redis URL: bad host");
             return -EINVAL;
         }
         if (redis_pct_decode(hostport + 1, n, u.host, sizeof(u.host)) < 0) {
-            redis_seterr(err, errlen, "redis URL: bad host");
+            rc_seterr(err, errlen, "redis URL: bad host");
             return -EINVAL;
         }
         p = rb + 1;
@@ -239,17 +226,17 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
         p = colon != NULL ? colon : hp_end;
         n = (size_t)(p - hostport);
         if (n > RC_HOST_MAX) {
-            redis_seterr(err, errlen, "redis URL: host name too long");
+            rc_seterr(err, errlen, "redis URL: host name too long");
             return -EINVAL;
         }
         if (redis_pct_decode(hostport, n, u.host, sizeof(u.host)) < 0) {
-            redis_seterr(err, errlen, "redis URL: bad host");
+            rc_seterr(err, errlen, "redis URL: bad host");
             return -EINVAL;
         }
     }
     for (const char *c = u.host; *c != '\0'; c++) {
         if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '/' || *c == '@') {
-            redis_seterr(err, errlen, "redis URL: bad host");
+            rc_seterr(err, errlen, "redis URL: bad host");
             return -EINVAL;
         }
     }
@@ -259,18 +246,18 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
         long port = 0;
 
         if (*p != ':' || p + 1 == hp_end) {
-            redis_seterr(err, errlen, "redis URL: bad port");
+            rc_seterr(err, errlen, "redis URL: bad port");
             return -EINVAL;
         }
         for (p++; p < hp_end; p++) {
             if (*p < '0' || *p > '9' || port > 65535) {
-                redis_seterr(err, errlen, "redis URL: bad port");
+                rc_seterr(err, errlen, "redis URL: bad port");
                 return -EINVAL;
             }
             port = port * 10 + (*p - '0');
         }
         if (port < 1 || port > 65535) {
-            redis_seterr(err, errlen, "redis URL: port must be 1..65535");
+            rc_seterr(err, errlen, "redis URL: port must be 1..65535");
             return -EINVAL;
         }
         u.port = (uint16_t)port;
@@ -283,7 +270,7 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
 
         for (p++; *p != '\0' && *p != '?' && *p != '#'; p++) {
             if (*p < '0' || *p > '9' || db > 100000000) {
-                redis_seterr(err, errlen, "redis URL: the path must be a database number");
+                rc_seterr(err, errlen, "redis URL: the path must be a database number");
                 return -EINVAL;
             }
             db = db * 10 + (*p - '0');
@@ -307,14 +294,14 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
                 continue;
             }
             if (redis_pct_decode(v, vlen, val, sizeof(val)) < 0) {
-                redis_seterr(err, errlen,
-                             "redis URL: bad value for %.*s=", (int)(klen > 32 ? 32 : klen), p);
+                rc_seterr(err, errlen,
+                          "redis URL: bad value for %.*s=", (int)(klen > 32 ? 32 : klen), p);
                 return -EINVAL;
             }
             if (klen == 7 && memcmp(p, "cluster", 7) == 0) {
                 if (!redis_cluster_valid(val)) {
-                    redis_seterr(err, errlen, "redis URL: cluster= must be 1..%d of [A-Za-z0-9_.-]",
-                                 REDIS_CLUSTER_MAX);
+                    rc_seterr(err, errlen, "redis URL: cluster= must be 1..%d of [A-Za-z0-9_.-]",
+                              REDIS_CLUSTER_MAX);
                     return -EINVAL;
                 }
                 memcpy(u.cluster, val, strlen(val) + 1);
@@ -323,17 +310,17 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
 
                 if (redis_parse_duration_ms(val, strlen(val), &ms) < 0 ||
                     ms < REDIS_TIMEOUT_MIN_MS || ms > REDIS_TIMEOUT_MAX_MS) {
-                    redis_seterr(err, errlen,
-                                 "redis URL: timeout= must be a duration of %dms..%ds (e.g. 2s)",
-                                 REDIS_TIMEOUT_MIN_MS, REDIS_TIMEOUT_MAX_MS / 1000);
+                    rc_seterr(err, errlen,
+                              "redis URL: timeout= must be a duration of %dms..%ds (e.g. 2s)",
+                              REDIS_TIMEOUT_MIN_MS, REDIS_TIMEOUT_MAX_MS / 1000);
                     return -EINVAL;
                 }
                 u.timeout_ms = (int)ms;
             } else {
                 /* Key names are not secrets; values may be. */
-                redis_seterr(err, errlen,
-                             "redis URL: unknown parameter \"%.*s\" (known: cluster, timeout)",
-                             (int)(klen > 32 ? 32 : klen), p);
+                rc_seterr(err, errlen,
+                          "redis URL: unknown parameter \"%.*s\" (known: cluster, timeout)",
+                          (int)(klen > 32 ? 32 : klen), p);
                 return -EINVAL;
             }
             p += plen;
@@ -342,7 +329,7 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
         }
     }
     if (*p == '#') {
-        redis_seterr(err, errlen, "redis URL: no fragment (#) allowed");
+        rc_seterr(err, errlen, "redis URL: no fragment (#) allowed");
         return -EINVAL;
     }
     *ret = u;
@@ -372,26 +359,25 @@ static int rc_redis_decode_row(const char *name, size_t namelen, long long age_m
     int rv;
 
     if (namelen > RC_NAME_MAX || memchr(name, '\0', namelen) != NULL) {
-        redis_seterr(why, whylen, "not a valid node name");
+        rc_seterr(why, whylen, "not a valid node name");
         return -EPROTO;
     }
     memcpy(nm, name, namelen);
     nm[namelen] = '\0';
     if (!rc_node_name_valid(nm)) {
-        redis_seterr(why, whylen, "not a valid node name");
+        rc_seterr(why, whylen, "not a valid node name");
         return -EPROTO;
     }
     if (vkind == RC_REDIS_VALUE_MISSING) {
-        redis_seterr(why, whylen, "no details in the info hash");
+        rc_seterr(why, whylen, "no details in the info hash");
         return -EPROTO;
     }
     if (vkind == RC_REDIS_VALUE_OVER_BUDGET) {
-        redis_seterr(why, whylen, "not read: the list reply is capped at %d bytes",
-                     REDIS_LIST_BUDGET);
+        rc_seterr(why, whylen, "not read: the list reply is capped at %d bytes", REDIS_LIST_BUDGET);
         return -EPROTO;
     }
     if (vkind != RC_REDIS_VALUE_TEXT || valuelen > RC_ENTRY_TEXT_MAX) {
-        redis_seterr(why, whylen, "details larger than %d bytes", RC_ENTRY_TEXT_MAX);
+        rc_seterr(why, whylen, "details larger than %d bytes", RC_ENTRY_TEXT_MAX);
         return -EPROTO;
     }
     rv = rc_entry_parse(value, valuelen, nm, &e, why, whylen);
@@ -540,26 +526,26 @@ static int redis_reply_error(const struct redis_ctx *ctx, const redisReply *r, c
         const char *slot = strchr(r->str, ' ') + 1;
         int slen = (int)strspn(slot, "0123456789");
 
-        redis_seterr(err, errlen,
-                     "redis cluster redirected (%.*s): point the URL at the primary holding "
-                     "slot %.*s",
-                     len, r->str, slen, slot);
+        rc_seterr(err, errlen,
+                  "redis cluster redirected (%.*s): point the URL at the primary holding "
+                  "slot %.*s",
+                  len, r->str, slen, slot);
         return -EREMOTEIO;
     }
     if (strncmp(r->str, "NOAUTH", 6) == 0 || strncmp(r->str, "WRONGPASS", 9) == 0 ||
         strncmp(r->str, "NOPERM", 6) == 0 || strncmp(r->str, "ERR invalid password", 20) == 0 ||
         strncmp(r->str, "ERR AUTH", 8) == 0) {
-        redis_seterr(err, errlen, "redis %s at %s: %.*s", op, where, len, r->str);
+        rc_seterr(err, errlen, "redis %s at %s: %.*s", op, where, len, r->str);
         return -EACCES;
     }
     if (strncmp(r->str, "READONLY", 8) == 0) {
-        redis_seterr(err, errlen,
-                     "redis %s at %s: the server is a read-only replica; point the URL at the "
-                     "primary",
-                     op, where);
+        rc_seterr(err, errlen,
+                  "redis %s at %s: the server is a read-only replica; point the URL at the "
+                  "primary",
+                  op, where);
         return -EROFS;
     }
-    redis_seterr(err, errlen, "redis %s at %s: %.*s", op, where, len, r->str);
+    rc_seterr(err, errlen, "redis %s at %s: %.*s", op, where, len, r->str);
     if (strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "BUSY", 4) == 0 ||
         strncmp(r->str, "TRYAGAIN", 8) == 0 || strncmp(r->str, "CLUSTERDOWN", 11) == 0)
         return -EAGAIN;
@@ -583,8 +569,8 @@ static redisReply *redis_command(struct redis_ctx *ctx, int argc, const char **a
         int rv = redis_io_errno(ctx->c, errno);
 
         redis_where(ctx, where, sizeof(where));
-        redis_seterr(err, errlen, "redis %s at %s: %s", op, where,
-                     rv == -ETIMEDOUT ? "timed out" : ctx->c->errstr);
+        rc_seterr(err, errlen, "redis %s at %s: %s", op, where,
+                  rv == -ETIMEDOUT ? "timed out" : ctx->c->errstr);
         redis_drop(ctx);
         *ret_rv = rv;
     }
@@ -603,17 +589,17 @@ static int redis_connect(struct redis_ctx *ctx, char *err, size_t errlen)
     errno = 0;
     ctx->c = redisConnectWithTimeout(ctx->url.host, ctx->url.port, tv);
     if (ctx->c == NULL) {
-        redis_seterr(err, errlen, "out of memory");
+        rc_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     if (ctx->c->err != 0) {
         rv = redis_io_errno(ctx->c, errno);
-        redis_seterr(err, errlen, "cannot connect to redis at %s: %s", where,
-                     rv == -ETIMEDOUT ? "connect timed out" : ctx->c->errstr);
+        rc_seterr(err, errlen, "cannot connect to redis at %s: %s", where,
+                  rv == -ETIMEDOUT ? "connect timed out" : ctx->c->errstr);
         goto out_drop;
     }
     if (redisSetTimeout(ctx->c, tv) != REDIS_OK) {
-        redis_seterr(err, errlen, "redis at %s: cannot set the command timeout", where);
+        rc_seterr(err, errlen, "redis at %s: cannot set the command timeout", where);
         rv = -EIO;
         goto out_drop;
     }
@@ -641,9 +627,9 @@ static int redis_connect(struct redis_ctx *ctx, char *err, size_t errlen)
         }
         freeReplyObject(r);
     } else if (ctx->url.have_user) {
-        redis_seterr(err, errlen,
-                     "redis URL names user \"%s\" but no password (in the URL or REDISCLI_AUTH)",
-                     ctx->url.user);
+        rc_seterr(err, errlen,
+                  "redis URL names user \"%s\" but no password (in the URL or REDISCLI_AUTH)",
+                  ctx->url.user);
         rv = -EINVAL;
         goto out_drop;
     }
@@ -741,7 +727,7 @@ static int redis_open(const char *url, void **ret_ctx, char *err, size_t errlen)
 
     ctx = calloc(1, sizeof(*ctx));
     if (ctx == NULL) {
-        redis_seterr(err, errlen, "out of memory");
+        rc_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     rv = rc_redis_url_parse(url, &ctx->url, err, errlen);
@@ -752,7 +738,7 @@ static int redis_open(const char *url, void **ret_ctx, char *err, size_t errlen)
     for (int i = 0; i < REDIS_NSCRIPTS; i++) {
         rv = redis_sha1_hex(redis_scripts[i], ctx->sha[i]);
         if (rv < 0) {
-            redis_seterr(err, errlen, "cannot hash the redis scripts (libcrypto)");
+            rc_seterr(err, errlen, "cannot hash the redis scripts (libcrypto)");
             goto out_free;
         }
     }
@@ -765,24 +751,6 @@ out_free:
     return rv;
 }
 
-/* The entry text without its first (refresh time) line: the score holds it. */
-static int redis_format(const struct rc_entry *self, char *out, size_t cap, size_t *ret_len)
-{
-    size_t len;
-    int rv = rc_entry_format(self, out, cap, &len);
-    char *nl;
-
-    if (rv < 0)
-        return rv;
-    nl = memchr(out, '\n', len);
-    if (nl == NULL)
-        return -EINVAL;
-    len -= (size_t)(nl + 1 - out);
-    memmove(out, nl + 1, len + 1);
-    *ret_len = len;
-    return 0;
-}
-
 static int redis_publish(void *vctx, const struct rc_entry *self, char *err, size_t errlen)
 {
     struct redis_ctx *ctx = vctx;
@@ -792,12 +760,12 @@ static int redis_publish(void *vctx, const struct rc_entry *self, char *err, siz
     int rv;
 
     if (!rc_node_name_valid(self->name)) {
-        redis_seterr(err, errlen, "not a valid node name");
+        rc_seterr(err, errlen, "not a valid node name");
         return -EINVAL;
     }
-    rv = redis_format(self, text, sizeof(text), &len);
+    rv = rc_entry_format_body(self, text, sizeof(text), &len);
     if (rv < 0) {
-        redis_seterr(err, errlen, "cannot format the entry for %s", self->name);
+        rc_seterr(err, errlen, "cannot format the entry for %s", self->name);
         return -EINVAL;
     }
     rv = redis_script(ctx, REDIS_SCRIPT_PUBLISH, "publish", 2, (const char *[]){self->name, text},
@@ -805,7 +773,7 @@ static int redis_publish(void *vctx, const struct rc_entry *self, char *err, siz
     if (rv < 0)
         return rv;
     if (r->type != REDIS_REPLY_INTEGER) {
-        redis_seterr(err, errlen, "redis publish: unexpected reply type %d", r->type);
+        rc_seterr(err, errlen, "redis publish: unexpected reply type %d", r->type);
         rv = -EPROTO;
     }
     freeReplyObject(r);
@@ -839,7 +807,7 @@ static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_
         return rv;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || (r->elements - 2) % 3 != 0 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
-        redis_seterr(err, errlen, "redis list: unexpected reply shape");
+        rc_seterr(err, errlen, "redis list: unexpected reply shape");
         rv = -EPROTO;
         goto out_free;
     }
@@ -853,7 +821,7 @@ static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_
         if (n->type != REDIS_REPLY_STRING || a->type != REDIS_REPLY_INTEGER ||
             (v->type != REDIS_REPLY_STRING && v->type != REDIS_REPLY_NIL &&
              v->type != REDIS_REPLY_INTEGER)) {
-            redis_seterr(err, errlen, "redis list: unexpected reply shape");
+            rc_seterr(err, errlen, "redis list: unexpected reply shape");
             rv = -EPROTO;
             goto out_free;
         }
@@ -876,7 +844,7 @@ static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_
             }
         }
         if (rv < 0) {
-            redis_seterr(err, errlen, "out of memory");
+            rc_seterr(err, errlen, "out of memory");
             goto out_free;
         }
     }
@@ -887,7 +855,7 @@ static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_
                  r->element[1]->integer, RC_REGISTRY_MAX_ENTRIES);
         rv = redis_reject(&l, ctx->key_nodes, strlen(ctx->key_nodes), why);
         if (rv < 0) {
-            redis_seterr(err, errlen, "out of memory");
+            rc_seterr(err, errlen, "out of memory");
             goto out_free;
         }
     }
@@ -909,7 +877,7 @@ static int redis_remove(void *vctx, const char *name, int64_t min_age_ms, char *
     int rv;
 
     if (name == NULL || !rc_node_name_valid(name)) {
-        redis_seterr(err, errlen, "not a valid node name");
+        rc_seterr(err, errlen, "not a valid node name");
         return -EINVAL;
     }
     snprintf(amin, sizeof(amin), "%lld", (long long)(min_age_ms > 0 ? min_age_ms : 0));
@@ -918,7 +886,7 @@ static int redis_remove(void *vctx, const char *name, int64_t min_age_ms, char *
     if (rv < 0)
         return rv;
     if (r->type != REDIS_REPLY_INTEGER) {
-        redis_seterr(err, errlen, "redis remove: unexpected reply type %d", r->type);
+        rc_seterr(err, errlen, "redis remove: unexpected reply type %d", r->type);
         rv = -EPROTO;
     }
     freeReplyObject(r);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rollcall/err.h"
 #include "rollcall/registry.h"
 
 /*
@@ -41,20 +42,6 @@ static const struct {
 };
 
 #define RC_SCHEME_MAX 32
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /*
  * Copies url's scheme (RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ),
@@ -142,32 +129,33 @@ int rc_registry_open(const char *url, struct rc_registry **ret, char *err, size_
     int rv;
 
     if (url == NULL || url[0] == '\0') {
-        seterr(err, errlen, "registry URL is empty");
+        rc_seterr(err, errlen, "registry URL is empty");
         return -EINVAL;
     }
     /* Never echo the URL itself: it may carry a password. */
     if (url_scheme(url, scheme) == 0) {
         if (looks_like_conninfo(url))
-            seterr(err, errlen,
-                   "registry is a libpq key=value conninfo, not a URL; write it as "
-                   "postgres://USER@HOST:PORT/DBNAME?sslmode=... (password from PGPASSWORD "
-                   "or ~/.pgpass)");
+            rc_seterr(err, errlen,
+                      "registry is a libpq key=value conninfo, not a URL; write it as "
+                      "postgres://USER@HOST:PORT/DBNAME?sslmode=... (password from PGPASSWORD "
+                      "or ~/.pgpass)");
         else
-            seterr(err, errlen,
-                   "registry is not a URL (expected SCHEME://..., e.g. file:///var/lib/rollcall)");
+            rc_seterr(
+                err, errlen,
+                "registry is not a URL (expected SCHEME://..., e.g. file:///var/lib/rollcall)");
         return -EINVAL;
     }
     ops = rc_registry_find(url);
     if (ops == NULL) {
         supported_schemes(supported, sizeof(supported));
-        seterr(err, errlen, "unsupported registry scheme \"%s:\" (this build has %s)", scheme,
-               supported);
+        rc_seterr(err, errlen, "unsupported registry scheme \"%s:\" (this build has %s)", scheme,
+                  supported);
         return -EPROTONOSUPPORT;
     }
 
     r = calloc(1, sizeof(*r));
     if (r == NULL) {
-        seterr(err, errlen, "out of memory");
+        rc_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     r->ops = ops;
@@ -176,7 +164,7 @@ int rc_registry_open(const char *url, struct rc_registry **ret, char *err, size_
     rv = ops->open(url, &r->ctx, err, errlen);
     if (rv < 0) {
         if (err != NULL && errlen > 0 && err[0] == '\0')
-            seterr(err, errlen, "%s registry: %s", ops->scheme, strerror(-rv));
+            rc_seterr(err, errlen, "%s registry: %s", ops->scheme, strerror(-rv));
         free(r);
         return rv;
     }

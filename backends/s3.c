@@ -58,6 +58,7 @@
 #include <expat.h>
 #include <openssl/evp.h>
 
+#include "rollcall/err.h"
 #include "rollcall/registry.h"
 
 #define S3_BUCKET_MAX 63
@@ -75,20 +76,6 @@
 #define S3_TIMEOUT_MIN_MS 100
 #define S3_TIMEOUT_MAX_MS 120000
 #define S3_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-static void s3_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s3_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* strlcpy: copies what fits, always NUL-terminates. */
 static void s3_copy(char *dst, size_t cap, const char *src)
@@ -251,12 +238,12 @@ static int s3_parse_endpoint(const char *v, struct rc_s3_url *u, char *err, size
         snprintf(u->scheme, sizeof(u->scheme), "https");
         hp = v + 8;
     } else {
-        s3_seterr(err, errlen, "s3 URL: endpoint= must start with http:// or https://");
+        rc_seterr(err, errlen, "s3 URL: endpoint= must start with http:// or https://");
         return -EINVAL;
     }
     n = strcspn(hp, "/?#");
     if (n == 0 || n >= sizeof(u->hostport) || (hp[n] != '\0' && strcmp(hp + n, "/") != 0)) {
-        s3_seterr(err, errlen, "s3 URL: endpoint= must be SCHEME://HOST[:PORT], without a path");
+        rc_seterr(err, errlen, "s3 URL: endpoint= must be SCHEME://HOST[:PORT], without a path");
         return -EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
@@ -264,7 +251,7 @@ static int s3_parse_endpoint(const char *v, struct rc_s3_url *u, char *err, size
 
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']')) {
-            s3_seterr(err, errlen, "s3 URL: endpoint= has a bad host[:port]");
+            rc_seterr(err, errlen, "s3 URL: endpoint= has a bad host[:port]");
             return -EINVAL;
         }
     }
@@ -288,7 +275,7 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
     memset(&u, 0, sizeof(u));
     u.timeout_ms = S3_DEFAULT_TIMEOUT_MS;
     if (url == NULL || strncasecmp(url, "s3://", 5) != 0) {
-        s3_seterr(err, errlen, "not an s3:// URL");
+        rc_seterr(err, errlen, "not an s3:// URL");
         return -EINVAL;
     }
     p = url + 5;
@@ -301,7 +288,7 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
         ssize_t k, s;
 
         if (colon == NULL) {
-            s3_seterr(err, errlen, "s3 URL: credentials must be ACCESS_KEY:SECRET@");
+            rc_seterr(err, errlen, "s3 URL: credentials must be ACCESS_KEY:SECRET@");
             return -EINVAL;
         }
         k = s3_pct_decode(p, (size_t)(colon - p), false, u.access_key, sizeof(u.access_key));
@@ -309,17 +296,17 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
                           sizeof(u.secret_key));
         if (k <= 0 || s <= 0 || strlen(u.access_key) != (size_t)k ||
             strlen(u.secret_key) != (size_t)s) {
-            s3_seterr(err, errlen, "s3 URL: bad credentials in the URL");
+            rc_seterr(err, errlen, "s3 URL: bad credentials in the URL");
             return -EINVAL;
         }
         for (const char *c = u.access_key; *c; c++)
             if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == ':' || *c == '/') {
-                s3_seterr(err, errlen, "s3 URL: bad access key");
+                rc_seterr(err, errlen, "s3 URL: bad access key");
                 return -EINVAL;
             }
         for (const char *c = u.secret_key; *c; c++)
             if ((unsigned char)*c < ' ' || *c == 0x7f) {
-                s3_seterr(err, errlen, "s3 URL: bad secret key");
+                rc_seterr(err, errlen, "s3 URL: bad secret key");
                 return -EINVAL;
             }
         u.have_keys = true;
@@ -329,7 +316,7 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
     }
     n = (size_t)(auth_end - b);
     if (!s3_bucket_valid(b, n)) {
-        s3_seterr(err, errlen, "s3 URL: bucket must be 1..%d of [a-z0-9.-_]", S3_BUCKET_MAX);
+        rc_seterr(err, errlen, "s3 URL: bucket must be 1..%d of [a-z0-9.-_]", S3_BUCKET_MAX);
         return -EINVAL;
     }
     memcpy(u.bucket, b, n);
@@ -346,7 +333,7 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
             p++;
         d = s3_pct_decode(p, (size_t)(pe - p), false, u.prefix, sizeof(u.prefix));
         if (d < 0) {
-            s3_seterr(err, errlen, "s3 URL: bad prefix (bad %%-escape or longer than %d bytes)",
+            rc_seterr(err, errlen, "s3 URL: bad prefix (bad %%-escape or longer than %d bytes)",
                       S3_PREFIX_MAX);
             return -EINVAL;
         }
@@ -357,7 +344,7 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
             unsigned char c = (unsigned char)u.prefix[i];
 
             if (c < ' ' || c == 0x7f) {
-                s3_seterr(err, errlen, "s3 URL: control byte in the prefix");
+                rc_seterr(err, errlen, "s3 URL: control byte in the prefix");
                 return -EINVAL;
             }
         }
@@ -366,7 +353,7 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
 
             if (sl == 0 || (sl == 1 && seg[0] == '.') ||
                 (sl == 2 && seg[0] == '.' && seg[1] == '.')) {
-                s3_seterr(err, errlen, "s3 URL: the prefix has an empty, \".\" or \"..\" segment");
+                rc_seterr(err, errlen, "s3 URL: the prefix has an empty, \".\" or \"..\" segment");
                 return -EINVAL;
             }
             seg += sl + 1;
@@ -390,7 +377,7 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
             }
             vl = s3_pct_decode(v, (size_t)(p + plen - v), false, val, sizeof(val));
             if (vl < 0 || strlen(val) != (size_t)vl) {
-                s3_seterr(err, errlen, "s3 URL: bad value for %.*s=", (int)(klen > 32 ? 32 : klen),
+                rc_seterr(err, errlen, "s3 URL: bad value for %.*s=", (int)(klen > 32 ? 32 : klen),
                           p);
                 return -EINVAL;
             }
@@ -401,7 +388,7 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
                     return rv;
             } else if (klen == 6 && memcmp(p, "region", 6) == 0) {
                 if (!s3_region_valid(val)) {
-                    s3_seterr(err, errlen, "s3 URL: bad region=");
+                    rc_seterr(err, errlen, "s3 URL: bad region=");
                     return -EINVAL;
                 }
                 s3_copy(u.region, sizeof(u.region), val);
@@ -412,21 +399,21 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
                 } else if (strcmp(val, "virtual") == 0) {
                     addressing = 1;
                 } else {
-                    s3_seterr(err, errlen, "s3 URL: addressing= must be path or virtual");
+                    rc_seterr(err, errlen, "s3 URL: addressing= must be path or virtual");
                     return -EINVAL;
                 }
             } else if (klen == 7 && memcmp(p, "timeout", 7) == 0) {
                 long ms;
 
                 if (!s3_duration_ms(val, &ms) || ms < S3_TIMEOUT_MIN_MS || ms > S3_TIMEOUT_MAX_MS) {
-                    s3_seterr(err, errlen,
+                    rc_seterr(err, errlen,
                               "s3 URL: timeout= must be a duration of %dms..%ds (e.g. 10s)",
                               S3_TIMEOUT_MIN_MS, S3_TIMEOUT_MAX_MS / 1000);
                     return -EINVAL;
                 }
                 u.timeout_ms = (int)ms;
             } else {
-                s3_seterr(err, errlen,
+                rc_seterr(err, errlen,
                           "s3 URL: unknown parameter \"%.*s\" (known: endpoint, region, "
                           "addressing, timeout)",
                           (int)(klen > 32 ? 32 : klen), p);
@@ -438,13 +425,13 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
         }
     }
     if (*p == '#') {
-        s3_seterr(err, errlen, "s3 URL: no fragment (#) allowed");
+        rc_seterr(err, errlen, "s3 URL: no fragment (#) allowed");
         return -EINVAL;
     }
     u.virtual_host = addressing == -1 ? !u.have_endpoint : addressing == 1;
     if (u.virtual_host && strchr(u.bucket, '.') != NULL && strcmp(u.scheme, "https") == 0) {
         /* *.s3.amazonaws.com certificates do not cover dotted bucket names */
-        s3_seterr(err, errlen, "s3 URL: a bucket name with dots needs addressing=path over https");
+        rc_seterr(err, errlen, "s3 URL: a bucket name with dots needs addressing=path over https");
         return -EINVAL;
     }
     *ret = u;
@@ -600,7 +587,7 @@ static void s3_xml_fail(struct s3_xml *x, int rv, const char *why)
 {
     if (x->rv == 0) {
         x->rv = rv;
-        s3_seterr(x->why, x->whylen, "%s", why);
+        rc_seterr(x->why, x->whylen, "%s", why);
     }
     XML_StopParser(x->xp, XML_FALSE);
 }
@@ -802,12 +789,12 @@ static int rc_s3_parse_list(const char *xml, size_t len, struct rc_s3_page *page
 
     memset(page, 0, sizeof(*page));
     if (len > S3_RESPONSE_MAX) {
-        s3_seterr(why, whylen, "response larger than %d bytes", S3_RESPONSE_MAX);
+        rc_seterr(why, whylen, "response larger than %d bytes", S3_RESPONSE_MAX);
         return -EMSGSIZE;
     }
     x = calloc(1, sizeof(*x));
     if (x == NULL) {
-        s3_seterr(why, whylen, "out of memory");
+        rc_seterr(why, whylen, "out of memory");
         return -ENOMEM;
     }
     x->page = page;
@@ -816,7 +803,7 @@ static int rc_s3_parse_list(const char *xml, size_t len, struct rc_s3_page *page
     x->xp = XML_ParserCreate(NULL);
     if (x->xp == NULL) {
         free(x);
-        s3_seterr(why, whylen, "out of memory");
+        rc_seterr(why, whylen, "out of memory");
         return -ENOMEM;
     }
     XML_SetUserData(x->xp, x);
@@ -825,13 +812,13 @@ static int rc_s3_parse_list(const char *xml, size_t len, struct rc_s3_page *page
     XML_SetStartDoctypeDeclHandler(x->xp, s3_xml_doctype);
     if (XML_Parse(x->xp, xml, (int)len, XML_TRUE) == XML_STATUS_ERROR && x->rv == 0) {
         x->rv = -EPROTO;
-        s3_seterr(why, whylen, "bad XML at line %lu: %s",
+        rc_seterr(why, whylen, "bad XML at line %lu: %s",
                   (unsigned long)XML_GetCurrentLineNumber(x->xp),
                   XML_ErrorString(XML_GetErrorCode(x->xp)));
     }
     if (x->rv == 0 && !x->root_list && !x->root_error) {
         x->rv = -EPROTO;
-        s3_seterr(why, whylen, "empty XML document");
+        rc_seterr(why, whylen, "empty XML document");
     }
     rv = x->rv;
     XML_ParserFree(x->xp);
@@ -1017,7 +1004,7 @@ static int s3_http(struct s3_ctx *ctx, const char *method, const char *url, cons
     memset(r, 0, sizeof(*r));
     r->body.max = maxbody;
     if (s3_sha256_hex(body != NULL ? body : "", body != NULL ? bodylen : 0, sha) < 0) {
-        s3_seterr(err, errlen, "s3 %s: cannot hash the body (libcrypto)", op);
+        rc_seterr(err, errlen, "s3 %s: cannot hash the body (libcrypto)", op);
         return -EIO;
     }
     snprintf(hsha, sizeof(hsha), "x-amz-content-sha256: %s", sha);
@@ -1082,7 +1069,7 @@ static int s3_http(struct s3_ctx *ctx, const char *method, const char *url, cons
     hdrs = NULL;
     if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && r->body.overflow)) {
         rv = s3_curl_errno(cc);
-        s3_seterr(err, errlen, "s3 %s: %s", op,
+        rc_seterr(err, errlen, "s3 %s: %s", op,
                   ctx->curl_err[0] != '\0' ? ctx->curl_err : curl_easy_strerror(cc));
         s3_resp_free(r);
         return rv;
@@ -1098,7 +1085,7 @@ static int s3_http(struct s3_ctx *ctx, const char *method, const char *url, cons
 
 out_nomem:
     curl_slist_free_all(hdrs);
-    s3_seterr(err, errlen, "out of memory");
+    rc_seterr(err, errlen, "out of memory");
     return -ENOMEM;
 }
 
@@ -1118,7 +1105,7 @@ static int s3_status_error(const struct s3_ctx *ctx, struct s3_resp *r, const ch
     for (char *c = code; *c; c++)
         if ((unsigned char)*c < ' ' || (unsigned char)*c >= 0x7f)
             *c = '?';
-    s3_seterr(err, errlen, "s3 %s (bucket %s): HTTP %ld%s%s", op, ctx->url.bucket, r->status,
+    rc_seterr(err, errlen, "s3 %s (bucket %s): HTTP %ld%s%s", op, ctx->url.bucket, r->status,
               code[0] ? " " : "", code);
     if (r->status == 403 || r->status == 401)
         return -EACCES;
@@ -1183,12 +1170,12 @@ static int s3_open(const char *url, void **ret_ctx, char *err, size_t errlen)
 
     pthread_once(&s3_curl_once, s3_curl_init);
     if (s3_curl_init_rc != CURLE_OK) {
-        s3_seterr(err, errlen, "cannot initialise libcurl");
+        rc_seterr(err, errlen, "cannot initialise libcurl");
         return -EIO;
     }
     ctx = calloc(1, sizeof(*ctx));
     if (ctx == NULL) {
-        s3_seterr(err, errlen, "out of memory");
+        rc_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     rv = rc_s3_url_parse(url, &ctx->url, err, errlen);
@@ -1202,7 +1189,7 @@ static int s3_open(const char *url, void **ret_ctx, char *err, size_t errlen)
         if (r == NULL || r[0] == '\0')
             r = "us-east-1";
         if (!s3_region_valid(r)) {
-            s3_seterr(err, errlen, "s3: bad region in AWS_REGION / AWS_DEFAULT_REGION");
+            rc_seterr(err, errlen, "s3: bad region in AWS_REGION / AWS_DEFAULT_REGION");
             rv = -EINVAL;
             goto out_close;
         }
@@ -1223,14 +1210,14 @@ static int s3_open(const char *url, void **ret_ctx, char *err, size_t errlen)
         sk = getenv("AWS_SECRET_ACCESS_KEY");
     }
     if (ak == NULL || sk == NULL || ak[0] == '\0' || sk[0] == '\0') {
-        s3_seterr(err, errlen,
+        rc_seterr(err, errlen,
                   "s3: no credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
         rv = -EINVAL;
         goto out_close;
     }
     if (!s3_cred_ok(ak, sizeof(ctx->access_key) - 1, true) ||
         !s3_cred_ok(sk, sizeof(ctx->secret_key) - 1, false)) {
-        s3_seterr(err, errlen, "s3: the access key or secret key has bad characters or length");
+        rc_seterr(err, errlen, "s3: the access key or secret key has bad characters or length");
         rv = -EINVAL;
         goto out_close;
     }
@@ -1239,7 +1226,7 @@ static int s3_open(const char *url, void **ret_ctx, char *err, size_t errlen)
     tok = getenv("AWS_SESSION_TOKEN");
     if (tok != NULL && tok[0] != '\0' && !ctx->url.have_keys) {
         if (!s3_cred_ok(tok, S3_SECRET_MAX, false)) {
-            s3_seterr(err, errlen, "s3: AWS_SESSION_TOKEN has bad characters or length");
+            rc_seterr(err, errlen, "s3: AWS_SESSION_TOKEN has bad characters or length");
             rv = -EINVAL;
             goto out_close;
         }
@@ -1254,29 +1241,11 @@ static int s3_open(const char *url, void **ret_ctx, char *err, size_t errlen)
     return 0;
 
 out_nomem:
-    s3_seterr(err, errlen, "out of memory");
+    rc_seterr(err, errlen, "out of memory");
     rv = -ENOMEM;
 out_close:
     s3_close(ctx);
     return rv;
-}
-
-/* The object body: the entry text without its refresh-time line. */
-static int s3_format(const struct rc_entry *self, char *out, size_t cap, size_t *ret_len)
-{
-    size_t len;
-    int rv = rc_entry_format(self, out, cap, &len);
-    char *nl;
-
-    if (rv < 0)
-        return rv;
-    nl = memchr(out, '\n', len);
-    if (nl == NULL)
-        return -EINVAL;
-    len -= (size_t)(nl + 1 - out);
-    memmove(out, nl + 1, len + 1);
-    *ret_len = len;
-    return 0;
 }
 
 static int s3_publish(void *vctx, const struct rc_entry *self, char *err, size_t errlen)
@@ -1287,12 +1256,13 @@ static int s3_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     size_t len;
     int rv;
 
-    if (!rc_node_name_valid(self->name) || s3_format(self, text, sizeof(text), &len) < 0) {
-        s3_seterr(err, errlen, "not a valid entry (name or host)");
+    if (!rc_node_name_valid(self->name) ||
+        rc_entry_format_body(self, text, sizeof(text), &len) < 0) {
+        rc_seterr(err, errlen, "not a valid entry (name or host)");
         return -EINVAL;
     }
     if (rc_s3_object_url(&ctx->url, self->name, url, sizeof(url)) < 0) {
-        s3_seterr(err, errlen, "s3: object URL too long");
+        rc_seterr(err, errlen, "s3: object URL too long");
         return -ENAMETOOLONG;
     }
     rv = s3_http(ctx, "PUT", url, text, len, S3_ERROR_BODY_MAX, &r, "publish", err, errlen);
@@ -1327,7 +1297,7 @@ static int s3_list_all(struct s3_ctx *ctx, struct rc_s3_page *ret, char *err, si
 
     url = malloc(S3_TOKEN_MAX * 3 + 2048);
     if (url == NULL) {
-        s3_seterr(err, errlen, "out of memory");
+        rc_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     for (int pages = 0;; pages++) {
@@ -1336,12 +1306,12 @@ static int s3_list_all(struct s3_ctx *ctx, struct rc_s3_page *ret, char *err, si
         char why[128];
 
         if (pages >= S3_PAGES_MAX) {
-            s3_seterr(err, errlen, "s3 list: more than %d pages", S3_PAGES_MAX);
+            rc_seterr(err, errlen, "s3 list: more than %d pages", S3_PAGES_MAX);
             rv = -E2BIG;
             break;
         }
         if (rc_s3_list_url(&ctx->url, token, NULL, url, S3_TOKEN_MAX * 3 + 2048) < 0) {
-            s3_seterr(err, errlen, "s3 list: URL too long");
+            rc_seterr(err, errlen, "s3 list: URL too long");
             rv = -ENAMETOOLONG;
             break;
         }
@@ -1354,7 +1324,7 @@ static int s3_list_all(struct s3_ctx *ctx, struct rc_s3_page *ret, char *err, si
             break;
         }
         if (r.body.overflow) {
-            s3_seterr(err, errlen, "s3 list: response larger than %d bytes", S3_RESPONSE_MAX);
+            rc_seterr(err, errlen, "s3 list: response larger than %d bytes", S3_RESPONSE_MAX);
             s3_resp_free(&r);
             rv = -EMSGSIZE;
             break;
@@ -1363,11 +1333,11 @@ static int s3_list_all(struct s3_ctx *ctx, struct rc_s3_page *ret, char *err, si
             rc_s3_parse_list(r.body.p != NULL ? r.body.p : "", r.body.len, &page, why, sizeof(why));
         s3_resp_free(&r);
         if (rv < 0) {
-            s3_seterr(err, errlen, "s3 list: %s", why);
+            rc_seterr(err, errlen, "s3 list: %s", why);
             break;
         }
         if (page.is_error) {
-            s3_seterr(err, errlen, "s3 list (bucket %s): error %s", ctx->url.bucket, page.code);
+            rc_seterr(err, errlen, "s3 list (bucket %s): error %s", ctx->url.bucket, page.code);
             rc_s3_page_free(&page);
             rv = -EREMOTEIO;
             break;
@@ -1378,7 +1348,7 @@ static int s3_list_all(struct s3_ctx *ctx, struct rc_s3_page *ret, char *err, si
 
             if (p == NULL) {
                 rc_s3_page_free(&page);
-                s3_seterr(err, errlen, "out of memory");
+                rc_seterr(err, errlen, "out of memory");
                 rv = -ENOMEM;
                 break;
             }
@@ -1397,7 +1367,7 @@ static int s3_list_all(struct s3_ctx *ctx, struct rc_s3_page *ret, char *err, si
         }
         if (page.next_token[0] == '\0') {
             rc_s3_page_free(&page);
-            s3_seterr(err, errlen, "s3 list: truncated listing without NextContinuationToken");
+            rc_seterr(err, errlen, "s3 list: truncated listing without NextContinuationToken");
             rv = -EPROTO;
             break;
         }
@@ -1561,7 +1531,7 @@ static int s3_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
     return 0;
 
 out_nomem:
-    s3_seterr(err, errlen, "out of memory");
+    rc_seterr(err, errlen, "out of memory");
 out_free:
     s3_cache_free(cache, ncache);
     rc_s3_page_free(&all);
@@ -1583,7 +1553,7 @@ static int s3_age(struct s3_ctx *ctx, const char *name, int64_t *ret_age, char *
 
     if (rc_s3_list_url(&ctx->url, NULL, name, url, sizeof(url)) < 0 ||
         s3_key(&ctx->url, name, key, sizeof(key)) < 0) {
-        s3_seterr(err, errlen, "s3: object URL too long");
+        rc_seterr(err, errlen, "s3: object URL too long");
         return -ENAMETOOLONG;
     }
     rv = s3_http(ctx, "GET", url, NULL, 0, S3_RESPONSE_MAX, &r, "remove (list)", err, errlen);
@@ -1592,14 +1562,14 @@ static int s3_age(struct s3_ctx *ctx, const char *name, int64_t *ret_age, char *
     if (r.status != 200 || r.body.overflow) {
         rv = r.status != 200 ? s3_status_error(ctx, &r, "remove (list)", err, errlen) : -EMSGSIZE;
         if (rv == -EMSGSIZE)
-            s3_seterr(err, errlen, "s3 remove (list): response too large");
+            rc_seterr(err, errlen, "s3 remove (list): response too large");
         s3_resp_free(&r);
         return rv;
     }
     rv = rc_s3_parse_list(r.body.p != NULL ? r.body.p : "", r.body.len, &page, why, sizeof(why));
     s3_resp_free(&r);
     if (rv < 0) {
-        s3_seterr(err, errlen, "s3 remove (list): %s", why);
+        rc_seterr(err, errlen, "s3 remove (list): %s", why);
         return rv;
     }
     rv = -ENOENT;
@@ -1609,7 +1579,7 @@ static int s3_age(struct s3_ctx *ctx, const char *name, int64_t *ret_age, char *
         if (o->key == NULL || o->bad_key || strcmp(o->key, key) != 0)
             continue;
         if (!o->have_lm) {
-            s3_seterr(err, errlen, "s3 remove: no LastModified for the object");
+            rc_seterr(err, errlen, "s3 remove: no LastModified for the object");
             rv = -EPROTO;
         } else {
             *ret_age = s3_server_now(ctx) - o->last_modified_ms;
@@ -1629,11 +1599,11 @@ static int s3_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     int rv;
 
     if (name == NULL || !rc_node_name_valid(name)) {
-        s3_seterr(err, errlen, "not a valid node name");
+        rc_seterr(err, errlen, "not a valid node name");
         return -EINVAL;
     }
     if (rc_s3_object_url(&ctx->url, name, url, sizeof(url)) < 0) {
-        s3_seterr(err, errlen, "s3: object URL too long");
+        rc_seterr(err, errlen, "s3: object URL too long");
         return -ENAMETOOLONG;
     }
     if (min_age_ms > 0) {

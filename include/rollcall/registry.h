@@ -113,6 +113,11 @@ void rc_registry_mask_url(const char *url, char *out, size_t outlen);
 /* Writes the text for e (NUL-terminated). -EMSGSIZE if cap is too small. */
 int rc_entry_format(const struct rc_entry *e, char *out, size_t cap, size_t *ret_len);
 
+/* The same text without its first (refresh time) line: for stores that keep
+ * the refresh time themselves (a Redis score, an S3 LastModified), so the
+ * stored body stays byte-identical between refreshes. */
+int rc_entry_format_body(const struct rc_entry *e, char *out, size_t cap, size_t *ret_len);
+
 /* Parses text of len bytes (not NUL-terminated; len <= RC_ENTRY_TEXT_MAX).
  * name_hint is the name the store knows the entry by (file or object name);
  * a name= line must equal it. On success fills ret (age_ms = 0; a missing

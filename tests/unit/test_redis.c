@@ -207,7 +207,7 @@ static void test_format_strips_time(void **state)
     strcpy(e.name, "n@h");
     e.port = 1;
     e.updated_at_ms = 1795215257123LL;
-    assert_int_equal(redis_format(&e, text, sizeof(text), &len), 0);
+    assert_int_equal(rc_entry_format_body(&e, text, sizeof(text), &len), 0);
     assert_string_equal(text, "name=n@h\nport=1\n");
     assert_int_equal(len, strlen(text));
     assert_int_equal(decode("n@h", 5, RC_REDIS_VALUE_TEXT, text, &back), 0);

@@ -385,7 +385,7 @@ static void test_format_has_no_time_line(void **state)
     e.port = 4370;
     e.started_at_ms = 1795215001000LL;
     e.updated_at_ms = 1795215257123LL;
-    assert_int_equal(s3_format(&e, text, sizeof(text), &len), 0);
+    assert_int_equal(rc_entry_format_body(&e, text, sizeof(text), &len), 0);
     assert_int_equal(strlen(text), len);
     assert_memory_equal(text, "name=n@10.0.0.1\n", 16);
     /* the same entry refreshed later gives the same body (a stable ETag) */
@@ -394,7 +394,7 @@ static void test_format_has_no_time_line(void **state)
         size_t len2;
 
         e.updated_at_ms += 5000;
-        assert_int_equal(s3_format(&e, text2, sizeof(text2), &len2), 0);
+        assert_int_equal(rc_entry_format_body(&e, text2, sizeof(text2), &len2), 0);
         assert_string_equal(text, text2);
     }
     assert_int_equal(rc_entry_parse(text, len, e.name, &back, why, sizeof(why)), 0);
