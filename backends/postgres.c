@@ -297,10 +297,12 @@ static const char pgr_sql_list[] =
     " CASE WHEN isfinite(started_at) THEN (extract(epoch FROM started_at) * 1000)::bigint END,"
     " CASE WHEN isfinite(last_seen) THEN (extract(epoch FROM last_seen) * 1000)::bigint END,"
     " CASE WHEN isfinite(last_seen)"
-    "  THEN (extract(epoch FROM (now() - last_seen)) * 1000)::bigint END"
+    "  THEN floor(extract(epoch FROM (now() - last_seen)) * 1000)::bigint END"
     " FROM rollcall_nodes WHERE cluster = $1 ORDER BY name LIMIT $2::bigint";
 
-/* $1 cluster, $2 name, $3 min age ms (<= 0 = always) */
+/* $1 cluster, $2 name, $3 min age ms (<= 0 = always). list() floors ages
+ * (a ::bigint cast alone rounds, which could list an age half a millisecond
+ * ahead of what remove() then sees). */
 static const char pgr_sql_remove[] =
     "DELETE FROM rollcall_nodes WHERE cluster = $1 AND name = $2"
     " AND ($3::bigint <= 0 OR last_seen <= now() - $3::bigint * interval '1 millisecond')";
