@@ -182,6 +182,10 @@ static void log_sweep(struct agent *a)
     }
 }
 
+static bool has_new_members(struct agent *a, const struct rc_snapshot *s);
+static void start_sweep(struct agent *a);
+static void arm_sweep_timer(struct agent *a);
+
 static void finish_sweep(struct agent *a)
 {
     if (!a->sweeping)
@@ -238,6 +242,12 @@ static void finish_sweep(struct agent *a)
             RC_LF_D("duration_ms", (double)(rc_now_mono_us() - a->sweep_started_us) / 1000.0),
         };
         rc_log_event(RC_LOG_DEBUG, "sweep_done", f, 5);
+    }
+    /* A member joined while this sweep ran: greet it now rather than at the
+     * next tick (start_sweep applies the snapshot, so this cannot repeat). */
+    if (a->pending && has_new_members(a, a->pending)) {
+        start_sweep(a);
+        arm_sweep_timer(a);
     }
 }
 
