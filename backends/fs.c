@@ -379,14 +379,6 @@ out_close_dir:
     return rv;
 }
 
-/* A reject that does not fit (past RC_REGISTRY_MAX_ENTRIES) is dropped. */
-static int reject(struct rc_reg_list *l, const char *name, const char *reason)
-{
-    int rv = rc_reg_list_reject(l, name, strlen(name), reason);
-
-    return rv == -E2BIG ? 0 : rv;
-}
-
 /* Reads one file into ctx->buf; returns its length, or -1 with a reason for a reject. */
 static ssize_t read_entry(struct fs_ctx *ctx, int fd, const struct stat *st, char *why,
                           size_t whylen)
@@ -469,15 +461,15 @@ static int fs_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
         if (name[0] == '.')
             continue;
         if (!rc_node_name_valid(name)) {
-            rv = reject(&l, name, "file name is not a valid node name");
+            rv = rc_reg_list_reject(&l, name, strlen(name), "file name is not a valid node name");
             goto next;
         }
         if (de->d_type == DT_LNK) {
-            rv = reject(&l, name, "symbolic link");
+            rv = rc_reg_list_reject(&l, name, strlen(name), "symbolic link");
             goto next;
         }
         if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN) {
-            rv = reject(&l, name, "not a regular file");
+            rv = rc_reg_list_reject(&l, name, strlen(name), "not a regular file");
             goto next;
         }
         fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -486,7 +478,7 @@ static int fs_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
             case ENOENT: /* removed since readdir */
                 continue;
             case ELOOP:
-                rv = reject(&l, name, "symbolic link");
+                rv = rc_reg_list_reject(&l, name, strlen(name), "symbolic link");
                 goto next;
             case EACCES:
             case EPERM:
@@ -497,7 +489,7 @@ static int fs_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
             case ETXTBSY:
             case EWOULDBLOCK:
                 snprintf(why, sizeof(why), "cannot open: %s", strerror(errno));
-                rv = reject(&l, name, why);
+                rv = rc_reg_list_reject(&l, name, strlen(name), why);
                 goto next;
             default:
                 rv = -errno;
@@ -514,11 +506,11 @@ static int fs_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
         len = read_entry(ctx, fd, &st, why, sizeof(why));
         close(fd);
         if (len < 0) {
-            rv = reject(&l, name, why);
+            rv = rc_reg_list_reject(&l, name, strlen(name), why);
             goto next;
         }
         if (rc_entry_parse(ctx->buf, (size_t)len, name, &e, why, sizeof(why)) < 0) {
-            rv = reject(&l, name, why);
+            rv = rc_reg_list_reject(&l, name, strlen(name), why);
             goto next;
         }
         e.age_ms = now - mtime_ms(&st);
@@ -528,7 +520,7 @@ static int fs_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
         if (rv == -E2BIG) {
             snprintf(why, sizeof(why), "more than %d entries; the rest are ignored",
                      RC_REGISTRY_MAX_ENTRIES);
-            rv = reject(&l, name, why);
+            rv = rc_reg_list_reject(&l, name, strlen(name), why);
             break;
         }
     next:

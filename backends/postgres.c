@@ -678,13 +678,6 @@ static int pgr_publish(void *vctx, const struct rc_entry *self, char *err, size_
     return 0;
 }
 
-static int pgr_reject(struct rc_reg_list *l, const char *what, size_t whatlen, const char *reason)
-{
-    int rv = rc_reg_list_reject(l, what, whatlen, reason);
-
-    return rv == -E2BIG ? 0 : rv;
-}
-
 static int pgr_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t errlen)
 {
     struct pgr_ctx *ctx = vctx;
@@ -717,14 +710,14 @@ static int pgr_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t 
             len[c] = PQgetlength(res, i, c);
         }
         if (rc_pg_decode_row(val, len, isnull, &e, why, sizeof(why)) < 0) {
-            rv = pgr_reject(&l, val[PG_COL_NAME],
-                            isnull[PG_COL_NAME] ? 0 : (size_t)len[PG_COL_NAME], why);
+            rv = rc_reg_list_reject(&l, val[PG_COL_NAME],
+                                    isnull[PG_COL_NAME] ? 0 : (size_t)len[PG_COL_NAME], why);
         } else {
             rv = rc_reg_list_add(&l, &e);
             if (rv == -E2BIG) {
                 snprintf(why, sizeof(why), "more than %d entries; the rest are ignored",
                          RC_REGISTRY_MAX_ENTRIES);
-                rv = pgr_reject(&l, e.name, strlen(e.name), why);
+                rv = rc_reg_list_reject(&l, e.name, strlen(e.name), why);
                 break;
             }
         }

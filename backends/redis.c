@@ -780,14 +780,6 @@ static int redis_publish(void *vctx, const struct rc_entry *self, char *err, siz
     return rv;
 }
 
-/* A reject past RC_REGISTRY_MAX_ENTRIES is dropped. */
-static int redis_reject(struct rc_reg_list *l, const char *what, size_t whatlen, const char *reason)
-{
-    int rv = rc_reg_list_reject(l, what, whatlen, reason);
-
-    return rv == -E2BIG ? 0 : rv;
-}
-
 static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t errlen)
 {
     struct redis_ctx *ctx = vctx;
@@ -833,13 +825,13 @@ static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_
             vk = v->integer < 0 ? RC_REDIS_VALUE_OVER_BUDGET : RC_REDIS_VALUE_TOO_BIG;
         if (rc_redis_decode_row(n->str, n->len, a->integer, now, vk, v->str,
                                 vk == RC_REDIS_VALUE_TEXT ? v->len : 0, &e, why, sizeof(why)) < 0) {
-            rv = redis_reject(&l, n->str, n->len, why);
+            rv = rc_reg_list_reject(&l, n->str, n->len, why);
         } else {
             rv = rc_reg_list_add(&l, &e);
             if (rv == -E2BIG) {
                 snprintf(why, sizeof(why), "more than %d entries; the rest are ignored",
                          RC_REGISTRY_MAX_ENTRIES);
-                rv = redis_reject(&l, n->str, n->len, why);
+                rv = rc_reg_list_reject(&l, n->str, n->len, why);
                 break;
             }
         }
@@ -853,7 +845,7 @@ static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_
 
         snprintf(why, sizeof(why), "%lld entries in the sorted set; only %d are read",
                  r->element[1]->integer, RC_REGISTRY_MAX_ENTRIES);
-        rv = redis_reject(&l, ctx->key_nodes, strlen(ctx->key_nodes), why);
+        rv = rc_reg_list_reject(&l, ctx->key_nodes, strlen(ctx->key_nodes), why);
         if (rv < 0) {
             rc_seterr(err, errlen, "out of memory");
             goto out_free;

@@ -326,6 +326,8 @@ int rc_reg_list_reject(struct rc_reg_list *l, const char *what, size_t whatlen, 
     struct rc_reject *r;
     int rv = grow((void **)&l->rejects, l->nrejects, sizeof(*l->rejects));
 
+    if (rv == -E2BIG)
+        return 0;
     if (rv < 0)
         return rv;
     r = &l->rejects[l->nrejects++];

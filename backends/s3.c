@@ -1419,13 +1419,6 @@ static int s3_fetch(struct s3_ctx *ctx, const char *name, struct s3_cached *c, c
     return rv;
 }
 
-static int s3_reject(struct rc_reg_list *l, const char *what, size_t whatlen, const char *reason)
-{
-    int rv = rc_reg_list_reject(l, what, whatlen, reason);
-
-    return rv == -E2BIG ? 0 : rv;
-}
-
 static int s3_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t errlen)
 {
     struct s3_ctx *ctx = vctx;
@@ -1464,18 +1457,18 @@ static int s3_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
             nlen -= plen + 1;
         }
         if (o->bad_key || nlen > RC_NAME_MAX || strlen(name) != nlen || !rc_node_name_valid(name)) {
-            rv = s3_reject(&l, name, nlen, "not a valid node name");
+            rv = rc_reg_list_reject(&l, name, nlen, "not a valid node name");
             goto next;
         }
         if (!o->have_lm) {
-            rv = s3_reject(&l, name, nlen, "no LastModified in the listing");
+            rv = rc_reg_list_reject(&l, name, nlen, "no LastModified in the listing");
             goto next;
         }
         if (o->have_size && o->size > RC_ENTRY_TEXT_MAX) {
             char why[64];
 
             snprintf(why, sizeof(why), "larger than %d bytes", RC_ENTRY_TEXT_MAX);
-            rv = s3_reject(&l, name, nlen, why);
+            rv = rc_reg_list_reject(&l, name, nlen, why);
             goto next;
         }
         c = &cache[ncache];
@@ -1499,7 +1492,7 @@ static int s3_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
         memcpy(c->etag, o->etag, sizeof(c->etag));
         ncache++;
         if (!c->ok) {
-            rv = s3_reject(&l, name, nlen, c->why);
+            rv = rc_reg_list_reject(&l, name, nlen, c->why);
             goto next;
         }
         e = c->entry;
@@ -1513,7 +1506,7 @@ static int s3_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
 
             snprintf(why, sizeof(why), "more than %d entries; the rest are ignored",
                      RC_REGISTRY_MAX_ENTRIES);
-            rv = s3_reject(&l, name, nlen, why);
+            rv = rc_reg_list_reject(&l, name, nlen, why);
             if (rv == 0)
                 break;
         }

@@ -17,8 +17,8 @@
 
 /* Lists the registry and pings every entry in parallel; prints a table
  * (or a JSON array with --json) to out. */
-int rc_cli_members(const struct rc_config *cfg, const uint8_t *cookie, size_t cookie_len,
-                   bool json, FILE *out);
+int rc_cli_members(const struct rc_config *cfg, const uint8_t *cookie, size_t cookie_len, bool json,
+                   FILE *out);
 
 /* Pings one node ("self" = the configured name). Host and port come from
  * its registry entry when there is one, else from the name and EPMD. */

@@ -19,8 +19,8 @@
 
 #include "rollcall/reason.h"
 
-#define RC_NAME_MAX 255   /* full node name "alive@host", bytes, without NUL */
-#define RC_COOKIE_MAX 255 /* cookie bytes */
+#define RC_NAME_MAX 255      /* full node name "alive@host", bytes, without NUL */
+#define RC_COOKIE_MAX 255    /* cookie bytes */
 #define RC_HS_FRAME_MAX 1024 /* largest handshake frame accepted (payload bytes) */
 
 /* Distribution flags (PROTOCOL.md section 3). */

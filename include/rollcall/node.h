@@ -30,12 +30,12 @@ struct rc_node;
 struct rc_ping;
 
 /* Limits that keep a hostile peer bounded. */
-#define RC_NODE_MAX_CONNS 4096        /* all connections, in and out */
-#define RC_NODE_MAX_HANDSHAKES 256    /* inbound connections not yet through the handshake */
+#define RC_NODE_MAX_CONNS 4096            /* all connections, in and out */
+#define RC_NODE_MAX_HANDSHAKES 256        /* inbound connections not yet through the handshake */
 #define RC_NODE_HANDSHAKE_TIMEOUT_MS 7000 /* OTP's net_setuptime */
-#define RC_NODE_TICK_MS 15000         /* send a tick after this long without writing */
-#define RC_NODE_IDLE_MS 60000         /* close after this long without reading (net_ticktime) */
-#define RC_NODE_OUT_MAX (1024 * 1024) /* unsent bytes to a peer before we give up on it */
+#define RC_NODE_TICK_MS 15000             /* send a tick after this long without writing */
+#define RC_NODE_IDLE_MS 60000             /* close after this long without reading (net_ticktime) */
+#define RC_NODE_OUT_MAX (1024 * 1024)     /* unsent bytes to a peer before we give up on it */
 
 struct rc_node_opts {
     const char *name; /* full node name, validated */

@@ -26,18 +26,30 @@ enum rc_reason {
 static inline const char *rc_reason_str(enum rc_reason r)
 {
     switch (r) {
-    case RC_REASON_OK: return "ok";
-    case RC_REASON_EPMD_UNREACHABLE: return "epmd_unreachable";
-    case RC_REASON_NOT_REGISTERED: return "not_registered";
-    case RC_REASON_CONNECT_REFUSED: return "connect_refused";
-    case RC_REASON_TIMEOUT: return "timeout";
-    case RC_REASON_COOKIE_REJECTED: return "cookie_rejected";
-    case RC_REASON_HANDSHAKE_FAILED: return "handshake_failed";
-    case RC_REASON_PROTOCOL_ERROR: return "protocol_error";
-    case RC_REASON_CONNECTION_LOST: return "connection_lost";
-    case RC_REASON_UNREACHABLE: return "unreachable";
-    case RC_REASON_RESOLVE_FAILED: return "resolve_failed";
-    case RC_REASON_SHUTDOWN: return "shutdown";
+    case RC_REASON_OK:
+        return "ok";
+    case RC_REASON_EPMD_UNREACHABLE:
+        return "epmd_unreachable";
+    case RC_REASON_NOT_REGISTERED:
+        return "not_registered";
+    case RC_REASON_CONNECT_REFUSED:
+        return "connect_refused";
+    case RC_REASON_TIMEOUT:
+        return "timeout";
+    case RC_REASON_COOKIE_REJECTED:
+        return "cookie_rejected";
+    case RC_REASON_HANDSHAKE_FAILED:
+        return "handshake_failed";
+    case RC_REASON_PROTOCOL_ERROR:
+        return "protocol_error";
+    case RC_REASON_CONNECTION_LOST:
+        return "connection_lost";
+    case RC_REASON_UNREACHABLE:
+        return "unreachable";
+    case RC_REASON_RESOLVE_FAILED:
+        return "resolve_failed";
+    case RC_REASON_SHUTDOWN:
+        return "shutdown";
     }
     return "unknown";
 }

@@ -89,8 +89,10 @@ int rc_registry_open(const char *url, struct rc_registry **ret, char *err, size_
 void rc_registry_close(struct rc_registry *r); /* NULL is fine */
 
 void rc_reg_list_free(struct rc_reg_list *l); /* frees the arrays, zeroes l; NULL is fine */
-/* Appends to a list under construction (backends use these). -ENOMEM or
- * -E2BIG past RC_REGISTRY_MAX_ENTRIES. */
+/* Appends to a list under construction (backends use these).
+ * rc_reg_list_add: -ENOMEM, or -E2BIG past RC_REGISTRY_MAX_ENTRIES.
+ * rc_reg_list_reject: -ENOMEM; a reject past RC_REGISTRY_MAX_ENTRIES is
+ * dropped (returns 0): past that many, one more says nothing new. */
 int rc_reg_list_add(struct rc_reg_list *l, const struct rc_entry *e);
 int rc_reg_list_reject(struct rc_reg_list *l, const char *what, size_t whatlen, const char *reason);
 
