@@ -7,6 +7,7 @@
  * writes its out-parameters only on success. Facts: PROTOCOL.md section 1.
  */
 #include "rollcall/epmd.h"
+#include "rollcall/bytes.h"
 
 #include <errno.h>
 #include <string.h>
@@ -15,32 +16,6 @@
 #define ALIVE2_REQ_FIXED 13
 /* PORT2_RESP up to and including Nlen: 'w' Result PortNo NodeType Protocol High Low Nlen */
 #define PORT2_RESP_FIXED 12
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static uint8_t *put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-    return p + 2;
-}
-
-static uint8_t *put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-    return p + 4;
-}
 
 /* A node name as EPMD knows it: 1..255 bytes, no NUL (epmd itself refuses
  * NUL; '@' is the caller's business, it passes the part before it). */
@@ -70,17 +45,17 @@ int rc_epmd_build_alive2_req(uint8_t *out, size_t cap, size_t *ret_len, uint16_t
     size_t body = ALIVE2_REQ_FIXED + n;
     if (cap < 2 + body)
         return -ENOSPC;
-    uint8_t *p = put16(out, (uint16_t)body);
+    uint8_t *p = rc_put16(out, (uint16_t)body);
     *p++ = RC_EPMD_ALIVE2_REQ;
-    p = put16(p, port);
+    p = rc_put16(p, port);
     *p++ = 77; /* NodeType: OTP's erl_epmd sends 'M' for hidden nodes too */
     *p++ = 0;  /* Protocol: tcp/ipv4 */
-    p = put16(p, 6);
-    p = put16(p, 5);
-    p = put16(p, (uint16_t)n);
+    p = rc_put16(p, 6);
+    p = rc_put16(p, 5);
+    p = rc_put16(p, (uint16_t)n);
     memcpy(p, alive, n);
     p += n;
-    p = put16(p, 0); /* Elen */
+    p = rc_put16(p, 0); /* Elen */
     *ret_len = (size_t)(p - out);
     return 0;
 }
@@ -102,7 +77,7 @@ int rc_epmd_parse_alive2_resp(const uint8_t *buf, size_t len, uint32_t *ret_crea
         return -EPROTO;
     if (buf[1] != 0)
         return -EEXIST;
-    uint32_t creation = want == 6 ? get32(buf + 2) : get16(buf + 2);
+    uint32_t creation = want == 6 ? rc_get32(buf + 2) : rc_get16(buf + 2);
     if (creation == 0) /* never valid in a handshake, pid or ref */
         return -EPROTO;
     *ret_creation = creation;
@@ -117,7 +92,7 @@ int rc_epmd_build_port_please2_req(uint8_t *out, size_t cap, size_t *ret_len, co
         return r;
     if (cap < 3 + n)
         return -ENOSPC;
-    uint8_t *p = put16(out, (uint16_t)(1 + n));
+    uint8_t *p = rc_put16(out, (uint16_t)(1 + n));
     *p++ = RC_EPMD_PORT_PLEASE2_REQ;
     memcpy(p, alive, n);
     *ret_len = 3 + n;
@@ -139,12 +114,12 @@ int rc_epmd_parse_port2_resp(const uint8_t *buf, size_t len, bool eof,
     if (len < PORT2_RESP_FIXED)
         return short_read;
 
-    size_t nlen = get16(buf + 10);
+    size_t nlen = rc_get16(buf + 10);
     if (nlen < 1 || nlen > RC_EPMD_ALIVE_MAX)
         return -EPROTO;
     if (len < PORT2_RESP_FIXED + nlen + 2)
         return short_read;
-    size_t elen = get16(buf + PORT2_RESP_FIXED + nlen);
+    size_t elen = rc_get16(buf + PORT2_RESP_FIXED + nlen);
     size_t total = PORT2_RESP_FIXED + nlen + 2 + elen;
     if (len < total)
         return short_read;
@@ -154,11 +129,11 @@ int rc_epmd_parse_port2_resp(const uint8_t *buf, size_t len, bool eof,
         return -EPROTO;
 
     struct rc_epmd_node_info info = {
-        .port = get16(buf + 2),
+        .port = rc_get16(buf + 2),
         .node_type = buf[4],
         .protocol = buf[5],
-        .high = get16(buf + 6),
-        .low = get16(buf + 8),
+        .high = rc_get16(buf + 6),
+        .low = rc_get16(buf + 8),
     };
     if (info.port == 0)
         return -EPROTO;
@@ -172,20 +147,20 @@ static int parse_alive2_body(const uint8_t *b, size_t n, struct rc_epmd_req *req
 {
     if (n < ALIVE2_REQ_FIXED + 1)
         return -EPROTO;
-    size_t nlen = get16(b + 9);
+    size_t nlen = rc_get16(b + 9);
     if (!(nlen >= 1 && nlen <= RC_EPMD_ALIVE_MAX) || ALIVE2_REQ_FIXED + nlen > n)
         return -EPROTO;
-    size_t elen = get16(b + 11 + nlen);
+    size_t elen = rc_get16(b + 11 + nlen);
     /* Exactly the declared fields: trailing bytes are as wrong as missing ones. */
     if (ALIVE2_REQ_FIXED + nlen + elen != n)
         return -EPROTO;
     if (!name_ok(b + 11, nlen))
         return -EPROTO;
-    req->info.port = get16(b + 1);
+    req->info.port = rc_get16(b + 1);
     req->info.node_type = b[3];
     req->info.protocol = b[4];
-    req->info.high = get16(b + 5);
-    req->info.low = get16(b + 7);
+    req->info.high = rc_get16(b + 5);
+    req->info.low = rc_get16(b + 7);
     memcpy(req->info.alive, b + 11, nlen);
     req->info.alive[nlen] = '\0';
     return 0;
@@ -208,7 +183,7 @@ int rc_epmd_parse_req(const uint8_t *buf, size_t len, size_t *ret_used, struct r
 {
     if (len < 2)
         return -EAGAIN;
-    size_t n = get16(buf);
+    size_t n = rc_get16(buf);
     /* The hard maximum first: nothing is waited for or parsed beyond it. */
     if (n < 1 || n >= RC_EPMD_MAX_REQ)
         return -EMSGSIZE;
@@ -248,7 +223,7 @@ int rc_epmd_build_alive2_x_resp(uint8_t *out, size_t cap, size_t *ret_len, uint8
         return -ENOSPC;
     out[0] = RC_EPMD_ALIVE2_X_RESP;
     out[1] = result;
-    put32(out + 2, creation);
+    rc_put32(out + 2, creation);
     *ret_len = 6;
     return 0;
 }
@@ -274,15 +249,15 @@ int rc_epmd_build_port2_resp(uint8_t *out, size_t cap, size_t *ret_len,
     uint8_t *p = out;
     *p++ = RC_EPMD_PORT2_RESP;
     *p++ = 0;
-    p = put16(p, info->port);
+    p = rc_put16(p, info->port);
     *p++ = info->node_type;
     *p++ = info->protocol;
-    p = put16(p, info->high);
-    p = put16(p, info->low);
-    p = put16(p, (uint16_t)n);
+    p = rc_put16(p, info->high);
+    p = rc_put16(p, info->low);
+    p = rc_put16(p, (uint16_t)n);
     memcpy(p, info->alive, n);
     p += n;
-    put16(p, 0); /* Elen: no extra */
+    rc_put16(p, 0); /* Elen: no extra */
     *ret_len = total;
     return 0;
 }

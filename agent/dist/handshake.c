@@ -19,6 +19,7 @@
  * C nodes would send 'n', and they lack flags we require anyway.
  */
 #include "rollcall/handshake.h"
+#include "rollcall/bytes.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -49,42 +50,6 @@ enum hs_state {
 #define CHALLENGE_FIXED (1 + 8 + 4 + 4 + 2) /* 'N' Flags Challenge Creation Nlen */
 #define REPLY_LEN (1 + 4 + DIGEST_LEN)      /* 'r' Challenge Digest */
 #define ACK_LEN (1 + DIGEST_LEN)            /* 'a' Digest */
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
-
-static uint8_t *put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-    return p + 2;
-}
-
-static uint8_t *put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-    return p + 4;
-}
-
-static uint8_t *put64(uint8_t *p, uint64_t v)
-{
-    return put32(put32(p, (uint32_t)(v >> 32)), (uint32_t)v);
-}
 
 static enum rc_hs_result current_result(const struct rc_hs *hs)
 {
@@ -137,7 +102,7 @@ static bool out_room(const struct rc_hs_out *out, size_t n)
 /* Appends Len:16 + payload; the caller checked out_room(2 + n). */
 static void out_frame(struct rc_hs_out *out, const uint8_t *payload, size_t n)
 {
-    uint8_t *p = put16(out->data + out->len, (uint16_t)n);
+    uint8_t *p = rc_put16(out->data + out->len, (uint16_t)n);
 
     memcpy(p, payload, n);
     out->len += 2 + n;
@@ -262,9 +227,9 @@ int rc_hs_start(struct rc_hs *hs, struct rc_hs_out *out)
     if (!out_room(out, 2 + SEND_NAME_FIXED + n))
         return out_full(hs);
     *p++ = 'N';
-    p = put64(p, hs->self_flags);
-    p = put32(p, hs->self_creation);
-    p = put16(p, (uint16_t)n);
+    p = rc_put64(p, hs->self_flags);
+    p = rc_put32(p, hs->self_creation);
+    p = rc_put16(p, (uint16_t)n);
     memcpy(p, hs->self_name, n);
     out_frame(out, buf, SEND_NAME_FIXED + n);
     hs->state = ST_WAIT_STATUS;
@@ -315,11 +280,11 @@ static int on_challenge(struct rc_hs *hs, const uint8_t *f, size_t n, struct rc_
 
     if (f[0] != 'N')
         return fail(hs, RC_REASON_PROTOCOL_ERROR, "expected challenge 'N', got tag %u", f[0]);
-    if (n < CHALLENGE_FIXED || (nlen = get16(f + 17)) > n - CHALLENGE_FIXED)
+    if (n < CHALLENGE_FIXED || (nlen = rc_get16(f + 17)) > n - CHALLENGE_FIXED)
         return fail(hs, RC_REASON_PROTOCOL_ERROR, "truncated challenge (%zu bytes)", n);
-    hs->peer_flags = get64(f + 1);
-    hs->peer_challenge = get32(f + 9);
-    hs->peer_creation = get32(f + 13);
+    hs->peer_flags = rc_get64(f + 1);
+    hs->peer_challenge = rc_get32(f + 9);
+    hs->peer_creation = rc_get32(f + 13);
     if ((hs->peer_flags & RC_DFLAGS_REQUIRED) != RC_DFLAGS_REQUIRED)
         return missing_flags(hs, hs->peer_flags);
     if (nlen != strlen(hs->peer_name) || memcmp(f + CHALLENGE_FIXED, hs->peer_name, nlen) != 0)
@@ -328,7 +293,7 @@ static int on_challenge(struct rc_hs *hs, const uint8_t *f, size_t n, struct rc_
     if (!out_room(out, 2 + REPLY_LEN))
         return out_full(hs);
     *p++ = 'r';
-    p = put32(p, hs->my_challenge);
+    p = rc_put32(p, hs->my_challenge);
     rc_hs_digest(hs->cookie, hs->cookie_len, hs->peer_challenge, p);
     out_frame(out, buf, REPLY_LEN);
     hs->state = ST_WAIT_ACK;
@@ -363,10 +328,10 @@ static int on_name(struct rc_hs *hs, const uint8_t *f, size_t n, struct rc_hs_ou
     }
     if (f[0] != 'N')
         return fail(hs, RC_REASON_PROTOCOL_ERROR, "expected send_name 'N', got tag %u", f[0]);
-    if (n < SEND_NAME_FIXED || (nlen = get16(f + 13)) > n - SEND_NAME_FIXED)
+    if (n < SEND_NAME_FIXED || (nlen = rc_get16(f + 13)) > n - SEND_NAME_FIXED)
         return fail(hs, RC_REASON_PROTOCOL_ERROR, "truncated send_name (%zu bytes)", n);
-    hs->peer_flags = get64(f + 1);
-    hs->peer_creation = get32(f + 9);
+    hs->peer_flags = rc_get64(f + 1);
+    hs->peer_creation = rc_get32(f + 9);
     if (nlen > RC_NAME_MAX || memchr(f + SEND_NAME_FIXED, '\0', nlen))
         return fail(hs, RC_REASON_PROTOCOL_ERROR, "invalid peer node name %s",
                     quote_name(q, f + SEND_NAME_FIXED, nlen));
@@ -394,7 +359,7 @@ static int on_reply(struct rc_hs *hs, const uint8_t *f, size_t n, struct rc_hs_o
         return fail(hs, RC_REASON_PROTOCOL_ERROR,
                     "expected challenge_reply 'r' of %d bytes, got tag %u, %zu bytes", REPLY_LEN,
                     f[0], n);
-    hs->peer_challenge = get32(f + 1);
+    hs->peer_challenge = rc_get32(f + 1);
     if (!digest_ok(hs, hs->my_challenge, f + 5))
         return fail(hs, RC_REASON_COOKIE_REJECTED,
                     "challenge_reply digest does not match our cookie");
@@ -433,7 +398,7 @@ int rc_hs_feed(struct rc_hs *hs, const uint8_t *in, size_t len, size_t *ret_used
     int r = current_result(hs);
 
     while (r == RC_HS_AGAIN && len - used >= 2) {
-        n = get16(in + used);
+        n = rc_get16(in + used);
         if (n == 0 || n > RC_HS_FRAME_MAX) {
             used += 2;
             r = fail(hs, RC_REASON_PROTOCOL_ERROR, "handshake frame length %zu", n);
@@ -481,10 +446,10 @@ int rc_hs_accept(struct rc_hs *hs, enum rc_hs_status st, struct rc_hs_out *out)
         return out_full(hs);
     send_status(hs, out, status);
     *p++ = 'N';
-    p = put64(p, hs->self_flags);
-    p = put32(p, hs->my_challenge);
-    p = put32(p, hs->self_creation);
-    p = put16(p, (uint16_t)n);
+    p = rc_put64(p, hs->self_flags);
+    p = rc_put32(p, hs->my_challenge);
+    p = rc_put32(p, hs->self_creation);
+    p = rc_put16(p, (uint16_t)n);
     memcpy(p, hs->self_name, n);
     out_frame(out, buf, CHALLENGE_FIXED + n);
     hs->state = ST_WAIT_REPLY;

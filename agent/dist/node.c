@@ -38,6 +38,7 @@
 #include <event2/util.h>
 #include <openssl/rand.h>
 
+#include "rollcall/bytes.h"
 #include "rollcall/log.h"
 #include "rollcall/msg.h"
 
@@ -596,8 +597,7 @@ static void read_packets(struct rc_conn *c)
             return;
         uint8_t hdr[4];
         evbuffer_copyout(in, hdr, 4);
-        uint32_t len =
-            (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+        uint32_t len = rc_get32(hdr);
         if (len == 0) { /* a tick, or a dropped message: never an error */
             evbuffer_drain(in, 4);
             continue;
