@@ -71,17 +71,6 @@ static int64_t mtime_ms(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * file:///abs/dir, file://localhost/abs/dir or file:/abs/dir, percent-encoded
  * bytes decoded. Writes the directory (trailing '/' dropped) into out.
@@ -114,29 +103,21 @@ static int parse_url(const char *url, char *out, size_t outlen, char *err, size_
                   "file registry URL needs an absolute directory: file:///ABSOLUTE/DIR");
         return -EINVAL;
     }
-    for (; *p != '\0'; p++) {
-        char c = *p;
-
-        if (c == '?' || c == '#') {
-            rc_seterr(err, errlen, "file registry URL takes no query or fragment ('%c')", c);
-            return -EINVAL;
-        }
-        if (c == '%') {
-            int hi = hexval(p[1]), lo = hi >= 0 ? hexval(p[2]) : -1;
-
-            if (lo < 0 || (hi == 0 && lo == 0)) {
-                rc_seterr(err, errlen, "file registry URL has a bad %%-escape");
-                return -EINVAL;
-            }
-            c = (char)(hi * 16 + lo);
-            p += 2;
-        }
-        if (o + 1 >= outlen) {
-            rc_seterr(err, errlen, "file registry path is too long");
-            return -ENAMETOOLONG;
-        }
-        out[o++] = c;
+    size_t plen = strcspn(p, "?#");
+    if (p[plen] != '\0') {
+        rc_seterr(err, errlen, "file registry URL takes no query or fragment ('%c')", p[plen]);
+        return -EINVAL;
     }
+    ssize_t n = rc_url_decode(p, plen, false, out, outlen);
+    if (n == -ENAMETOOLONG) {
+        rc_seterr(err, errlen, "file registry path is too long");
+        return -ENAMETOOLONG;
+    }
+    if (n < 0 || memchr(out, '\0', (size_t)n) != NULL) {
+        rc_seterr(err, errlen, "file registry URL has a bad %%-escape");
+        return -EINVAL;
+    }
+    o = (size_t)n;
     while (o > 1 && out[o - 1] == '/')
         o--;
     out[o] = '\0';

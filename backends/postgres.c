@@ -58,17 +58,6 @@
 #define PG_LOCK_KEY "7526481350247380332" /* pg_advisory_xact_lock key: "rollcall" */
 #define PG_CLUSTER_PARAM "rollcall_cluster"
 
-static int pgr_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool pgr_cluster_valid(const char *s)
 {
     size_t n = strlen(s);
@@ -122,31 +111,16 @@ static int rc_pg_url_split(const char *url, char *out, size_t outcap,
 
         if (klen == strlen(PG_CLUSTER_PARAM) && memcmp(p, PG_CLUSTER_PARAM, klen) == 0) {
             const char *v = eq != NULL ? eq + 1 : p + plen;
-            size_t vlen = (size_t)(p + plen - v), c = 0;
+            size_t vlen = (size_t)(p + plen - v);
 
             if (have_cluster) {
                 rc_seterr(err, errlen, "postgres URL: %s given twice", PG_CLUSTER_PARAM);
                 return -EINVAL;
             }
             have_cluster = true;
-            for (size_t i = 0; i < vlen; i++) {
-                char ch = v[i];
+            ssize_t n = rc_url_decode(v, vlen, false, cluster, PG_CLUSTER_MAX + 1);
 
-                if (ch == '%') {
-                    int hi = i + 2 < vlen ? pgr_hexval(v[i + 1]) : -1;
-                    int lo = hi >= 0 ? pgr_hexval(v[i + 2]) : -1;
-
-                    if (lo < 0)
-                        goto bad_cluster;
-                    ch = (char)(hi * 16 + lo);
-                    i += 2;
-                }
-                if (c >= PG_CLUSTER_MAX)
-                    goto bad_cluster;
-                cluster[c++] = ch;
-            }
-            cluster[c] = '\0';
-            if (memchr(cluster, '\0', c) != NULL || !pgr_cluster_valid(cluster))
+            if (n < 0 || memchr(cluster, '\0', (size_t)n) != NULL || !pgr_cluster_valid(cluster))
                 goto bad_cluster;
         } else if (plen > 0) {
             out[o] = o == base ? '?' : '&';

@@ -69,43 +69,15 @@ struct rc_redis_url {
     int timeout_ms;
 };
 
-static int redis_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..len) into out (cap bytes incl. NUL). -EINVAL on a bad
  * escape or a NUL byte, -ENAMETOOLONG if it does not fit. */
 static int redis_pct_decode(const char *s, size_t len, char *out, size_t cap)
 {
-    size_t o = 0;
+    ssize_t n = rc_url_decode(s, len, false, out, cap);
 
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (c == '%') {
-            int hi = i + 2 < len ? redis_hexval(s[i + 1]) : -1;
-            int lo = hi >= 0 ? redis_hexval(s[i + 2]) : -1;
-
-            if (lo < 0)
-                return -EINVAL;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (c == '\0')
-            return -EINVAL;
-        if (o + 1 >= cap)
-            return -ENAMETOOLONG;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return 0;
+    if (n < 0)
+        return (int)n;
+    return memchr(out, '\0', (size_t)n) != NULL ? -EINVAL : 0;
 }
 
 /* "2s", "500ms", "1m" or a bare number of milliseconds. */

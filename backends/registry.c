@@ -344,7 +344,7 @@ static const char *const secret_key_words[] = {
     "password", "passwd", "secret", "token", "sig", "access_key", "accesskey", "credential", "auth",
 };
 
-static int hexval(int c)
+int rc_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -352,6 +352,32 @@ static int hexval(int c)
     if (c >= 'a' && c <= 'f')
         return c - 'a' + 10;
     return -1;
+}
+
+ssize_t rc_url_decode(const char *s, size_t len, bool plus_space, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (c == '%') {
+            int hi = i + 2 < len ? rc_hexval(s[i + 1]) : -1;
+            int lo = hi >= 0 ? rc_hexval(s[i + 2]) : -1;
+
+            if (lo < 0)
+                return -EINVAL;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+' && plus_space) {
+            c = ' ';
+        }
+        if (o + 1 >= cap)
+            return -ENAMETOOLONG;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return (ssize_t)o;
 }
 
 /* true if the key s[0..len) (percent-encoded or not) names a secret. */
@@ -363,8 +389,8 @@ static bool secret_key(const char *s, size_t len)
     for (size_t i = 0; i < len && k + 1 < sizeof(key); i++) {
         int c = (unsigned char)s[i];
 
-        if (c == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+        if (c == '%' && i + 2 < len && rc_hexval(s[i + 1]) >= 0 && rc_hexval(s[i + 2]) >= 0) {
+            c = rc_hexval(s[i + 1]) * 16 + rc_hexval(s[i + 2]);
             i += 2;
         }
         key[k++] = (char)tolower(c);

@@ -86,46 +86,6 @@ static void s3_copy(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-static int s3_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..len) into out (cap incl. NUL); plus_space: '+' is ' '.
- * Returns the decoded length, -EINVAL on a bad escape, -ENAMETOOLONG. NUL
- * bytes are decoded as they are (callers check). */
-static ssize_t s3_pct_decode(const char *s, size_t len, bool plus_space, char *out, size_t cap)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (c == '%') {
-            int hi = i + 2 < len ? s3_hexval(s[i + 1]) : -1;
-            int lo = hi >= 0 ? s3_hexval(s[i + 2]) : -1;
-
-            if (lo < 0)
-                return -EINVAL;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (c == '+' && plus_space) {
-            c = ' ';
-        }
-        if (o + 1 >= cap)
-            return -ENAMETOOLONG;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return (ssize_t)o;
-}
-
 /*
  * SigV4's URI encoding: every byte but A-Z a-z 0-9 - . _ ~ (and '/' when
  * keep_slash) becomes %XX with uppercase hex. Writes a NUL-terminated
@@ -291,8 +251,8 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
             rc_seterr(err, errlen, "s3 URL: credentials must be ACCESS_KEY:SECRET@");
             return -EINVAL;
         }
-        k = s3_pct_decode(p, (size_t)(colon - p), false, u.access_key, sizeof(u.access_key));
-        s = s3_pct_decode(colon + 1, (size_t)(at - colon - 1), false, u.secret_key,
+        k = rc_url_decode(p, (size_t)(colon - p), false, u.access_key, sizeof(u.access_key));
+        s = rc_url_decode(colon + 1, (size_t)(at - colon - 1), false, u.secret_key,
                           sizeof(u.secret_key));
         if (k <= 0 || s <= 0 || strlen(u.access_key) != (size_t)k ||
             strlen(u.secret_key) != (size_t)s) {
@@ -331,7 +291,7 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
 
         while (p < pe && *p == '/')
             p++;
-        d = s3_pct_decode(p, (size_t)(pe - p), false, u.prefix, sizeof(u.prefix));
+        d = rc_url_decode(p, (size_t)(pe - p), false, u.prefix, sizeof(u.prefix));
         if (d < 0) {
             rc_seterr(err, errlen, "s3 URL: bad prefix (bad %%-escape or longer than %d bytes)",
                       S3_PREFIX_MAX);
@@ -375,7 +335,7 @@ static int rc_s3_url_parse(const char *url, struct rc_s3_url *ret, char *err, si
                 p++;
                 continue;
             }
-            vl = s3_pct_decode(v, (size_t)(p + plen - v), false, val, sizeof(val));
+            vl = rc_url_decode(v, (size_t)(p + plen - v), false, val, sizeof(val));
             if (vl < 0 || strlen(val) != (size_t)vl) {
                 rc_seterr(err, errlen, "s3 URL: bad value for %.*s=", (int)(klen > 32 ? 32 : klen),
                           p);
@@ -724,7 +684,7 @@ static void XMLCALL s3_xml_end(void *ud, const XML_Char *name)
             return;
         }
         d = x->toverflow ? -ENAMETOOLONG
-                         : s3_pct_decode(x->text, x->tlen, true, o->key, S3_KEY_MAX + 1);
+                         : rc_url_decode(x->text, x->tlen, true, o->key, S3_KEY_MAX + 1);
         if (d < 0) {
             size_t keep = x->tlen < 64 ? x->tlen : 64;
 

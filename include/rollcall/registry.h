@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "rollcall/handshake.h" /* RC_NAME_MAX, rc_node_name_valid */
 
@@ -95,6 +96,14 @@ void rc_reg_list_free(struct rc_reg_list *l); /* frees the arrays, zeroes l; NUL
  * dropped (returns 0): past that many, one more says nothing new. */
 int rc_reg_list_add(struct rc_reg_list *l, const struct rc_entry *e);
 int rc_reg_list_reject(struct rc_reg_list *l, const char *what, size_t whatlen, const char *reason);
+
+/* URL helpers for backends. rc_hexval: the value of a hex digit, or -1.
+ * rc_url_decode percent-decodes s[0..len) into out (cap bytes incl. NUL;
+ * plus_space: '+' is ' ') and returns the decoded length, -EINVAL on a bad
+ * escape or -ENAMETOOLONG. A %00 decodes to a NUL byte: callers that cannot
+ * hold one check the result with memchr. */
+int rc_hexval(int c);
+ssize_t rc_url_decode(const char *s, size_t len, bool plus_space, char *out, size_t cap);
 
 /* Copies url into out with any password / secret query values replaced by
  * "***" (for logs and check-config). */

@@ -123,7 +123,7 @@ static void collect_secrets(struct conf *c)
         colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
         if (colon != NULL) {
             char dec[600];
-            ssize_t n = s3_pct_decode(colon + 1, (size_t)(at - colon - 1), false, dec, sizeof(dec));
+            ssize_t n = rc_url_decode(colon + 1, (size_t)(at - colon - 1), false, dec, sizeof(dec));
 
             add_secret(c, colon + 1, (size_t)(at - colon - 1));
             if (n > 0)
