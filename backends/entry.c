@@ -32,27 +32,13 @@
 
 #define RC_ENTRY_LINE_MAX 1024 /* bytes per line, without the line end */
 
-static bool host_valid(const char *s, size_t len)
-{
-    if (len > RC_HOST_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 int rc_entry_format(const struct rc_entry *e, char *out, size_t cap, size_t *ret_len)
 {
     char updated[32], started[32] = "";
     int n;
 
     if (memchr(e->name, '\0', sizeof(e->name)) == NULL || !rc_node_name_valid(e->name) ||
-        !host_valid(e->host, strnlen(e->host, sizeof(e->host))))
+        !rc_host_valid(e->host, strnlen(e->host, sizeof(e->host))))
         return -EINVAL;
     rc_time_format_iso(e->updated_at_ms, updated);
     if (e->started_at_ms != 0)
@@ -205,7 +191,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
             if (seen & SEEN_HOST)
                 goto duplicate;
             seen |= SEEN_HOST;
-            if (!host_valid(val, vlen)) {
+            if (!rc_host_valid(val, vlen)) {
                 rc_seterr(err, errlen, "line %zu: host= is not a host name or address", lineno);
                 return -EPROTO;
             }

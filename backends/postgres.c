@@ -169,20 +169,6 @@ static bool pgr_int64(const char *s, int len, int64_t *ret)
     return true;
 }
 
-static bool pgr_host_valid(const char *s, int len)
-{
-    if (len < 0 || len > RC_HOST_MAX)
-        return false;
-    for (int i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 /*
  * Decodes one row of list's query, in text format: name, host, port,
  * started_at ms, last_seen ms, age ms (NULL when not a finite time). Pure.
@@ -204,7 +190,7 @@ static int rc_pg_decode_row(const char *const val[PG_NCOLS], const int len[PG_NC
     if (!rc_node_name_valid(e.name))
         goto bad_name;
     if (!isnull[PG_COL_HOST]) {
-        if (!pgr_host_valid(val[PG_COL_HOST], len[PG_COL_HOST])) {
+        if (len[PG_COL_HOST] < 0 || !rc_host_valid(val[PG_COL_HOST], (size_t)len[PG_COL_HOST])) {
             rc_seterr(why, whylen, "host is not a host name or address");
             return -EPROTO;
         }
@@ -633,7 +619,7 @@ static int pgr_publish(void *vctx, const struct rc_entry *self, char *err, size_
     int rv;
 
     if (!rc_node_name_valid(self->name) ||
-        !pgr_host_valid(self->host, (int)strnlen(self->host, sizeof(self->host))) ||
+        !rc_host_valid(self->host, strnlen(self->host, sizeof(self->host))) ||
         memchr(self->host, '\0', sizeof(self->host)) == NULL) {
         rc_seterr(err, errlen, "not a valid entry (name or host)");
         return -EINVAL;

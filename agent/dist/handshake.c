@@ -170,6 +170,16 @@ static bool host_char(char c)
     return alive_char(c) || c == '.' || c == ':';
 }
 
+bool rc_host_valid(const char *s, size_t len)
+{
+    if (len > RC_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!host_char(s[i]))
+            return false;
+    return true;
+}
+
 bool rc_node_name_valid(const char *name)
 {
     const char *at;

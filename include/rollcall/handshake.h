@@ -110,4 +110,8 @@ void rc_hs_digest(const uint8_t *cookie, size_t cookie_len, uint32_t challenge, 
  * [A-Za-z0-9_-]{1,}, host part [A-Za-z0-9._:-]{1,}, total <= RC_NAME_MAX. */
 bool rc_node_name_valid(const char *name);
 
+/* true if s[0..len) is a host as a node name or registry entry may give it:
+ * [A-Za-z0-9._:-]{0,RC_NAME_MAX} (empty is allowed: "the name's host"). */
+bool rc_host_valid(const char *s, size_t len);
+
 #endif
