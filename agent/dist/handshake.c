@@ -264,8 +264,10 @@ static int on_status(struct rc_hs *hs, const uint8_t *f, size_t n, struct rc_hs_
 
     if (f[0] != 's')
         return fail(hs, RC_REASON_PROTOCOL_ERROR, "expected status 's', got tag %u", f[0]);
-    if (status_is(f, n, "nok"))
+    if (status_is(f, n, "nok")) {
+        hs->peer_wins = true;
         return fail(hs, RC_REASON_HANDSHAKE_FAILED, "nok (peer's own connection attempt wins)");
+    }
     if (status_is(f, n, "not_allowed"))
         return fail(hs, RC_REASON_HANDSHAKE_FAILED, "not_allowed (peer refused our name or flags)");
     if (status_is(f, n, "alive")) {

@@ -540,7 +540,7 @@ static void handshake_failed(struct rc_conn *c, struct rc_hs_out *out)
     enum rc_reason r = c->hs.reason ? c->hs.reason : RC_REASON_HANDSHAKE_FAILED;
     if (c->inbound) {
         log_inbound_failure(c, r, c->hs.why);
-    } else if (strncmp(c->hs.why, "nok", 3) == 0) {
+    } else if (c->hs.peer_wins) {
         /* The peer's own connection to us wins; its pings wait for it. */
         if (c->bev) {
             bufferevent_free(c->bev);

@@ -73,6 +73,7 @@ struct rc_hs {
     size_t cookie_len;
     enum rc_reason reason; /* set when a call returns RC_HS_FAILED or after rc_hs_eof */
     char why[160];         /* human detail, never contains the cookie */
+    bool peer_wins;        /* initiator got "nok": the peer's own connection to us wins */
 };
 
 /* Prepares a handshake. peer_name is required for the initiator and ignored
