@@ -20,14 +20,12 @@
  */
 #include "rollcall/handshake.h"
 #include "rollcall/bytes.h"
+#include "rollcall/md5.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 enum hs_state {
     ST_START,          /* initiator: send_name not written yet */
@@ -127,36 +125,32 @@ static int send_status(struct rc_hs *hs, struct rc_hs_out *out, const char *text
     return RC_HS_AGAIN;
 }
 
-static bool digest(const uint8_t *cookie, size_t cookie_len, uint32_t challenge,
+static void digest(const uint8_t *cookie, size_t cookie_len, uint32_t challenge,
                    uint8_t out[DIGEST_LEN])
 {
     char dec[16];
     int declen = snprintf(dec, sizeof(dec), "%u", (unsigned)challenge);
-    unsigned int n = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
-              EVP_DigestUpdate(ctx, cookie, cookie_len) == 1 &&
-              EVP_DigestUpdate(ctx, dec, (size_t)declen) == 1 &&
-              EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == DIGEST_LEN;
+    struct rc_md5 ctx;
 
-    EVP_MD_CTX_free(ctx); /* cleanses its state */
-    return ok;
+    rc_md5_init(&ctx);
+    rc_md5_update(&ctx, cookie, cookie_len);
+    rc_md5_update(&ctx, dec, (size_t)declen);
+    rc_md5_final(&ctx, out); /* wipes ctx */
 }
 
 void rc_hs_digest(const uint8_t *cookie, size_t cookie_len, uint32_t challenge, uint8_t out[16])
 {
-    if (!digest(cookie, cookie_len, challenge, out))
-        memset(out, 0, DIGEST_LEN);
+    digest(cookie, cookie_len, challenge, out);
 }
 
-/* True only if the digest could be computed and equals got. A failed MD5
- * (FIPS-only OpenSSL) must never verify, whatever the peer sent. */
+/* True when got is the digest of our cookie and challenge; compared in
+ * constant time, so a peer learns nothing from how long a refusal takes. */
 static bool digest_ok(const struct rc_hs *hs, uint32_t challenge, const uint8_t *got)
 {
     uint8_t want[DIGEST_LEN];
 
-    return digest(hs->cookie, hs->cookie_len, challenge, want) &&
-           CRYPTO_memcmp(want, got, DIGEST_LEN) == 0;
+    digest(hs->cookie, hs->cookie_len, challenge, want);
+    return rc_md5_equal(want, got, DIGEST_LEN);
 }
 
 static bool alive_char(char c)
