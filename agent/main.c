@@ -5,11 +5,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "rollcall/cli.h"
 #include "rollcall/config.h"
 #include "rollcall/log.h"
+#include "rollcall/node.h"
 #include "rollcall/sweep.h"
 
 static void usage(FILE *out)
@@ -41,17 +41,6 @@ static void usage(FILE *out)
           "Every option is also an ini key and a ROLLCALL_<KEY> environment variable;\n"
           "precedence: defaults < ini < environment < options. See docs/config.md.\n",
           out);
-}
-
-/* One descriptor per peer connection: lift the soft limit to the hard one
- * (systemd and shells often start daemons at 1024). */
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
 }
 
 int main(int argc, char *argv[])
@@ -110,7 +99,7 @@ int main(int argc, char *argv[])
         rc = rc_cli_ping(&cfg, (const uint8_t *)cookie, cookie_len, args.target, stdout);
         break;
     default:
-        raise_fd_limit();
+        rc_node_raise_fd_limit();
         if (cfg.log_file[0] && rc_log_open(cfg.log_file, err, sizeof err) != 0) {
             fprintf(stderr, "rollcall: %s\n", err);
             return 2;

@@ -48,6 +48,12 @@ struct rc_node_opts {
     uint64_t epmd_check_ms;      /* EPMD keeper re-check period (the interval) */
 };
 
+/* One descriptor per peer connection: lifts the process's soft
+ * RLIMIT_NOFILE to the hard limit (at most 65536; systemd and shells often
+ * start daemons at 1024). Call before rc_node_new, which sizes its
+ * connection cap by the limit. */
+void rc_node_raise_fd_limit(void);
+
 /* Creates the node: binds the listener (when listen) and starts the EPMD
  * keeper. NULL with err on failure. */
 struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *o, char *err,
