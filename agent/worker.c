@@ -283,11 +283,8 @@ struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entr
                                   uint64_t interval_ms, void (*notify)(void *), void *arg,
                                   char *err, size_t errlen)
 {
-    if (!rc_registry_find(registry_url)) {
-        snprintf(err, errlen,
-                 "unknown registry scheme (use file://, redis://, postgres:// or s3://)");
+    if (!rc_registry_load(registry_url, err, errlen))
         return NULL;
-    }
     struct rc_worker *w = calloc(1, sizeof *w);
     if (!w) {
         snprintf(err, errlen, "out of memory");

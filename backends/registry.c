@@ -4,34 +4,55 @@
  * URL masking for logs and check-config, and the ISO-8601 time functions the
  * entry format and the backends share.
  *
- * The backends are one NULL-terminated array of const tables (the shape of
- * Redis's connection types and curl's vtls backends): adding a backend is one
- * line in rc_backends[] and nothing else here changes. The list helpers own
+ * The backends are one array of slots, one line per scheme. The file
+ * backend is built in; Redis, PostgreSQL and S3 are modules loaded on first
+ * use, so that an agent on the file backend maps none of libpq, libcurl,
+ * hiredis or their TLS and Kerberos libraries (docs/registry.md, "Modules"). The list helpers own
  * the two bounds every backend needs (RC_REGISTRY_MAX_ENTRIES, and escaping
  * of whatever garbage a reject names) so no backend can forget them.
  */
 #include <ctype.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rollcall/err.h"
 #include "rollcall/registry.h"
 
 /*
- * Every compiled-in backend, looked up by ops->scheme. One line per backend;
- * keep NULL last.
+ * Every backend, looked up by scheme. The file backend is part of the
+ * program; the others are modules (registry.h says where they are looked
+ * for). The weak references are non-NULL only in a program that links the
+ * backend in, which then uses its own copy. One line per backend.
  */
-static const struct rc_backend_ops *const rc_backends[] = {
-    &rc_backend_fs,
-    &rc_backend_redis,    /* backends/redis.c */
-    &rc_backend_postgres, /* backends/postgres.c ("postgresql" is an alias, below) */
-    &rc_backend_s3,       /* backends/s3.c */
-    NULL,
+extern const struct rc_backend_ops rc_backend_redis __attribute__((weak));
+extern const struct rc_backend_ops rc_backend_postgres __attribute__((weak));
+extern const struct rc_backend_ops rc_backend_s3 __attribute__((weak));
+
+static struct rc_backend_slot {
+    const char *scheme;
+    const struct rc_backend_ops *linked; /* in the program, or NULL */
+    const struct rc_backend_ops *loaded; /* from the module; under rc_modules_lock */
+} rc_backends[] = {
+    {"file", &rc_backend_fs, NULL},
+    {"redis", &rc_backend_redis, NULL},       /* backends/redis.c */
+    {"postgres", &rc_backend_postgres, NULL}, /* backends/postgres.c ("postgresql" alias) */
+    {"s3", &rc_backend_s3, NULL},             /* backends/s3.c */
 };
+#define RC_NBACKENDS (sizeof(rc_backends) / sizeof(rc_backends[0]))
+
+static pthread_mutex_t rc_modules_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#ifndef RC_MODULE_DIR_DEFAULT
+#define RC_MODULE_DIR_DEFAULT "/usr/local/lib/rollcall"
+#endif
 
 /* Schemes that name the same backend as another scheme (libpq accepts both). */
 static const struct {
@@ -75,17 +96,91 @@ static const char *scheme_canonical(const char *scheme)
     return scheme;
 }
 
-const struct rc_backend_ops *rc_registry_find(const char *url)
+/* The directory of the running executable, into out; false if unknown. */
+static bool exe_dir(char *out, size_t outlen)
 {
-    char scheme[RC_SCHEME_MAX];
-    const char *want;
+    ssize_t n = readlink("/proc/self/exe", out, outlen - 1);
+    char *slash;
 
-    if (url_scheme(url, scheme) == 0)
-        return NULL;
-    want = scheme_canonical(scheme);
-    for (size_t i = 0; rc_backends[i] != NULL; i++)
-        if (strcmp(scheme_canonical(rc_backends[i]->scheme), want) == 0)
-            return rc_backends[i];
+    if (n <= 0 || (size_t)n >= outlen - 1)
+        return false;
+    out[n] = '\0';
+    slash = strrchr(out, '/');
+    if (slash == NULL)
+        return false;
+    *slash = '\0';
+    return true;
+}
+
+/* Appends ", dir" (or "dir") to the list of places searched, for errors. */
+static void note_dir(char *tried, size_t triedlen, const char *dir)
+{
+    size_t used = strlen(tried);
+
+    if (used < triedlen)
+        snprintf(tried + used, triedlen - used, "%s%s", used ? ", " : "", dir);
+}
+
+/*
+ * Loads rollcall-<scheme>.so from the first directory that has it. Called
+ * with rc_modules_lock held. The module's own undefined rc_* symbols resolve
+ * against the program (linked with -rdynamic); RTLD_LOCAL keeps its names
+ * out of everyone else's way. Modules are never unloaded.
+ */
+static const struct rc_backend_ops *load_module(const char *scheme, char *err, size_t errlen)
+{
+    char dirs[3][PATH_MAX], tried[3 * 64 + 3 * PATH_MAX] = "";
+    char path[PATH_MAX + 64], sym[64];
+    const char *env = getenv("ROLLCALL_MODULE_DIR");
+    size_t ndirs = 0;
+
+    if (env != NULL && env[0] != '\0') {
+        snprintf(dirs[ndirs++], PATH_MAX, "%s", env);
+    } else {
+        if (exe_dir(dirs[ndirs], PATH_MAX))
+            ndirs++;
+        snprintf(dirs[ndirs++], PATH_MAX, "%s", RC_MODULE_DIR_DEFAULT);
+    }
+    for (size_t i = 0; i < ndirs; i++) {
+        void *h;
+        const struct rc_backend_ops *ops;
+        const char *version;
+
+        int n = snprintf(path, sizeof(path), "%s/rollcall-%s.so", dirs[i], scheme);
+
+        note_dir(tried, sizeof(tried), dirs[i]);
+        if (n < 0 || (size_t)n >= sizeof(path) || access(path, F_OK) != 0)
+            continue;
+        h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (h == NULL) {
+            const char *why = dlerror();
+            rc_seterr(err, errlen, "%s:// registry: cannot load %s: %s", scheme, path,
+                      why ? why : "unknown error");
+            return NULL;
+        }
+        snprintf(sym, sizeof(sym), "rc_backend_%s", scheme);
+        ops = dlsym(h, sym);
+        version = dlsym(h, "rc_backend_module_version");
+        if (ops == NULL || version == NULL || strcmp(ops->scheme, scheme) != 0) {
+            rc_seterr(err, errlen, "%s:// registry: %s is not a rollcall %s backend module", scheme,
+                      path, scheme);
+            dlclose(h);
+            return NULL;
+        }
+        if (strcmp(version, ROLLCALL_VERSION) != 0) {
+            rc_seterr(err, errlen,
+                      "%s:// registry: %s is from rollcall %.32s, this is rollcall %s; install "
+                      "the modules that came with this binary",
+                      scheme, path, version, ROLLCALL_VERSION);
+            dlclose(h);
+            return NULL;
+        }
+        return ops;
+    }
+    rc_seterr(err, errlen,
+              "%s:// registry: backend module rollcall-%s.so not found (looked in %s; "
+              "ROLLCALL_MODULE_DIR overrides)",
+              scheme, scheme, tried);
     return NULL;
 }
 
@@ -95,13 +190,61 @@ static void supported_schemes(char *out, size_t outlen)
     size_t used = 0;
 
     out[0] = '\0';
-    for (size_t i = 0; rc_backends[i] != NULL && used < outlen; i++) {
+    for (size_t i = 0; i < RC_NBACKENDS && used < outlen; i++) {
         int n =
-            snprintf(out + used, outlen - used, "%s%s://", i ? ", " : "", rc_backends[i]->scheme);
+            snprintf(out + used, outlen - used, "%s%s://", i ? ", " : "", rc_backends[i].scheme);
         if (n < 0)
             break;
         used += (size_t)n;
     }
+}
+
+const struct rc_backend_ops *rc_registry_load(const char *url, char *err, size_t errlen)
+{
+    char scheme[RC_SCHEME_MAX], supported[128];
+    const char *want;
+    const struct rc_backend_ops *ops = NULL;
+
+    if (url_scheme(url, scheme) == 0) {
+        rc_seterr(err, errlen, "registry is not a URL (expected SCHEME://...)");
+        return NULL;
+    }
+    want = scheme_canonical(scheme);
+    for (size_t i = 0; i < RC_NBACKENDS; i++) {
+        struct rc_backend_slot *b = &rc_backends[i];
+
+        if (strcmp(b->scheme, want) != 0)
+            continue;
+        if (b->linked != NULL)
+            return b->linked;
+        pthread_mutex_lock(&rc_modules_lock);
+        if (b->loaded == NULL)
+            b->loaded = load_module(b->scheme, err, errlen);
+        ops = b->loaded;
+        pthread_mutex_unlock(&rc_modules_lock);
+        return ops;
+    }
+    supported_schemes(supported, sizeof(supported));
+    rc_seterr(err, errlen, "unsupported registry scheme \"%s:\" (rollcall knows %s)", scheme,
+              supported);
+    return NULL;
+}
+
+bool rc_registry_known(const char *url)
+{
+    char scheme[RC_SCHEME_MAX];
+
+    if (url_scheme(url, scheme) == 0)
+        return false;
+    for (size_t i = 0; i < RC_NBACKENDS; i++)
+        if (strcmp(rc_backends[i].scheme, scheme_canonical(scheme)) == 0)
+            return true;
+    return false;
+}
+
+const struct rc_backend_ops *rc_registry_find(const char *url)
+{
+    return rc_registry_load(url, NULL, 0);
 }
 
 /* A libpq "host=... dbname=..." conninfo: a word of [a-z_] followed by '='. */
@@ -125,7 +268,6 @@ int rc_registry_open(const char *url, struct rc_registry **ret, char *err, size_
     const struct rc_backend_ops *ops;
     struct rc_registry *r;
     char scheme[RC_SCHEME_MAX];
-    char supported[128];
     int rv;
 
     if (url == NULL || url[0] == '\0') {
@@ -145,13 +287,9 @@ int rc_registry_open(const char *url, struct rc_registry **ret, char *err, size_
                 "registry is not a URL (expected SCHEME://..., e.g. file:///var/lib/rollcall)");
         return -EINVAL;
     }
-    ops = rc_registry_find(url);
-    if (ops == NULL) {
-        supported_schemes(supported, sizeof(supported));
-        rc_seterr(err, errlen, "unsupported registry scheme \"%s:\" (this build has %s)", scheme,
-                  supported);
+    ops = rc_registry_load(url, err, errlen);
+    if (ops == NULL)
         return -EPROTONOSUPPORT;
-    }
 
     r = calloc(1, sizeof(*r));
     if (r == NULL) {

@@ -71,13 +71,28 @@ struct rc_backend_ops {
     void (*close)(void *ctx);
 };
 
+/*
+ * Where the backends live. The file backend is part of the program. Redis,
+ * PostgreSQL and S3 are modules, loaded on first use (docs/registry.md):
+ * rollcall-<scheme>.so, which defines `rc_backend_<scheme>` and
+ * `rc_backend_module_version` (== ROLLCALL_VERSION, checked on load). A
+ * program that links a backend in (the tests, the valgrind build) uses that
+ * copy and loads no module. Modules are searched for in $ROLLCALL_MODULE_DIR
+ * alone when it is set, else next to the executable, then in
+ * RC_MODULE_DIR_DEFAULT (the install's lib/rollcall).
+ */
 extern const struct rc_backend_ops rc_backend_fs;
 extern const struct rc_backend_ops rc_backend_redis;
 extern const struct rc_backend_ops rc_backend_postgres;
 extern const struct rc_backend_ops rc_backend_s3;
 
-/* The backend for url's scheme, or NULL. */
+/* The backend for url's scheme, loading its module if need be; NULL when
+ * the scheme is unknown or its module cannot be loaded. */
 const struct rc_backend_ops *rc_registry_find(const char *url);
+/* The same, with why not in err (no secrets: the URL is never echoed). */
+const struct rc_backend_ops *rc_registry_load(const char *url, char *err, size_t errlen);
+/* True when url's scheme names a backend of rollcall's, loaded or not. */
+bool rc_registry_known(const char *url);
 
 /* An open registry: ops + ctx. */
 struct rc_registry {

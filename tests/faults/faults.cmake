@@ -54,7 +54,7 @@ if(ROLLCALL_SANITIZE)
   target_link_options(rollcall_vg PRIVATE -fno-sanitize=all)
   target_link_libraries(rollcall_vg PRIVATE PkgConfig::LIBEVENT PkgConfig::CRYPTO PkgConfig::INIH
                         PkgConfig::HIREDIS PkgConfig::LIBPQ PkgConfig::CURL PkgConfig::EXPAT
-                        Threads::Threads)
+                        Threads::Threads ${CMAKE_DL_LIBS})
   set(_rc_vg_binary $<TARGET_FILE:rollcall_vg>)
 else()
   set(_rc_vg_binary $<TARGET_FILE:rollcall>)

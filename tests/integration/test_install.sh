@@ -16,7 +16,8 @@ cmake -S "$src" -B "$work/build" -DROLLCALL_TESTS=OFF -DCMAKE_BUILD_TYPE=Release
 cmake --build "$work/build" --target rollcall -j"$(nproc)" >/dev/null
 cmake --install "$work/build" >/dev/null
 
-for f in bin/rollcall etc/rollcall/rollcall.ini lib/systemd/system/rollcall.service; do
+for f in bin/rollcall etc/rollcall/rollcall.ini lib/systemd/system/rollcall.service \
+         lib/rollcall/rollcall-redis.so lib/rollcall/rollcall-postgres.so lib/rollcall/rollcall-s3.so; do
   if [ -e "$work/prefix/$f" ]; then ok "installed $f"; else bad "missing $f"; fi
 done
 
@@ -43,6 +44,25 @@ if echo "$out" | grep -q "interval" && ! echo "$out" | grep -q "install-test-coo
   ok "example ini accepted by check-config, cookie masked"
 else
   bad "check-config on the example ini: $out"
+fi
+
+# The installed binary finds its installed modules (not the build tree's):
+# check-config loads the module of the registry's scheme.
+for url in redis://127.0.0.1:6379/0 postgres://rc@127.0.0.1/rc s3://bucket; do
+  if out=$(env -u ROLLCALL_MODULE_DIR ROLLCALL_COOKIE=c "$work/prefix/bin/rollcall" \
+             check-config --registry "$url" 2>&1); then
+    ok "installed binary loads the ${url%%:*} module"
+  else
+    bad "check-config --registry $url: $out"
+  fi
+done
+# ... and says which one it misses, and where it looked, when it is gone.
+rm "$work/prefix/lib/rollcall/rollcall-s3.so"
+out=$(ROLLCALL_COOKIE=c "$work/prefix/bin/rollcall" check-config --registry s3://bucket 2>&1) || true
+if echo "$out" | grep -q "rollcall-s3.so not found (looked in .*$work/prefix/lib/rollcall"; then
+  ok "a missing module is named, with the directories searched"
+else
+  bad "missing module: $out"
 fi
 
 echo "$pass passed, $fail failed"

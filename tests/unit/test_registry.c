@@ -33,7 +33,7 @@ static void test_find(void **state)
     assert_null(rc_registry_find("host=db password=x"));
 }
 
-/* "postgresql" names whatever backend "postgres" names (none, until postgres.c is linked in). */
+/* "postgresql" names whatever backend "postgres" names (the module, when it loads). */
 static void test_postgres_alias(void **state)
 {
     const struct rc_backend_ops *pg = rc_registry_find("postgres://u@h/db");
@@ -42,6 +42,62 @@ static void test_postgres_alias(void **state)
     assert_ptr_equal(rc_registry_find("PostgreSQL://u@h/db"), pg);
     if (pg != NULL)
         assert_string_equal(pg->scheme, "postgres");
+}
+
+/*
+ * Module loading (Redis, PostgreSQL and S3 are rollcall-<scheme>.so). The
+ * failures come first: a module that loads is cached for the process.
+ * ROLLCALL_BINARY_DIR is where the build puts the real modules.
+ */
+static void test_module_errors(void **state)
+{
+    char dir[] = "/tmp/rc-test-modules-XXXXXX", path[512], err[1024];
+    FILE *f;
+
+    assert_true(rc_registry_known("redis://h"));
+    assert_true(rc_registry_known("S3://b"));
+    assert_true(rc_registry_known("postgresql://h/db"));
+    assert_false(rc_registry_known("nope://h"));
+    assert_false(rc_registry_known("redis"));
+
+    assert_non_null(mkdtemp(dir));
+    setenv("ROLLCALL_MODULE_DIR", dir, 1);
+
+    /* missing: says which module and where it looked */
+    assert_null(rc_registry_load("redis://user:hunter2@h/0", err, sizeof(err)));
+    assert_non_null(strstr(err, "rollcall-redis.so not found"));
+    assert_non_null(strstr(err, dir));
+    assert_null(strstr(err, "hunter2"));
+
+    /* not a shared object */
+    snprintf(path, sizeof(path), "%s/rollcall-redis.so", dir);
+    assert_non_null(f = fopen(path, "w"));
+    fputs("not an ELF file\n", f);
+    fclose(f);
+    assert_null(rc_registry_load("redis://h/0", err, sizeof(err)));
+    assert_non_null(strstr(err, "cannot load"));
+    unlink(path);
+
+    /* a real module under the wrong name: refused by its symbol and scheme */
+    snprintf(path, sizeof(path), "%s/rollcall-redis.so", dir);
+    assert_int_equal(symlink(ROLLCALL_BINARY_DIR "/rollcall-s3.so", path), 0);
+    assert_null(rc_registry_load("redis://h/0", err, sizeof(err)));
+    assert_non_null(strstr(err, "is not a rollcall redis backend module"));
+    unlink(path);
+    rmdir(dir);
+
+    /* unknown scheme: names the ones rollcall knows */
+    assert_null(rc_registry_load("nope://h", err, sizeof(err)));
+    assert_non_null(strstr(err, "unsupported registry scheme \"nope:\""));
+    assert_non_null(strstr(err, "redis://"));
+
+    /* the build's own modules load, and the answer is cached */
+    setenv("ROLLCALL_MODULE_DIR", ROLLCALL_BINARY_DIR, 1);
+    const struct rc_backend_ops *ops = rc_registry_load("redis://h/0", err, sizeof(err));
+    assert_non_null(ops);
+    assert_string_equal(ops->scheme, "redis");
+    unsetenv("ROLLCALL_MODULE_DIR");
+    assert_ptr_equal(rc_registry_find("REDIS://h/0"), ops);
 }
 
 static void test_open_errors(void **state)
@@ -325,11 +381,17 @@ static void test_time_format(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_find),        cmocka_unit_test(test_postgres_alias),
-        cmocka_unit_test(test_open_errors), cmocka_unit_test(test_open_close),
-        cmocka_unit_test(test_mask_url),    cmocka_unit_test(test_mask_url_truncates),
-        cmocka_unit_test(test_list_cap),    cmocka_unit_test(test_reject_escapes),
-        cmocka_unit_test(test_time_parse),  cmocka_unit_test(test_time_format),
+        cmocka_unit_test(test_find),
+        cmocka_unit_test(test_postgres_alias),
+        cmocka_unit_test(test_module_errors),
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_open_close),
+        cmocka_unit_test(test_mask_url),
+        cmocka_unit_test(test_mask_url_truncates),
+        cmocka_unit_test(test_list_cap),
+        cmocka_unit_test(test_reject_escapes),
+        cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_time_format),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
