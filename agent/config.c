@@ -305,7 +305,7 @@ static int key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
         }
         break;
     case KT_URL: {
-        char masked[RC_URL_MAX];
+        char masked[RC_URL_MAX], why[512];
 
         rc_registry_mask_url(s, masked, sizeof(masked));
         if (s[0] == '\0') {
@@ -316,11 +316,17 @@ static int key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
             snprintf(msg, msglen, "control character in registry URL %s", echo(masked, q));
             return -EINVAL;
         }
-        if (strlen(s) < k->size && rc_registry_find(s) == NULL) {
+        if (strlen(s) < k->size && !rc_registry_known(s)) {
             snprintf(msg, msglen,
                      "unsupported registry %s (expected file:///DIR, redis://HOST, "
                      "postgres://HOST/DB or s3://BUCKET)",
                      echo(masked, q));
+            return -EINVAL;
+        }
+        /* a module that is missing or stale is a configuration error too,
+         * and check-config is where the operator should learn of it */
+        if (strlen(s) < k->size && rc_registry_load(s, why, sizeof(why)) == NULL) {
+            snprintf(msg, msglen, "%s", why);
             return -EINVAL;
         }
         break;
@@ -792,6 +798,27 @@ struct cmdline {
 };
 
 /*
+ * Overwrites a registry URL in the process's own argv with its masked form
+ * (rc_registry_mask_url: no password, no secret query value), cut to the
+ * original length and padded with NULs, so that ps and /proc/PID/cmdline
+ * show no secret. Any prefix of a masked URL is secret-free.
+ */
+static void scrub_url(char *arg)
+{
+    char masked[RC_URL_MAX + 64];
+    size_t n = strlen(arg), m;
+
+    rc_registry_mask_url(arg, masked, sizeof(masked));
+    if (strcmp(masked, arg) == 0)
+        return;
+    m = strlen(masked);
+    if (m > n)
+        m = n;
+    memcpy(arg, masked, m);
+    memset(arg + m, '\0', n - m);
+}
+
+/*
  * Parses argv into cl. scrub, if not NULL, is the caller's own argv (same
  * strings as argv): the value of every --cookie in it is overwritten with '*'.
  */
@@ -893,6 +920,8 @@ static void parse_argv(int argc, char **argv, char **scrub, struct cmdline *cl, 
         flag_name(k, fl, sizeof(fl));
         if (k->type == KT_COOKIE && scrub != NULL)
             memset(scrub[val_idx] + (val - argv[val_idx]), '*', strlen(val));
+        if (k->type == KT_URL && scrub != NULL)
+            scrub_url(scrub[val_idx] + (val - argv[val_idx]));
         if (key_parse(k, val, &scratch, msg, sizeof(msg)) < 0) {
             err_add(e, "option %s: %s", fl, msg);
             continue;

@@ -583,6 +583,32 @@ static void test_cookie_scrubbed_from_argv(void **state)
     assert_string_equal(f->err, "option --cookie: cookie has a byte that is not printable ASCII");
 }
 
+/* A password in a --registry URL leaves ps and /proc/PID/cmdline too; the
+ * configuration keeps the real URL. */
+static void test_registry_password_scrubbed_from_argv(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(load(f, "--registry", "redis://u:pa55word@h:6379/0", "check-config", NULL), 0);
+    assert_string_equal(f->argv[2], "redis://u:***@h:6379/0");
+    assert_string_equal(f->cfg.registry, "redis://u:pa55word@h:6379/0");
+
+    /* the masked form is longer than a short password: cut, never overrun */
+    assert_int_equal(load(f, "--registry=redis://u:p@h/0", NULL), 0);
+    assert_string_equal(f->argv[1], "--registry=redis://u:***@h");
+    assert_string_equal(f->cfg.registry, "redis://u:p@h/0");
+
+    /* a URL without secrets is left as it is */
+    assert_int_equal(load(f, "--registry", "file:///var/lib/rollcall", NULL), 0);
+    assert_string_equal(f->argv[2], "file:///var/lib/rollcall");
+
+    /* scrubbed even when the load fails */
+    assert_int_equal(load(f, "--registry", "redis://u:pa55word@h:6379/0", "--bogus", NULL),
+                     -EINVAL);
+    assert_null(strstr(f->argv[2], "pa55word"));
+    assert_null(strstr(f->err, "pa55word"));
+}
+
 static void test_check_config_masks(void **state)
 {
     struct fx *f = *state;
@@ -769,6 +795,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_help_version_despite_bad_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cookie_scrubbed_from_argv, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_registry_password_scrubbed_from_argv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_config_masks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
         cmocka_unit_test(test_durations),
