@@ -8,7 +8,7 @@
 #
 #   tests/run.sh                 everything
 #   tests/run.sh -L unit         only some labels (extra args go to ctest)
-#   FUZZ_SECONDS=30 tests/run.sh longer fuzz smoke (default 10 s per target)
+#   FUZZ_SECONDS=60 tests/run.sh longer fuzz smoke (default 30 s per target; 0 = none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -33,6 +33,19 @@ fi
 # Erlang needs a writable HOME for its cookie; CI may start without one.
 export HOME=${HOME:-/root}
 
+# On a bare machine the S3 tests build MinIO from source first (~7 min on two
+# cores). For a full run, start that build now, niced, so that it overlaps
+# the ASan build and the tests before the S3 ones; those wait for it (the
+# script holds a lock while it builds).
+minio_prebuild=""
+if [ $# -eq 0 ] && [ ! -x "${ROLLCALL_CACHE_BIN:-$HOME/.cache/rollcall/bin}/minio" ]; then
+  mkdir -p "$ROOT/build"
+  echo "== building MinIO in the background (log: build/minio-prebuild.log)"
+  nice -n 19 "$ROOT/tests/integration/servers/start-minio.sh" --build \
+    >"$ROOT/build/minio-prebuild.log" 2>&1 &
+  minio_prebuild=$!
+fi
+
 BUILD=${BUILD:-$ROOT/build/asan}
 echo "== configure + build ($BUILD, ASan+UBSan)"
 cmake -S "$ROOT" -B "$BUILD" -DROLLCALL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -45,29 +58,54 @@ echo "== ctest"
 status=0
 (cd "$BUILD" && ctest --output-on-failure --timeout 900 "$@") || status=$?
 
-if [ $# -eq 0 ] && [ "${FUZZ_SECONDS:-10}" != 0 ]; then
-  echo "== fuzz smoke (${FUZZ_SECONDS:-10} s per target)"
+# Every target for FUZZ_SECONDS (30 s, as issue 5 asks of CI), as many at a
+# time as there are cores: 10 targets take ~2.5 min on 2 cores.
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+if [ $# -eq 0 ] && [ "$FUZZ_SECONDS" != 0 ]; then
+  echo "== fuzz smoke ($FUZZ_SECONDS s per target, $(nproc) at a time)"
   FUZZ_BUILD=$ROOT/build/fuzz
   cmake -S "$ROOT" -B "$FUZZ_BUILD" -DROLLCALL_FUZZ=ON -DROLLCALL_TESTS=OFF \
         -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug >/dev/null
   cmake --build "$FUZZ_BUILD" -j"$(nproc)" >/dev/null
+  fuzz_out=$(mktemp -d)
+  fuzz_one() { # target binary -> $fuzz_out/<name>.{log,rc}
+    local bin=$1 name work
+    name=$(basename "$bin")
+    work=$(mktemp -d)
+    cp -r "$ROOT/tests/fuzz/corpus/$name/." "$work/" 2>/dev/null || true
+    local rc=0
+    "$bin" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$fuzz_out/$name-" "$work" >"$fuzz_out/$name.log" 2>&1 || rc=$?
+    echo "$rc" >"$fuzz_out/$name.rc"
+    rm -rf "$work"
+  }
+  running=0
+  for bin in "$FUZZ_BUILD"/fuzz_*; do
+    [ -x "$bin" ] || continue
+    fuzz_one "$bin" &
+    running=$((running + 1))
+    if [ "$running" -ge "$(nproc)" ]; then wait -n || true; running=$((running - 1)); fi
+  done
+  wait
   fuzz_pass=0 fuzz_fail=0
   for bin in "$FUZZ_BUILD"/fuzz_*; do
     [ -x "$bin" ] || continue
     name=$(basename "$bin")
-    work=$(mktemp -d)
-    cp -r "$ROOT/tests/fuzz/corpus/$name/." "$work/" 2>/dev/null || true
-    if "$bin" -max_total_time="${FUZZ_SECONDS:-10}" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-         -artifact_prefix="$work/" "$work" >"$work.log" 2>&1; then
-      echo "fuzz $name: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$work.log" | awk '{print $2}') execs)"
+    if [ "$(cat "$fuzz_out/$name.rc" 2>/dev/null)" = 0 ]; then
+      echo "fuzz $name: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$fuzz_out/$name.log" | awk '{print $2}') execs)"
       fuzz_pass=$((fuzz_pass + 1))
     else
-      echo "fuzz $name: FAILED"; tail -40 "$work.log"
+      echo "fuzz $name: FAILED (crash input kept in $fuzz_out)"; tail -40 "$fuzz_out/$name.log" || true
       fuzz_fail=$((fuzz_fail + 1))
       status=1
     fi
-    rm -rf "$work" "$work.log"
   done
+  [ "$fuzz_fail" -eq 0 ] && rm -rf "$fuzz_out"
   echo "fuzz: $fuzz_pass passed, $fuzz_fail failed"
+fi
+# never leave the background build behind (the S3 tests normally waited for
+# it, and the fuzz run's `wait` reaps it)
+if [ -n "$minio_prebuild" ] && kill -0 "$minio_prebuild" 2>/dev/null; then
+  wait "$minio_prebuild" || true
 fi
 exit $status

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,6 +62,31 @@ static void check(bool ok, const char *what)
         fprintf(stderr, "fuzz_dist_reader: broken promise: %s\n", what);
         abort();
     }
+}
+
+/*
+ * One TCP connection per input, ~2000 inputs a second, for 10 minutes and
+ * more: so that TIME_WAIT sockets cannot pile up on one address pair, our
+ * sockets close with RST (SO_LINGER 0: no TIME_WAIT on our side), and the
+ * connections we dial come from a rotating source address in 127.1.0.0/16,
+ * spreading the node's own TIME_WAITs (of connections it closed first) over
+ * 65536 addresses.
+ */
+static void no_time_wait(int fd)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
+static void bind_rotating_source(int fd)
+{
+    static uint32_t next;
+    struct sockaddr_in src = {.sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(0x7f010000u | (next++ & 0xffffu))};
+
+    no_time_wait(fd);
+    check(bind(fd, (struct sockaddr *)&src, sizeof src) == 0, "bind a loopback source address");
 }
 
 static void spin(int n)
@@ -201,7 +227,25 @@ static int open_inbound(struct rc_hs *hs, uint8_t *rest, size_t *rest_len, bool 
     struct sockaddr_in sin = {.sin_family = AF_INET,
                               .sin_port = htons(rc_node_port(node)),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    check(connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0, "connect to the node");
+    bind_rotating_source(fd);
+    if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+        /* libFuzzer's timer signal can interrupt a blocking connect (when the
+         * node's accept queue is momentarily full the SYN is retried after
+         * 1 s): the connect goes on, so wait for it, up to 5 s */
+        int e = errno, soerr = 0;
+        socklen_t sl = sizeof soerr;
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int pr = -1;
+
+        for (int waited = 0; e == EINTR && waited < 50 && pr <= 0; waited++)
+            pr = poll(&pfd, 1, 100);
+        if (e == EINTR && pr > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0)
+            e = soerr;
+        if (e != 0) {
+            fprintf(stderr, "fuzz_dist_reader: connect: %s\n", strerror(e));
+            check(false, "connect to the node");
+        }
+    }
     set_nonblock(fd);
     struct rc_hs_out out = {.len = 0};
     rc_hs_init(hs, RC_HS_INITIATOR, PEER_NAME, 7, (const uint8_t *)COOKIE, strlen(COOKIE),
@@ -266,6 +310,7 @@ static int open_outbound(struct ping_state *ps, struct rc_ping **ret_ping, uint8
         fd = accept(lfd, NULL, NULL);
     }
     check(fd >= 0, "the node dials us");
+    no_time_wait(fd);
     set_nonblock(fd);
     struct rc_hs hs;
     struct rc_hs_out out = {.len = 0};
