@@ -3,6 +3,10 @@
 # or produces no table - never because a number is slow. The full bench is
 # run by hand (docs/BENCHMARKS.md). Included by tests/integration/tests.cmake.
 #
+# rollcall-bench-peerd (peerd.c): the bench's multiplexed peers, N rc_nodes in
+# one process (s1, s5). It lands next to `rollcall` in the build directory,
+# where bench.py looks for it by default.
+#
 # RUN_SERIAL: it starts some 20 agents, erl nodes and an epmd on loopback and
 # times them; sharing the machine with other tests would only add noise.
 if(NOT Python3_EXECUTABLE)
@@ -14,9 +18,13 @@ else()
   set(_rc_bench_python python3)
 endif()
 
+add_executable(rollcall-bench-peerd ${CMAKE_CURRENT_LIST_DIR}/peerd.c)
+target_link_libraries(rollcall-bench-peerd PRIVATE rollcall_core)
+
 add_test(NAME bench/smoke
          COMMAND ${_rc_bench_python} ${CMAKE_CURRENT_LIST_DIR}/bench.py --smoke
                  --rollcall $<TARGET_FILE:rollcall>
+                 --peerd $<TARGET_FILE:rollcall-bench-peerd>
                  --out ${CMAKE_BINARY_DIR}/bench-smoke-results)
 set_tests_properties(bench/smoke PROPERTIES
                      LABELS bench

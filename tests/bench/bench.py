@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """rollcall benchmarks (issue 4): one command, every scenario, on loopback.
 
-    python3 tests/bench/bench.py [--rollcall PATH] [--out DIR] [--smoke]
-                                 [--only s1,s2,...] [--keep]
+    python3 tests/bench/bench.py [--rollcall PATH] [--peerd PATH] [--peerd-procs K]
+                                 [--out DIR] [--smoke] [--only s1,s2,...] [--keep]
 
 Scenarios (docs/BENCHMARKS.md says what each one measures and how):
   s1  sweep time against N peers, all alive (rollcall and the BEAM baseline)
@@ -14,6 +14,13 @@ Scenarios (docs/BENCHMARKS.md says what each one measures and how):
       sweep line
   s6  registry cost per backend (file, Redis, PostgreSQL, S3) with 10, 100
       and 1000 entries
+
+Peers: s1 and s5 ping multiplexed peers, N rc_nodes served by a few
+rollcall-bench-peerd processes (tests/bench/peerd.c, built next to rollcall;
+--peerd-procs, default 4), so that a 500-peer sweep measures the agent and
+not the scheduler waking 500 processes; s1 adds one comparison row against
+500 peer processes. s2 freezes single peers, so its peers are separate
+`rollcall run` processes.
 
 Every table is printed (with the command lines that produced it above it)
 and written as CSV into --out (default: bench-results/ next to the binary).
@@ -47,6 +54,7 @@ BASELINE = os.path.join(HERE, "baseline.escript")
 SERVERS = os.path.join(ROOT, "tests", "integration", "servers")
 
 ROLLCALL = None
+PEERD = None
 ARGS = None
 TMP = None
 COOKIE = "ROLLCALLBENCHCOOKIE"
@@ -252,21 +260,27 @@ class Agent:
 
 
 class PeerPool:
-    """Cheap peers: rollcall agents with a 60 s interval and a registry dir of
-    their own (so they never ping each other), registered with one system
-    EPMD so the BEAM baseline can find them. They only answer pings."""
+    """Peers as separate processes (s2, which freezes single peers with
+    SIGSTOP, and s1's comparison row): `rollcall run` agents q000@127.0.40.2
+    ... with a 60 s interval and a registry dir of their own (so they never
+    ping each other), registered with the bench's EPMD so the BEAM baseline
+    can find them. They only answer pings. Grown and shrunk on demand: 100
+    idle agents cost ~0.2 GiB. Their alive names (qNNN) differ from peerd's
+    (pNNN): EPMD keys registrations by alive name alone."""
 
     def __init__(self):
-        self.peers = []  # (name, entry text, Popen)
+        self.peers = []  # (name, entry text, Agent)
 
     def grow(self, n):
         start = len(self.peers)
         if n <= start:
             return
+        t0 = time.monotonic()
         pending = []
         for i in range(start, n):
-            name = "p%03d@%s" % (i, ip_of(0, i))
-            d = os.path.join(TMP, "peers", "p%03d" % i)
+            name = "q%03d@%s" % (i, ip_of(40, i))
+            d = os.path.join(TMP, "peers", "q%03d" % i)
+            shutil.rmtree(d, ignore_errors=True)
             os.makedirs(d)
             a = Agent(name, "file://" + d, interval="60s", epmd="system", log_level="info")
             a.start()
@@ -282,21 +296,130 @@ class PeerPool:
         if not wait_until(lambda: all("system: registered" in tail(a.log, 5)
                                       for _, _, a in self.peers[start:]), 30, 0.05):
             raise RuntimeError("peers did not all register with EPMD")
+        print("peer processes: %d -> %d in %.1f s" % (start, n, time.monotonic() - t0), flush=True)
+
+    def shrink(self, n):
+        """Stops every peer process past the first n (SIGTERM to all, then wait)."""
+        gone = self.peers[n:]
+        if not gone:
+            return
+        del self.peers[n:]
+        for _, _, a in gone:
+            try:
+                os.kill(a.p.pid, signal.SIGCONT)
+                os.kill(a.p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for _, _, a in gone:
+            a.stop()  # waits; SIGKILL after 3 s
+            PROCS.remove(a.p)
 
     def registry(self, n, tag):
         """A fresh file registry dir holding the entries of the first n peers."""
-        d = os.path.join(TMP, "reg", tag)
-        os.makedirs(d)
-        for name, text, _ in self.peers[:n]:
-            with open(os.path.join(d, name), "w") as f:
-                f.write(text)
-        return d
+        return copy_entries(self.peers[:n], tag)
+
+    def describe(self, n):
+        """The command line of the first n peers, for the tables."""
+        first, last = self.peers[0], self.peers[n - 1]
+        return "%d x (%s ... %s): %s" % (n, first[0], last[0], first[2].cmdline().replace(
+            first[0], "qNNN@IP").replace(os.path.join(TMP, "peers", "q000"), "DIR"))
 
     def names(self, n):
         return [p[0] for p in self.peers[:n]]
 
     def procs(self, idx):
         return [self.peers[i][2] for i in idx]
+
+
+def copy_entries(peers, tag):
+    d = os.path.join(TMP, "reg", tag)
+    os.makedirs(d)
+    for name, text, _ in peers:
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    return d
+
+
+class MuxPool:
+    """Multiplexed peers (s1, s5): ARGS.peerd_procs (default 4)
+    `rollcall-bench-peerd` processes (tests/bench/peerd.c) serving n rc_nodes
+    p000@127.0.0.2 ... (ip_of(0, i)) between them, one event loop each,
+    registered with the bench's EPMD. On a 2-core box 500 peer processes make
+    a 500-ping sweep measure the scheduler; a few processes answering them all
+    leave the agent measured. (One process is slower: it answers 500 pings
+    in series on one core, ~5 ms more per sweep at N = 500; 2 and 4 were
+    alike, 4 had the lower p90.)
+    peerd writes each node's entry (the agent's own file-backend format) into
+    one dir; registry() copies the first n. The entries are not refreshed:
+    the file backend ages an entry by the copy's mtime, and answering peers
+    are never pruned, so their age does not matter."""
+
+    def __init__(self):
+        self.peers = []  # (name, entry text, None)
+        self.procs = []  # Popen
+        self.argvs = []
+
+    def start(self, n):
+        if self.procs:
+            return
+        t0 = time.monotonic()
+        out = os.path.join(TMP, "peerd-entries")
+        shutil.rmtree(out, ignore_errors=True)
+        k = max(1, min(ARGS.peerd_procs, n))
+        waits = []
+        for j in range(k):
+            lo, hi = n * j // k, n * (j + 1) // k
+            argv = [PEERD, "--count", str(hi - lo), "--first-index", str(lo), "--out", out,
+                    "--epmd-port", str(EPMD_PORT)]
+            log = os.path.join(TMP, "logs", "peerd%d" % j)
+            so = open(log + ".out", "wb")
+            p = popen(argv, log + ".err", stdout=so)
+            self.procs.append(p)
+            self.argvs.append(argv)
+            waits.append((p, log, hi - lo))
+
+        def ready():
+            for p, log, c in waits:
+                if p.poll() is not None:
+                    raise RuntimeError("peerd exited (%s):\n%s" % (p.returncode, tail(log + ".err")))
+                if "ready %d" % c not in tail(log + ".out", 5):
+                    return False
+            return True
+        if not wait_until(ready, 30, 0.02):
+            raise RuntimeError("peerd not ready within 30 s:\n%s" % tail(waits[0][1] + ".err"))
+        self.peers = []
+        for i in range(n):
+            name = "p%03d@%s" % (i, ip_of(0, i))
+            with open(os.path.join(out, name)) as f:
+                self.peers.append((name, f.read(), None))
+        print("peerd: %d peers in %d process%s up in %.1f s" % (
+            n, k, "" if k == 1 else "es", time.monotonic() - t0), flush=True)
+
+    def stop(self):
+        for p in self.procs:
+            stop(p)
+            PROCS.remove(p)
+        self.procs, self.peers, self.argvs = [], [], []
+
+    def cmdline(self):
+        """One line for the tables: the first process's argv, and the others' first indexes."""
+        line = " ".join(shlex.quote(a) for a in self.argvs[0])
+        if len(self.argvs) > 1:
+            line = "%d processes, first: %s; the others: --first-index %s" % (
+                len(self.argvs), line, ",".join(argv[argv.index("--first-index") + 1] for argv in self.argvs[1:]))
+        return line
+
+    def registry(self, n, tag):
+        return copy_entries(self.peers[:n], tag)
+
+    def names(self, n):
+        return [p[0] for p in self.peers[:n]]
+
+
+class Pools:
+    def __init__(self):
+        self.procs = PeerPool()
+        self.mux = MuxPool()
 
 
 class Baseline:
@@ -405,11 +528,14 @@ def measured_sweeps(agent, want, warmup, timeout):
     return s[:warmup], s[warmup:warmup + want]
 
 
-def s1(pool):
-    """Sweep time against N peers, all alive."""
+def s1(pools):
+    """Sweep time against N peers, all alive: multiplexed peers (peerd), then
+    one comparison row against as many peer processes."""
     trials, warm = ARGS.trials, 2
     rows = []
     cmds = []
+    pool = pools.mux
+    pool.start(max(ARGS.ns))
     for n in ARGS.ns:
         reg = pool.registry(n, "s1-%d" % n)
         a = Agent("m1n%d@127.0.200.1" % n, "file://" + reg).start()
@@ -428,9 +554,34 @@ def s1(pool):
         rows.append(("rollcall N=%d first sweep (connecting)" % n, [first[0]["duration_ms"]], ""))
         rows.append(("baseline N=%d first sweep (connecting)" % n, [bs[0][1] * 1000], ""))
         if not cmds:
-            cmds = [a.cmdline().replace("m1n%d" % n, "m1n$N"), b.cmdline().replace("b1n%d" % n, "b1n$N")]
-    t = Table("s1_sweep", "sweep time, N peers all alive (%d sweeps after %d warm-up; N = %s)" % (
-        trials, warm, ",".join(map(str, ARGS.ns))), cmds)
+            cmds = ["peers: " + pool.cmdline(),
+                    a.cmdline().replace("m1n%d" % n, "m1n$N"), b.cmdline().replace("b1n%d" % n, "b1n$N")]
+    nprocs = len(pool.procs)
+    # Stop peerd first: EPMD (select(), at most 1024 descriptors) then holds
+    # only the peer processes' registrations.
+    pool.stop()
+
+    # The comparison row: the same sweep against n peer *processes* (the
+    # set-up before peerd), which on a 2-core box mostly measures the
+    # scheduler waking n processes.
+    n = max(ARGS.ns)
+    pools.procs.grow(n)
+    reg = pools.procs.registry(n, "s1-procs-%d" % n)
+    a = Agent("m1p%d@127.0.200.3" % n, "file://" + reg).start()
+    first, sw = measured_sweeps(a, trials, warm, trials + warm + 20)
+    a.stop()
+    if any(s.get("alive") != n or s.get("peers") != n for s in sw):
+        a.fail("sweeps with peer processes down: %s" % sw[:2])
+    rows.append(("rollcall N=%d (%d peer processes)" % (n, n), [s["duration_ms"] for s in sw],
+                 "first sweep (connecting) %.1f ms" % first[0]["duration_ms"]))
+    cmds.append("comparison row, peers = " + pools.procs.describe(n))
+    cmds.append(a.cmdline().replace("m1p%d" % n, "m1p$N"))
+    pools.procs.shrink(ARGS.s2_n if "s2" in ARGS.run else 0)
+
+    t = Table("s1_sweep", "sweep time, N peers all alive (%d sweeps after %d warm-up; N = %s); peers: %d "
+              "rc_nodes in %d peerd process%s, unless the row says otherwise" % (
+                  trials, warm, ",".join(map(str, ARGS.ns)), max(ARGS.ns), nprocs,
+                  "" if nprocs == 1 else "es"), cmds)
     for what, xs, note in rows:
         t.add(what, xs, "ms", note)
     for n in ARGS.ns:
@@ -440,9 +591,11 @@ def s1(pool):
     t.emit()
 
 
-def s2(pool):
-    """Sweep time with k frozen peers of n."""
+def s2(pools):
+    """Sweep time with k frozen peers of n: peer processes, each frozen on its own."""
     n = ARGS.s2_n
+    pool = pools.procs
+    pool.grow(n)
     reg = pool.registry(n, "s2")
     a = Agent("m2@127.0.200.2", "file://" + reg).start()
     measured_sweeps(a, 1, 2, 30)
@@ -479,12 +632,14 @@ def s2(pool):
             a.fail("peers did not come back after SIGCONT")
     if base_cmd:
         t.commands.append(base_cmd.replace("b2k%d" % ARGS.ks[-1], "b2k$K"))
+    t.commands.insert(0, "peers = " + pool.describe(n))
     for k in ARGS.ks:
         r = [x for x in t.rows if x[0] == "rollcall k=%d" % k]
         b = [x for x in t.rows if x[0].startswith("baseline k=%d " % k)]
         if r and b:
             t.rows.append(("baseline/rollcall median ratio k=%d" % k, 1, b[0][2] / r[0][2], None, None, "x", ""))
     a.stop()
+    pool.shrink(0)  # no later scenario needs peer processes
     t.emit()
 
 
@@ -524,7 +679,7 @@ def wait_all(agents, msg, node, since, timeout):
     return r
 
 
-def s3_s4(pool):
+def s3_s4(pools):
     """Detection latency (kill -9, kill -STOP) and convergence."""
     m = ARGS.cluster
     reg, agents = cluster(m, "s3", 10)
@@ -643,10 +798,13 @@ def proc_smaps_by_file(pid):
     return out
 
 
-def s5(pool):
-    """Cost over a window, rollcall and the baseline side by side; start-up."""
+def s5(pools):
+    """Cost over a window, rollcall and the baseline side by side; start-up.
+    Peers: peerd (multiplexed)."""
     window, step = ARGS.window, ARGS.cpu_step
     measured = []
+    pool = pools.mux
+    pool.start(max(ARGS.ns))
     cmds = []
     for n in ARGS.ns:
         reg = pool.registry(n, "s5-%d" % n)
@@ -656,7 +814,8 @@ def s5(pool):
         measured.append(("rollcall N=%d" % n, a.p.pid, a))
         measured.append(("baseline N=%d" % n, b.p.pid, b))
         if not cmds:
-            cmds = [a.cmdline().replace("m5n%d" % n, "m5n$N"), b.cmdline().replace("b5n%d" % n, "b5n$N")]
+            cmds = ["peers: " + pool.cmdline(),
+                    a.cmdline().replace("m5n%d" % n, "m5n$N"), b.cmdline().replace("b5n%d" % n, "b5n$N")]
     time.sleep(ARGS.warmup)
     for what, pid, obj in measured:
         if obj.p.poll() is not None:
@@ -753,6 +912,7 @@ def s5(pool):
               "(its timestamp) / first sweep line (its ts); ms resolution" % n, [a.cmdline()])
     t.add("start -> first published entry", ent, "ms")
     t.add("start -> first sweep line", swp, "ms", "target < 50 ms")
+    pool.stop()
     t.emit()
 
 
@@ -861,7 +1021,7 @@ def fill_registry(be, url, lo, hi, port):
     return hi
 
 
-def s6(pool):
+def s6(pools):
     """Registry cost per sweep: the agent's own registry_round debug line
     (publish_ms, list_ms) against a store filled with N entries."""
     backends = [("file", None)]
@@ -951,9 +1111,14 @@ SCENARIOS = [("s1", s1), ("s2", s2), ("s3", s3_s4), ("s5", s5), ("s6", s6)]
 
 
 def main():
-    global ROLLCALL, ARGS, TMP, EPMD_PORT
+    global ROLLCALL, PEERD, ARGS, TMP, EPMD_PORT
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rollcall", default=os.path.join(ROOT, "build-bench", "rollcall"))
+    ap.add_argument("--peerd", default=None,
+                    help="the multiplexed peers (default: rollcall-bench-peerd next to --rollcall)")
+    ap.add_argument("--peerd-procs", type=int, default=4,
+                    help="split the multiplexed peers over this many peerd processes (default 4: on 2 "
+                         "cores one process serialises the peers' replies, ~5 ms at N = 500)")
     ap.add_argument("--out", default=None, help="results dir (default: bench-results next to the binary)")
     ap.add_argument("--smoke", action="store_true", help="N = 10, one trial, short windows (CI)")
     ap.add_argument("--only", default="", help="comma list of s1,s2,s3 (s3 includes s4),s5,s6")
@@ -962,6 +1127,12 @@ def main():
     ROLLCALL = os.path.abspath(ARGS.rollcall)
     if not os.access(ROLLCALL, os.X_OK):
         sys.exit("bench: %s is not an executable (build it first, see docs/BENCHMARKS.md)" % ROLLCALL)
+    PEERD = os.path.abspath(ARGS.peerd or os.path.join(os.path.dirname(ROLLCALL), "rollcall-bench-peerd"))
+    if not os.access(PEERD, os.X_OK):
+        sys.exit("bench: %s is not an executable (build the rollcall-bench-peerd target, see "
+                 "docs/BENCHMARKS.md, or give --peerd)" % PEERD)
+    if ARGS.peerd_procs < 1:
+        sys.exit("bench: --peerd-procs must be >= 1")
     if not shutil.which("escript") or not shutil.which("epmd"):
         sys.exit("bench: escript and epmd are needed (apt-get install erlang-base)")
     if ARGS.smoke:
@@ -977,6 +1148,7 @@ def main():
     os.makedirs(ARGS.out, exist_ok=True)
     open(os.path.join(ARGS.out, "tables.txt"), "w").close()
     only = [x for x in ARGS.only.split(",") if x]
+    ARGS.run = [k for k, _ in SCENARIOS if not only or k in only]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = 65536 if hard == resource.RLIM_INFINITY else hard
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
@@ -997,16 +1169,13 @@ def main():
         popen(["epmd", "-port", str(EPMD_PORT)], os.path.join(TMP, "logs", "epmd.log"),
               {"ERL_EPMD_PORT": str(EPMD_PORT)})
         time.sleep(0.3)
-        pool = PeerPool()
-        t0 = time.monotonic()
-        pool.grow(max(ARGS.ns))
-        print("peer pool: %d agents up in %.1f s" % (len(pool.peers), time.monotonic() - t0), flush=True)
+        pools = Pools()
         for key, fn in SCENARIOS:
-            if only and key not in only:
+            if key not in ARGS.run:
                 continue
             t0 = time.monotonic()
             try:
-                fn(pool)
+                fn(pools)
             except Exception as e:
                 traceback.print_exc()
                 FAILED.append("%s: %s" % (key, str(e).splitlines()[0] if str(e) else repr(e)))
