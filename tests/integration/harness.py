@@ -72,6 +72,23 @@ def iso_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# The agent's log stamps ts in whole milliseconds, truncated: an event stamped
+# t happened somewhere in [t, t + TS_RESOLUTION). A test that takes
+# since = time.time() and then causes an event can see that event stamped up
+# to 1 ms *before* since; comparing `_t >= since` then misses it and waits out
+# its whole timeout (CI lost two runs to this). logged_since() is the one
+# comparison every test uses.
+TS_RESOLUTION = 0.001
+
+
+def logged_since(e, since):
+    """True when event e may have been logged at or after since (None: any)."""
+    if since is None:
+        return True
+    t = e.get("_t")
+    return t is not None and t + TS_RESOLUTION > since
+
+
 _TS_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)$")
 
 
@@ -450,10 +467,10 @@ class Agent:
         return out
 
     def find(self, since=None, **match):
-        """Events whose fields equal match (and, with since, _t >= since)."""
+        """Events whose fields equal match (and, with since, logged_since)."""
         res = []
         for e in self.events():
-            if since is not None and (e["_t"] is None or e["_t"] < since):
+            if not logged_since(e, since):
                 continue
             if all(e.get(k) == v for k, v in match.items()):
                 res.append(e)
@@ -476,7 +493,7 @@ class Agent:
         for e in self.events():
             if e.get("msg") != "sweep" or e.get("self") != self.name:
                 continue
-            if since is not None and (e["_t"] is None or e["_t"] < since):
+            if not logged_since(e, since):
                 continue
             if cur is None or e.get("node") in cur[1]:
                 cur = (e["_t"], {})

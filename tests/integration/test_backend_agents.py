@@ -183,7 +183,7 @@ class BackendAgents(harness.AgentTestCase):
     def registry_errors(self, agent, since=None):
         return [e for e in agent.events()
                 if "registry unavailable" in e.get("msg", "")
-                and (since is None or (e["_t"] or 0) >= since)]
+                and harness.logged_since(e, since)]
 
     # ------------------------------------------------------------------
 
