@@ -11,8 +11,9 @@
  *   rollcall:{NAME}:info    hash, field = node name, value = the entry text
  *                           (entry.c) without its refresh-time line
  *
- * Every operation is one Lua script (EVALSHA, EVAL on NOSCRIPT, which also
- * covers a restarted or flushed server) that reads redis.call('TIME'), so
+ * Every operation is one Lua script (EVALSHA with the digest the server gave
+ * for SCRIPT LOAD, EVAL on NOSCRIPT, which also covers a restarted or flushed
+ * server) that reads redis.call('TIME'), so
  * ages are judged on the server's clock and the conditional remove is
  * atomic. list returns [now, count, name, age, value, name, age, value...];
  * the script caps the bytes it returns so garbage written by someone else
@@ -29,6 +30,7 @@
  * file and drive them directly. Never logs; err never holds the password.
  * A ctx serves one thread at a time.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -39,7 +41,6 @@
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
-#include <openssl/evp.h>
 
 #include "rollcall/err.h"
 #include "rollcall/registry.h"
@@ -429,12 +430,21 @@ static const char *const redis_scripts[REDIS_NSCRIPTS] = {
 
 /* ---- the backend ---- */
 
+/*
+ * The scripts' SHA-1s come from the server (SCRIPT LOAD, once per script and
+ * ctx), not from a hash of our own: the module then needs no libcrypto, and
+ * the server is the one that must agree on the digest anyway. Until a script
+ * has a digest, or when the server refuses SCRIPT LOAD (an ACL may allow
+ * EVAL but not SCRIPT) or answers with something that is not one, that
+ * script is sent whole with EVAL.
+ */
 struct redis_ctx {
     struct rc_redis_url url;
     char key_nodes[REDIS_CLUSTER_MAX + 32];
     char key_info[REDIS_CLUSTER_MAX + 32];
-    char sha[REDIS_NSCRIPTS][41];
-    redisContext *c; /* NULL = connect on the next call */
+    char sha[REDIS_NSCRIPTS][41]; /* "" = not known yet */
+    bool script_load_refused;     /* EVAL only, for this ctx's life */
+    redisContext *c;              /* NULL = connect on the next call */
 };
 
 static void redis_drop(struct redis_ctx *ctx)
@@ -445,16 +455,16 @@ static void redis_drop(struct redis_ctx *ctx)
     }
 }
 
-static int redis_sha1_hex(const char *s, char out[41])
+/* A SCRIPT LOAD reply we accept: a string of exactly 40 hex digits. */
+static bool redis_sha_reply_ok(int type, const char *s, size_t len)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-
-    if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha1(), NULL) != 1 || mdlen != 20)
-        return -EIO;
-    for (unsigned i = 0; i < 20; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return 0;
+    if ((type != REDIS_REPLY_STRING && type != REDIS_REPLY_STATUS) || s == NULL || len != 40)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (rc_hexval(s[i]) < 0)
+            return false;
+    }
+    return true;
 }
 
 static void redis_where(const struct redis_ctx *ctx, char *out, size_t outlen)
@@ -629,10 +639,40 @@ out_drop:
 }
 
 /*
+ * Asks the server for a script's digest (SCRIPT LOAD) unless it is known or
+ * refused. 0 also when the server says no or answers nonsense (the script
+ * then goes by EVAL); < 0 only for an I/O error, which dropped the
+ * connection as redis_command does.
+ */
+static int redis_learn_sha(struct redis_ctx *ctx, int script, char *err, size_t errlen)
+{
+    const char *argv[3] = {"SCRIPT", "LOAD", redis_scripts[script]};
+    size_t lens[3] = {6, 4, strlen(redis_scripts[script])};
+    redisReply *r;
+    int rv = 0;
+
+    if (ctx->sha[script][0] != '\0' || ctx->script_load_refused)
+        return 0;
+    r = redis_command(ctx, 3, argv, lens, "SCRIPT LOAD", &rv, err, errlen);
+    if (r == NULL)
+        return rv;
+    if (redis_sha_reply_ok(r->type, r->str, r->len)) {
+        for (size_t i = 0; i < 40; i++)
+            ctx->sha[script][i] = (char)tolower((unsigned char)r->str[i]);
+        ctx->sha[script][40] = '\0';
+    } else {
+        ctx->script_load_refused = true;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/*
  * Runs one of our scripts with KEYS = {nodes, info} and args. Connects if
- * needed; EVALSHA first, EVAL when the server does not know the script
- * (first use, restart, SCRIPT FLUSH). A failure on a reused connection is
- * retried once on a fresh one. On success *ret is a non-error reply.
+ * needed; EVALSHA when the digest is known (redis_learn_sha), EVAL when it
+ * is not or the server does not know the script (restart, SCRIPT FLUSH). A
+ * failure on a reused connection is retried once on a fresh one. On success
+ * *ret is a non-error reply.
  */
 static int redis_script(struct redis_ctx *ctx, int script, const char *op, int nargs,
                         const char **args, const size_t *arglens, redisReply **ret, char *err,
@@ -653,10 +693,17 @@ static int redis_script(struct redis_ctx *ctx, int script, const char *op, int n
             if (rv < 0)
                 return rv;
         }
-        argv[0] = "EVALSHA";
-        lens[0] = 7;
-        argv[1] = ctx->sha[script];
-        lens[1] = 40;
+        rv = redis_learn_sha(ctx, script, err, errlen);
+        if (rv < 0) {
+            if (!fresh && attempt == 0)
+                continue;
+            return rv;
+        }
+        bool by_sha = ctx->sha[script][0] != '\0';
+        argv[0] = by_sha ? "EVALSHA" : "EVAL";
+        lens[0] = strlen(argv[0]);
+        argv[1] = by_sha ? ctx->sha[script] : redis_scripts[script];
+        lens[1] = strlen(argv[1]);
         argv[2] = "2";
         lens[2] = 1;
         argv[3] = ctx->key_nodes;
@@ -668,7 +715,8 @@ static int redis_script(struct redis_ctx *ctx, int script, const char *op, int n
             lens[5 + i] = arglens[i];
         }
         r = redis_command(ctx, 5 + nargs, argv, lens, op, &rv, err, errlen);
-        if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        if (by_sha && r != NULL && r->type == REDIS_REPLY_ERROR &&
+            strncmp(r->str, "NOSCRIPT", 8) == 0) {
             freeReplyObject(r);
             argv[0] = "EVAL";
             lens[0] = 4;
@@ -707,13 +755,6 @@ static int redis_open(const char *url, void **ret_ctx, char *err, size_t errlen)
         goto out_free;
     snprintf(ctx->key_nodes, sizeof(ctx->key_nodes), "rollcall:{%s}:nodes", ctx->url.cluster);
     snprintf(ctx->key_info, sizeof(ctx->key_info), "rollcall:{%s}:info", ctx->url.cluster);
-    for (int i = 0; i < REDIS_NSCRIPTS; i++) {
-        rv = redis_sha1_hex(redis_scripts[i], ctx->sha[i]);
-        if (rv < 0) {
-            rc_seterr(err, errlen, "cannot hash the redis scripts (libcrypto)");
-            goto out_free;
-        }
-    }
     *ret_ctx = ctx;
     return 0;
 

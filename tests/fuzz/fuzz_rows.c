@@ -8,6 +8,8 @@
  *     of age (little-endian, signed), 1 byte of value kind, the rest the value.
  *   PostgreSQL: byte 1 = NULL mask of the 6 columns, the rest the 6 column
  *     texts separated by 0xFF bytes.
+ * Every input, after byte 0, is also a SCRIPT LOAD reply (redis_sha_reply_ok):
+ *   accepted only as exactly 40 hex digits.
  * Beyond memory safety it checks that an accepted row is a valid entry
  * (valid name, NUL-terminated host, age >= 0) and that a rejected one leaves
  * the output untouched and gives a reason.
@@ -106,5 +108,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         redis_row(data + 1, size - 1);
     else
         pg_row(data + 1, size - 1);
+    /* the SCRIPT LOAD reply check (redis.c): a digest only if 40 hex digits */
+    if (redis_sha_reply_ok(REDIS_REPLY_STRING, (const char *)data + 1, size - 1)) {
+        for (size_t i = 1; i < size; i++)
+            if (rc_hexval(data[i]) < 0)
+                __builtin_trap();
+        if (size - 1 != 40)
+            __builtin_trap();
+    }
     return 0;
 }

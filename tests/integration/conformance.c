@@ -1039,6 +1039,57 @@ static void t_reconnect(struct conf *c)
     r_remove(c, e.name, 0, err);
 }
 
+/* redis: script digests come from SCRIPT LOAD; a user refused the SCRIPT
+ * command gets EVAL instead. Whichever way this handle went, the server must
+ * agree: the digests are in its script cache, or SCRIPT LOAD really is
+ * refused to this user (run-conformance.sh runs both users). */
+static void t_redis_scripts(struct conf *c)
+{
+    struct redis_ctx *rc = c->reg->ctx;
+    const int used[] = {REDIS_SCRIPT_PUBLISH, REDIS_SCRIPT_LIST};
+    struct rc_entry e;
+    char err[CONF_ERRLEN];
+    redisReply *r;
+    int rv = 0;
+
+    make_entry(c, &e, "scripts", "127.0.0.1", 0);
+    if (r_publish(c, &e, err) < 0)
+        return fail(c, "publish: %s", err);
+    if (!list_find(c, e.name, NULL))
+        return fail(c, "not listed");
+    r_remove(c, e.name, 0, err);
+    if (rc->script_load_refused) {
+        for (int i = 0; i < REDIS_NSCRIPTS; i++)
+            if (rc->sha[i][0] != '\0')
+                return fail(c, "script %d has a digest although SCRIPT LOAD was refused", i);
+        rv = redis_raw(rc, "SCRIPT LOAD", 3, (const char *[]){"SCRIPT", "LOAD", "return 1"},
+                       (const size_t[]){6, 4, 8}, err);
+        if (rv != -EIO || strstr(err, "NOPERM") == NULL)
+            return fail(c, "the backend fell back to EVAL, but this user may SCRIPT LOAD (%s)",
+                        rv == 0 ? "it worked" : err);
+        printf("# SCRIPT LOAD refused to this user: scripts went by EVAL\n");
+        return;
+    }
+    for (size_t k = 0; k < sizeof(used) / sizeof(used[0]); k++) {
+        const char *sha = rc->sha[used[k]];
+
+        if (strlen(sha) != 40 || strspn(sha, "0123456789abcdef") != 40)
+            return fail(c, "script %d has no digest after use: \"%s\"", used[k], sha);
+        if (rc->c == NULL && (rv = redis_connect(rc, err, CONF_ERRLEN)) < 0)
+            return fail(c, "connect: %s", err);
+        r = redis_command(rc, 3, (const char *[]){"SCRIPT", "EXISTS", sha},
+                          (const size_t[]){6, 6, 40}, "SCRIPT EXISTS", &rv, err, CONF_ERRLEN);
+        if (r == NULL)
+            return fail(c, "SCRIPT EXISTS: %s", err);
+        bool known = r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+                     r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer == 1;
+        freeReplyObject(r);
+        if (!known)
+            return fail(c, "the server does not know script %d by the digest %s", used[k], sha);
+    }
+    printf("# script digests from SCRIPT LOAD, known to the server\n");
+}
+
 /* s3: the steady state costs one request, bodies are fetched only when their
  * ETag changes; checked by timing is unreliable, so by an ETag-stable body:
  * re-publishing the same entry must not change the listed values. */
@@ -1082,6 +1133,7 @@ static const struct check checks[] = {
     {"bad_url_refused", t_bad_url, NULL},
     {"wrong_password", t_wrong_password, "redis postgres postgresql s3"},
     {"reconnect_after_cut", t_reconnect, "redis postgres postgresql"},
+    {"redis_script_digests", t_redis_scripts, "redis"},
     {"pg_concurrent_first_start", t_pg_concurrent_create, "postgres postgresql"},
     {"s3_changed_body_seen", t_s3_stable_body, "s3"},
     {"outage_is_an_error", t_outage, NULL},

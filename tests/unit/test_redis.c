@@ -220,15 +220,45 @@ static void test_scripts_hash(void **state)
     char e[128];
 
     assert_int_equal(redis_open("redis://127.0.0.1:1/0?cluster=t", &ctx, e, sizeof(e)), 0);
-    for (int i = 0; i < REDIS_NSCRIPTS; i++) {
-        assert_int_equal(strlen(((struct redis_ctx *)ctx)->sha[i]), 40);
-        assert_int_equal(strspn(((struct redis_ctx *)ctx)->sha[i], "0123456789abcdef"), 40);
-    }
+    /* digests are learned from the server (SCRIPT LOAD) on first use */
+    for (int i = 0; i < REDIS_NSCRIPTS; i++)
+        assert_string_equal(((struct redis_ctx *)ctx)->sha[i], "");
+    assert_false(((struct redis_ctx *)ctx)->script_load_refused);
     /* every key of a cluster shares one hash tag (one slot) */
     assert_string_equal(((struct redis_ctx *)ctx)->key_nodes, "rollcall:{t}:nodes");
     assert_string_equal(((struct redis_ctx *)ctx)->key_info, "rollcall:{t}:info");
     redis_close(ctx);
     redis_close(NULL);
+}
+
+/* What SCRIPT LOAD may answer: only 40 hex digits are taken as a digest. */
+static void test_sha_reply(void **state)
+{
+    const char *ok = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db";
+    const char *upper = "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB";
+    char bad[41];
+
+    (void)state;
+    assert_true(redis_sha_reply_ok(REDIS_REPLY_STRING, ok, 40));
+    assert_true(redis_sha_reply_ok(REDIS_REPLY_STATUS, upper, 40));
+    assert_false(redis_sha_reply_ok(REDIS_REPLY_ERROR, ok, 40));
+    assert_false(redis_sha_reply_ok(REDIS_REPLY_INTEGER, ok, 40));
+    assert_false(redis_sha_reply_ok(REDIS_REPLY_NIL, NULL, 0));
+    assert_false(redis_sha_reply_ok(REDIS_REPLY_STRING, NULL, 40));
+    assert_false(redis_sha_reply_ok(REDIS_REPLY_STRING, ok, 39));
+    assert_false(redis_sha_reply_ok(REDIS_REPLY_STRING, "", 0));
+    /* 41 bytes: a digest with one more digit is not a digest */
+    assert_false(
+        redis_sha_reply_ok(REDIS_REPLY_STRING, "e0e1f9fabfc9d4800c877a703b823ac0578ff8dba", 41));
+    for (size_t i = 0; i < 40; i++) {
+        const char subst[] = {'g', ' ', '\0', '\n', '-', 'x'};
+
+        for (size_t k = 0; k < sizeof(subst); k++) {
+            memcpy(bad, ok, 41);
+            bad[i] = subst[k];
+            assert_false(redis_sha_reply_ok(REDIS_REPLY_STRING, bad, 40));
+        }
+    }
 }
 
 static int reply_error(const char *text, char *e, size_t elen)
@@ -287,17 +317,12 @@ static void test_unreachable_is_an_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_full),
-        cmocka_unit_test(test_url_defaults),
-        cmocka_unit_test(test_url_password_only),
-        cmocka_unit_test(test_url_ipv6),
-        cmocka_unit_test(test_url_errors),
-        cmocka_unit_test(test_decode_ok),
-        cmocka_unit_test(test_decode_rejects),
-        cmocka_unit_test(test_format_strips_time),
-        cmocka_unit_test(test_scripts_hash),
-        cmocka_unit_test(test_reply_errors),
-        cmocka_unit_test(test_unreachable_is_an_error),
+        cmocka_unit_test(test_url_full),          cmocka_unit_test(test_url_defaults),
+        cmocka_unit_test(test_url_password_only), cmocka_unit_test(test_url_ipv6),
+        cmocka_unit_test(test_url_errors),        cmocka_unit_test(test_decode_ok),
+        cmocka_unit_test(test_decode_rejects),    cmocka_unit_test(test_format_strips_time),
+        cmocka_unit_test(test_scripts_hash),      cmocka_unit_test(test_sha_reply),
+        cmocka_unit_test(test_reply_errors),      cmocka_unit_test(test_unreachable_is_an_error),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

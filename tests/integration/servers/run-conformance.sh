@@ -89,6 +89,22 @@ esac
 
 "$CONF" --outage-cmd "$OUTAGE" --restore-cmd "$RESTORE" "$@" "$URL"
 rc=$?
+if [ $rc -eq 0 ] && [ "$KIND" = redis ]; then
+  # Again as a user that may EVAL but not SCRIPT LOAD (start-redis.sh): the
+  # backend learns script digests through SCRIPT LOAD and must fall back to
+  # EVAL when refused. First prove that the server does refuse it.
+  port=$(cat "$SRV/port")
+  refused=$(REDISCLI_AUTH='s3cr3t/p@ss' redis-cli -h 127.0.0.1 -p "$port" --user evalonly \
+              --no-auth-warning SCRIPT LOAD 'return 1' 2>&1)
+  case "$refused" in
+    *NOPERM*) echo "evalonly: SCRIPT LOAD refused as expected ($refused)" ;;
+    *) echo "run-conformance: user evalonly was not refused SCRIPT LOAD: $refused" >&2
+       echo "0 passed, 1 failed"; exit 1 ;;
+  esac
+  echo "== again as user evalonly (EVAL only)"
+  "$CONF" --outage-cmd "$OUTAGE" --restore-cmd "$RESTORE" "$@" "${URL/\/\/rollcall:/\/\/evalonly:}"
+  rc=$?
+fi
 if [ $rc -ne 0 ]; then
   for log in "$SRV"/*.log; do
     [ -f "$log" ] && { echo "--- $log (last lines)"; tail -20 "$log"; }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A private redis-server for the tests: loopback only, a free port, no
 # persistence, AUTH through an ACL user (the default user is off, so a
-# client that does not authenticate fails loudly).
+# client that does not authenticate fails loudly). A second user, evalonly
+# (same password), may run scripts but not the SCRIPT command, as some
+# managed Redis ACLs have it: the backend must then fall back to EVAL.
 #
 #   start-redis.sh DIR            start; prints the registry URL on stdout
 #   start-redis.sh --stop DIR     stop (the outage: DIR and the port stay)
@@ -43,7 +45,8 @@ stop() {
 
 start() {
   local dir=$1 port=$2 pid
-  printf 'user default off\nuser rollcall on >%s ~* &* +@all\n' "$PASS" >"$dir/users.acl"
+  printf 'user default off\nuser rollcall on >%s ~* &* +@all\nuser evalonly on >%s ~* &* +@all -script\n' \
+    "$PASS" "$PASS" >"$dir/users.acl"
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
     --aclfile "$dir/users.acl" --protected-mode yes >/dev/null ||
