@@ -23,6 +23,16 @@ if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
     exit 0
 fi
 
+# One build at a time: tests/run.sh starts one in the background, and the
+# docker tests call this script when the image is still missing. A second
+# caller waits for the first, then finds the image.
+exec 9>"${TMPDIR:-/tmp}/rollcall-base-image.lock"
+flock 9
+if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+    log "$BASE_IMAGE present (built by another caller meanwhile)"
+    exit 0
+fi
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else

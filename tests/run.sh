@@ -46,6 +46,19 @@ if [ $# -eq 0 ] && [ ! -x "${ROLLCALL_CACHE_BIN:-$HOME/.cache/rollcall/bin}/mini
   minio_prebuild=$!
 fi
 
+# Likewise the Docker base image (debootstrap, ~1.5 min) when a Docker engine
+# answers and the image is missing; the docker tests wait for it (a lock in
+# docker/build-base-image.sh).
+base_prebuild=""
+if [ $# -eq 0 ] && docker info >/dev/null 2>&1 &&
+   ! docker image inspect "${BASE_IMAGE:-debian:bookworm-slim}" >/dev/null 2>&1; then
+  mkdir -p "$ROOT/build"
+  echo "== building the Docker base image in the background (log: build/base-image-prebuild.log)"
+  nice -n 19 ionice -c 3 "$ROOT/docker/build-base-image.sh" \
+    >"$ROOT/build/base-image-prebuild.log" 2>&1 &
+  base_prebuild=$!
+fi
+
 BUILD=${BUILD:-$ROOT/build/asan}
 echo "== configure + build ($BUILD, ASan+UBSan)"
 cmake -S "$ROOT" -B "$BUILD" -DROLLCALL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -103,9 +116,9 @@ if [ $# -eq 0 ] && [ "$FUZZ_SECONDS" != 0 ]; then
   [ "$fuzz_fail" -eq 0 ] && rm -rf "$fuzz_out"
   echo "fuzz: $fuzz_pass passed, $fuzz_fail failed"
 fi
-# never leave the background build behind (the S3 tests normally waited for
-# it, and the fuzz run's `wait` reaps it)
-if [ -n "$minio_prebuild" ] && kill -0 "$minio_prebuild" 2>/dev/null; then
-  wait "$minio_prebuild" || true
-fi
+# never leave a background build behind (the S3 and docker tests normally
+# waited for them, and the fuzz run's `wait` reaps them)
+for pid in $minio_prebuild $base_prebuild; do
+  kill -0 "$pid" 2>/dev/null && { wait "$pid" || true; }
+done
 exit $status
