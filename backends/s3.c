@@ -1482,13 +1482,13 @@ static int s3_fetch_all(struct s3_ctx *ctx, struct s3_job *jobs, size_t njobs, c
             break;
         int running = 0;
         CURLMcode mc = curl_multi_perform(multi, &running);
-        if (mc == CURLM_OK && running > 0)
-            mc = curl_multi_poll(multi, NULL, 0, 1000, NULL);
         if (mc != CURLM_OK) {
             rc_seterr(err, errlen, "s3 get: %s", curl_multi_strerror(mc));
             rv = -EIO;
             break;
         }
+        /* what finished: judged now, its slot free for the next job */
+        size_t was_busy = busy;
         CURLMsg *m;
         int left;
         while ((m = curl_multi_info_read(multi, &left)) != NULL) {
@@ -1514,6 +1514,14 @@ static int s3_fetch_all(struct s3_ctx *ctx, struct s3_job *jobs, size_t njobs, c
                 j->c->gone = true;
             else if (r2 < 0 && rv == 0)
                 rv = r2; /* the first error is the one reported */
+        }
+        /* wait for the network only when no freed slot can take a job */
+        if (rv == 0 && running > 0 && (busy == was_busy || next >= njobs)) {
+            mc = curl_multi_poll(multi, NULL, 0, 1000, NULL);
+            if (mc != CURLM_OK) {
+                rc_seterr(err, errlen, "s3 get: %s", curl_multi_strerror(mc));
+                rv = -EIO;
+            }
         }
     }
     goto out;
