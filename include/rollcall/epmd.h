@@ -1,7 +1,7 @@
 /*
- * epmd.h - EPMD: wire messages (agent/dist/epmd_msg.c, pure) and the
+ * epmd.h - EPMD: wire messages (erldist/epmd_msg.c, pure) and the
  * libevent-driven client, registration keeper and embedded server
- * (agent/dist/epmd.c).
+ * (erldist/epmd.c).
  *
  * Wire facts: PROTOCOL.md section 1. Requests are Len:16 + body
  * (1 <= Len < RC_EPMD_MAX_REQ); responses are unprefixed.

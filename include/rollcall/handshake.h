@@ -1,5 +1,5 @@
 /*
- * handshake.h - Erlang distribution handshake, version 6 (agent/dist/handshake.c).
+ * handshake.h - Erlang distribution handshake, version 6 (erldist/handshake.c).
  *
  * A pure state machine: bytes in, bytes out, no sockets, no clock, no logging,
  * so unit tests replay the captured OTP exchanges in ../shared/vectors and the

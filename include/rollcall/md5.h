@@ -1,6 +1,6 @@
 /*
  * md5.h - MD5 (RFC 1321), for the distribution handshake's cookie digest
- * only (agent/dist/md5.c).
+ * only (erldist/md5.c).
  *
  * The handshake digest is MD5(cookie ++ decimal challenge), fixed by the
  * Erlang protocol; MD5 is not used for anything else here. rollcall has its

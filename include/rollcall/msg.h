@@ -1,5 +1,5 @@
 /*
- * msg.h - distribution messages rollcall understands (agent/dist/msg.c).
+ * msg.h - distribution messages rollcall understands (erldist/msg.c).
  *
  * After the handshake every packet is Len:32 + data. rc_msg_parse reads the
  * data part (without the 4-byte length) of one non-empty packet and says what

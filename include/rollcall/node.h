@@ -1,5 +1,5 @@
 /*
- * node.h - this process as an Erlang distribution node (agent/dist/node.c).
+ * node.h - this process as an Erlang distribution node (erldist/node.c).
  *
  * A node owns the distribution listener, the EPMD keeper, and one
  * connection per peer name (inbound or outbound, never both for long). It

@@ -1,5 +1,5 @@
 /*
- * term.h - bounded Erlang external term format codec (agent/dist/term.c).
+ * term.h - bounded Erlang external term format codec (erldist/term.c).
  *
  * Decoding is a cursor over untrusted bytes (no allocation): every length is
  * checked against the bytes left before it is used, nesting is bounded by

@@ -46,7 +46,7 @@ endforeach()
 # plain build of the same sources (sanitizers switched off per target).
 if(ROLLCALL_SANITIZE)
   file(GLOB _rc_vg_sources CONFIGURE_DEPENDS
-       ${CMAKE_SOURCE_DIR}/agent/*.c ${CMAKE_SOURCE_DIR}/agent/dist/*.c
+       ${CMAKE_SOURCE_DIR}/base/*.c ${CMAKE_SOURCE_DIR}/agent/*.c ${CMAKE_SOURCE_DIR}/erldist/*.c
        ${CMAKE_SOURCE_DIR}/backends/*.c)
   add_executable(rollcall_vg ${_rc_vg_sources})
   target_include_directories(rollcall_vg PRIVATE ${CMAKE_SOURCE_DIR}/include)

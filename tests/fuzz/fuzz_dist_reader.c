@@ -1,6 +1,6 @@
 /*
  * fuzz_dist_reader.c - libFuzzer target for the distribution packet reader
- * of a real node (agent/dist/node.c: read_packets, handle_packet, and the
+ * of a real node (erldist/node.c: read_packets, handle_packet, and the
  * handshake-to-packet hand-over), driven over loopback TCP.
  *
  * One rc_node (listening, epmd off) lives for the whole run. Each input:

@@ -1,5 +1,5 @@
 /*
- * fuzz_epmd.c - libFuzzer target for the EPMD parsers (agent/dist/epmd_msg.c):
+ * fuzz_epmd.c - libFuzzer target for the EPMD parsers (erldist/epmd_msg.c):
  * rc_epmd_parse_req (what the embedded server reads from anyone),
  * rc_epmd_parse_port2_resp with eof true and false, and
  * rc_epmd_parse_alive2_resp (what the client and keeper read), all on the

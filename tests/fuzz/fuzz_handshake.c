@@ -1,6 +1,6 @@
 /*
  * fuzz_handshake.c - libFuzzer target for the handshake state machine
- * (agent/dist/handshake.c), both roles.
+ * (erldist/handshake.c), both roles.
  *
  * Input: mode:8 seed:8 stream...
  *   mode bit 0     role: 0 initiator, 1 acceptor

@@ -1,5 +1,5 @@
 /*
- * fuzz_msg.c - libFuzzer target for distribution packets (agent/dist/msg.c).
+ * fuzz_msg.c - libFuzzer target for distribution packets (erldist/msg.c).
  *
  * The input is the data part of one packet (after Len:32). Whatever it
  * holds, rc_msg_parse must not read outside it; an IS_AUTH result must have

@@ -1,5 +1,5 @@
 /*
- * fuzz_term.c - libFuzzer target for the term decoder (agent/dist/term.c).
+ * fuzz_term.c - libFuzzer target for the term decoder (erldist/term.c).
  *
  * Walks the input as a stream of terms (a 131 between them is taken as a
  * version byte), then runs every decoder at each early offset and checks the

@@ -747,7 +747,7 @@ static void test_shipped_ini_and_docs(void **state)
     struct fx *f = *state;
     char path[512], *out, *docs, *ini, *save = NULL;
 
-    snprintf(path, sizeof(path), "%s/dist/rollcall.ini", ROLLCALL_SOURCE_DIR);
+    snprintf(path, sizeof(path), "%s/packaging/rollcall.ini", ROLLCALL_SOURCE_DIR);
     assert_int_equal(load(f, "-c", path, NULL), 0);
     out = print_cfg(&f->cfg);
     ini = slurp(path);
@@ -772,7 +772,7 @@ static void test_shipped_ini_and_docs(void **state)
             fail_msg("docs/config.md does not name %s", env);
         snprintf(needle, sizeof(needle), "%s =", key);
         if (strstr(ini, needle) == NULL)
-            fail_msg("dist/rollcall.ini does not show %s", key);
+            fail_msg("packaging/rollcall.ini does not show %s", key);
     }
     free(out);
     free(ini);

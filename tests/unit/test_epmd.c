@@ -1,5 +1,5 @@
 /*
- * test_epmd.c - the EPMD client, keeper and embedded server (agent/dist/epmd.c)
+ * test_epmd.c - the EPMD client, keeper and embedded server (erldist/epmd.c)
  * on a real libevent loop, on 127.0.0.1 and ports picked at run time.
  *
  * The "peers" are raw sockets driven between loop iterations, so a test can

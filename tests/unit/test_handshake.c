@@ -1,5 +1,5 @@
 /*
- * test_handshake.c - the distribution handshake state machine (agent/dist/handshake.c).
+ * test_handshake.c - the distribution handshake state machine (erldist/handshake.c).
  *
  * The replay tests feed OTP's side of four real exchanges and compare what we
  * send with the captured bytes. The hex below is copied from the capture files

@@ -1,5 +1,5 @@
 /*
- * test_md5.c - rollcall's MD5 (agent/dist/md5.c): the RFC 1321 test suite
+ * test_md5.c - rollcall's MD5 (erldist/md5.c): the RFC 1321 test suite
  * (appendix A.5), every split of an input across update calls, lengths
  * around the padding boundaries against OpenSSL's MD5, and the
  * constant-time comparison. (The handshake replay tests in test_handshake.c

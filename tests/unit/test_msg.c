@@ -1,5 +1,5 @@
 /*
- * test_msg.c - distribution messages (agent/dist/msg.c) against the captures
+ * test_msg.c - distribution messages (erldist/msg.c) against the captures
  * of real OTP 25 and OTP 27 exchanges in tests/fixtures/vectors/.
  *
  * Packets under test sit in heap blocks of exactly their size, so the ASan

@@ -1,5 +1,5 @@
 /*
- * test_term.c - the external term codec (agent/dist/term.c).
+ * test_term.c - the external term codec (erldist/term.c).
  *
  * The valid encodings below are term_to_binary output of a real OTP 25.2.3
  * node (minus the 131), or hand-made forms OTP 25's binary_to_term accepts
