@@ -45,30 +45,9 @@
 #include "rollcall/err.h"
 #include "rollcall/registry.h"
 
-#define REDIS_DEFAULT_PORT 6379
-#define REDIS_DEFAULT_CLUSTER "rollcall"
-#define REDIS_DEFAULT_TIMEOUT_MS 2000
-#define REDIS_TIMEOUT_MIN_MS 100
-#define REDIS_TIMEOUT_MAX_MS 60000
-#define REDIS_CLUSTER_MAX 64
-#define REDIS_USER_MAX 255
-#define REDIS_PASSWORD_MAX 511
-/* What list's script returns at most in names and values, all entries
- * together; past it values come back as their length and are rejected. */
-#define REDIS_LIST_BUDGET (8 * 1024 * 1024)
+#include "redis_int.h"
 
 /* ---- URL ---- */
-
-struct rc_redis_url {
-    char host[RC_HOST_MAX + 1]; /* without IPv6 brackets */
-    uint16_t port;
-    int db;
-    bool have_user, have_password;
-    char user[REDIS_USER_MAX + 1];
-    char password[REDIS_PASSWORD_MAX + 1];
-    char cluster[REDIS_CLUSTER_MAX + 1];
-    int timeout_ms;
-};
 
 /* Percent-decodes s[0..len) into out (cap bytes incl. NUL). -EINVAL on a bad
  * escape or a NUL byte, -ENAMETOOLONG if it does not fit. */
@@ -109,7 +88,7 @@ static int redis_parse_duration_ms(const char *s, size_t len, long *ret)
 }
 
 /* Cluster names become part of a key and of its hash tag: no '{', '}'. */
-static bool redis_cluster_valid(const char *s)
+bool redis_cluster_valid(const char *s)
 {
     size_t n = strlen(s);
 
@@ -129,9 +108,9 @@ static bool redis_cluster_valid(const char *s)
  * Parses a redis:// URL. Pure: the environment (REDISCLI_AUTH) is the
  * caller's business. err never contains the password.
  */
-static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *err, size_t errlen)
+int redis_url_parse(const char *url, struct redis_url *ret, char *err, size_t errlen)
 {
-    struct rc_redis_url u;
+    struct redis_url u;
     const char *p, *auth_end, *at = NULL, *hostport, *hp_end;
     size_t n;
 
@@ -311,21 +290,14 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
 
 /* ---- rows ---- */
 
-enum rc_redis_value {
-    RC_REDIS_VALUE_TEXT,
-    RC_REDIS_VALUE_MISSING,
-    RC_REDIS_VALUE_TOO_BIG,
-    RC_REDIS_VALUE_OVER_BUDGET, /* the list reply's byte budget was spent before it */
-};
-
 /*
  * Decodes one row of list's reply: the member name, its age on the server's
  * clock, the server's now and the hash value. Pure. -EPROTO with a reason in
  * why for anything someone else may have written badly.
  */
-static int rc_redis_decode_row(const char *name, size_t namelen, long long age_ms, long long now_ms,
-                               enum rc_redis_value vkind, const char *value, size_t valuelen,
-                               struct rc_entry *ret, char *why, size_t whylen)
+int redis_decode_row(const char *name, size_t namelen, long long age_ms, long long now_ms,
+                     enum redis_value vkind, const char *value, size_t valuelen,
+                     struct rc_entry *ret, char *why, size_t whylen)
 {
     char nm[RC_NAME_MAX + 1];
     struct rc_entry e;
@@ -341,15 +313,15 @@ static int rc_redis_decode_row(const char *name, size_t namelen, long long age_m
         rc_seterr(why, whylen, "not a valid node name");
         return -EPROTO;
     }
-    if (vkind == RC_REDIS_VALUE_MISSING) {
+    if (vkind == REDIS_VALUE_MISSING) {
         rc_seterr(why, whylen, "no details in the info hash");
         return -EPROTO;
     }
-    if (vkind == RC_REDIS_VALUE_OVER_BUDGET) {
+    if (vkind == REDIS_VALUE_OVER_BUDGET) {
         rc_seterr(why, whylen, "not read: the list reply is capped at %d bytes", REDIS_LIST_BUDGET);
         return -EPROTO;
     }
-    if (vkind != RC_REDIS_VALUE_TEXT || valuelen > RC_ENTRY_TEXT_MAX) {
+    if (vkind != REDIS_VALUE_TEXT || valuelen > RC_ENTRY_TEXT_MAX) {
         rc_seterr(why, whylen, "details larger than %d bytes", RC_ENTRY_TEXT_MAX);
         return -EPROTO;
     }
@@ -420,8 +392,6 @@ static const char redis_lua_remove[] =
                   "redis.call('HDEL', KEYS[2], ARGV[1])\n"
                   "return 1\n";
 
-enum { REDIS_SCRIPT_PUBLISH, REDIS_SCRIPT_LIST, REDIS_SCRIPT_REMOVE, REDIS_NSCRIPTS };
-
 static const char *const redis_scripts[REDIS_NSCRIPTS] = {
     redis_lua_publish,
     redis_lua_list,
@@ -429,23 +399,6 @@ static const char *const redis_scripts[REDIS_NSCRIPTS] = {
 };
 
 /* ---- the backend ---- */
-
-/*
- * The scripts' SHA-1s come from the server (SCRIPT LOAD, once per script and
- * ctx), not from a hash of our own: the module then needs no libcrypto, and
- * the server is the one that must agree on the digest anyway. Until a script
- * has a digest, or when the server refuses SCRIPT LOAD (an ACL may allow
- * EVAL but not SCRIPT) or answers with something that is not one, that
- * script is sent whole with EVAL.
- */
-struct redis_ctx {
-    struct rc_redis_url url;
-    char key_nodes[REDIS_CLUSTER_MAX + 32];
-    char key_info[REDIS_CLUSTER_MAX + 32];
-    char sha[REDIS_NSCRIPTS][41]; /* "" = not known yet */
-    bool script_load_refused;     /* EVAL only, for this ctx's life */
-    redisContext *c;              /* NULL = connect on the next call */
-};
 
 static void redis_drop(struct redis_ctx *ctx)
 {
@@ -456,7 +409,7 @@ static void redis_drop(struct redis_ctx *ctx)
 }
 
 /* A SCRIPT LOAD reply we accept: a string of exactly 40 hex digits. */
-static bool redis_sha_reply_ok(int type, const char *s, size_t len)
+bool redis_sha_reply_ok(int type, const char *s, size_t len)
 {
     if ((type != REDIS_REPLY_STRING && type != REDIS_REPLY_STATUS) || s == NULL || len != 40)
         return false;
@@ -497,8 +450,8 @@ static int redis_io_errno(const redisContext *c, int saved_errno)
  * Turns a server error reply into an errno and a message. MOVED/ASK mean the
  * URL points at a cluster node that does not own our slot.
  */
-static int redis_reply_error(const struct redis_ctx *ctx, const redisReply *r, const char *op,
-                             char *err, size_t errlen)
+int redis_reply_error(const struct redis_ctx *ctx, const redisReply *r, const char *op, char *err,
+                      size_t errlen)
 {
     char where[RC_HOST_MAX + 16];
     int len = r->len > 200 ? 200 : (int)r->len;
@@ -538,9 +491,8 @@ static int redis_reply_error(const struct redis_ctx *ctx, const redisReply *r, c
  * Sends one command. On an I/O error drops the connection and returns NULL
  * with *ret_rv and err set; a server error reply is returned as a reply.
  */
-static redisReply *redis_command(struct redis_ctx *ctx, int argc, const char **argv,
-                                 const size_t *lens, const char *op, int *ret_rv, char *err,
-                                 size_t errlen)
+redisReply *redis_command(struct redis_ctx *ctx, int argc, const char **argv, const size_t *lens,
+                          const char *op, int *ret_rv, char *err, size_t errlen)
 {
     redisReply *r = NULL;
     char where[RC_HOST_MAX + 16];
@@ -559,7 +511,7 @@ static redisReply *redis_command(struct redis_ctx *ctx, int argc, const char **a
     return r;
 }
 
-static int redis_connect(struct redis_ctx *ctx, char *err, size_t errlen)
+int redis_connect(struct redis_ctx *ctx, char *err, size_t errlen)
 {
     struct timeval tv = {ctx->url.timeout_ms / 1000, (ctx->url.timeout_ms % 1000) * 1000};
     char where[RC_HOST_MAX + 16];
@@ -750,7 +702,7 @@ static int redis_open(const char *url, void **ret_ctx, char *err, size_t errlen)
         rc_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    rv = rc_redis_url_parse(url, &ctx->url, err, errlen);
+    rv = redis_url_parse(url, &ctx->url, err, errlen);
     if (rv < 0)
         goto out_free;
     snprintf(ctx->key_nodes, sizeof(ctx->key_nodes), "rollcall:{%s}:nodes", ctx->url.cluster);
@@ -819,7 +771,7 @@ static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_
     now = r->element[0]->integer;
     for (size_t i = 2; i < r->elements; i += 3) {
         const redisReply *n = r->element[i], *a = r->element[i + 1], *v = r->element[i + 2];
-        enum rc_redis_value vk;
+        enum redis_value vk;
         struct rc_entry e;
         char why[96];
 
@@ -831,13 +783,13 @@ static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_
             goto out_free;
         }
         if (v->type == REDIS_REPLY_STRING)
-            vk = RC_REDIS_VALUE_TEXT;
+            vk = REDIS_VALUE_TEXT;
         else if (v->type == REDIS_REPLY_NIL)
-            vk = RC_REDIS_VALUE_MISSING;
+            vk = REDIS_VALUE_MISSING;
         else
-            vk = v->integer < 0 ? RC_REDIS_VALUE_OVER_BUDGET : RC_REDIS_VALUE_TOO_BIG;
-        if (rc_redis_decode_row(n->str, n->len, a->integer, now, vk, v->str,
-                                vk == RC_REDIS_VALUE_TEXT ? v->len : 0, &e, why, sizeof(why)) < 0) {
+            vk = v->integer < 0 ? REDIS_VALUE_OVER_BUDGET : REDIS_VALUE_TOO_BIG;
+        if (redis_decode_row(n->str, n->len, a->integer, now, vk, v->str,
+                             vk == REDIS_VALUE_TEXT ? v->len : 0, &e, why, sizeof(why)) < 0) {
             rv = rc_reg_list_reject(&l, n->str, n->len, why);
         } else {
             rv = rc_reg_list_add(&l, &e);
