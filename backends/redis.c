@@ -25,9 +25,9 @@
  * call that fails on a connection it reused (the server restarted since)
  * reconnects and retries once, since every script is idempotent.
  *
- * Pure parts (URL parsing, row decoding) are plain functions of bytes so the
- * unit tests and fuzzers (tests/unit/test_redis.c, tests/fuzz/) include this
- * file and drive them directly. Never logs; err never holds the password.
+ * Pure parts (URL parsing, row decoding) are plain functions of bytes; the
+ * unit tests and fuzzers (tests/unit/test_redis.c, tests/fuzz/) reach them
+ * through redis_int.h. Never logs; err never holds the password.
  * A ctx serves one thread at a time.
  */
 #include <ctype.h>
