@@ -42,12 +42,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 
+#include "rollcall/clock.h"
 #include "rollcall/err.h"
 #include "rollcall/registry.h"
+#include "rollcall/url.h"
 
 #include "postgres_int.h"
 
@@ -116,9 +117,8 @@ int pg_url_split(const char *url, char *out, size_t outcap, char cluster[PG_CLUS
                 return -EINVAL;
             }
             have_cluster = true;
-            ssize_t n = rc_url_decode(v, vlen, false, cluster, PG_CLUSTER_MAX + 1);
-
-            if (n < 0 || memchr(cluster, '\0', (size_t)n) != NULL || !pg_cluster_valid(cluster))
+            if (rc_url_decode_str(v, vlen, cluster, PG_CLUSTER_MAX + 1) < 0 ||
+                !pg_cluster_valid(cluster))
                 goto bad_cluster;
         } else if (plen > 0) {
             out[o] = o == base ? '?' : '&';
@@ -323,20 +323,13 @@ static int pg_conn_errno(const char *msg)
  * this bounds every round trip from our side. */
 #define PG_CLIENT_DEADLINE_MS (PG_STATEMENT_TIMEOUT_MS + 2000)
 
-static int64_t pg_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* PQexecParams with a deadline. Returns the first result (NULL on failure:
  * then *ret_timed_out says whether the deadline passed, in which case the
  * connection has been dropped). */
 static PGresult *pg_exec(struct pg_ctx *ctx, const char *sql, int nparams,
                          const char *const *params, bool *ret_timed_out)
 {
-    int64_t deadline = pg_now_ms() + PG_CLIENT_DEADLINE_MS;
+    int64_t deadline = (int64_t)rc_now_mono_ms() + PG_CLIENT_DEADLINE_MS;
     PGresult *first = NULL, *r;
 
     *ret_timed_out = false;
@@ -345,7 +338,7 @@ static PGresult *pg_exec(struct pg_ctx *ctx, const char *sql, int nparams,
     for (;;) {
         while (PQisBusy(ctx->conn)) {
             struct pollfd pfd = {.fd = PQsocket(ctx->conn), .events = POLLIN};
-            int64_t left = deadline - pg_now_ms();
+            int64_t left = deadline - (int64_t)rc_now_mono_ms();
             int n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 
             if (n == 0) {

@@ -42,50 +42,14 @@
 
 #include <hiredis/hiredis.h>
 
+#include "rollcall/duration.h"
 #include "rollcall/err.h"
 #include "rollcall/registry.h"
+#include "rollcall/url.h"
 
 #include "redis_int.h"
 
 /* ---- URL ---- */
-
-/* Percent-decodes s[0..len) into out (cap bytes incl. NUL). -EINVAL on a bad
- * escape or a NUL byte, -ENAMETOOLONG if it does not fit. */
-static int redis_pct_decode(const char *s, size_t len, char *out, size_t cap)
-{
-    ssize_t n = rc_url_decode(s, len, false, out, cap);
-
-    if (n < 0)
-        return (int)n;
-    return memchr(out, '\0', (size_t)n) != NULL ? -EINVAL : 0;
-}
-
-/* "2s", "500ms", "1m" or a bare number of milliseconds. */
-static int redis_parse_duration_ms(const char *s, size_t len, long *ret)
-{
-    long v = 0;
-    size_t i = 0;
-
-    if (len == 0)
-        return -EINVAL;
-    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-        if (v > 100000000)
-            return -ERANGE;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (i == 0)
-        return -EINVAL;
-    if (i == len || (len - i == 2 && memcmp(s + i, "ms", 2) == 0))
-        ;
-    else if (len - i == 1 && s[i] == 's')
-        v *= 1000;
-    else if (len - i == 1 && s[i] == 'm')
-        v *= 60000;
-    else
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
 
 /* Cluster names become part of a key and of its hash tag: no '{', '}'. */
 bool redis_cluster_valid(const char *s)
@@ -104,15 +68,70 @@ bool redis_cluster_valid(const char *s)
     return true;
 }
 
+/* ?cluster=NAME&timeout=DURATION into u. */
+static int redis_url_query(struct rc_url_span q, struct redis_url *u, char *err, size_t errlen)
+{
+    const char *p = q.p, *end = q.p + q.len;
+
+    while (p < end) {
+        size_t plen = strcspn(p, "&#");
+        const char *eq = memchr(p, '=', plen);
+        size_t klen = eq != NULL ? (size_t)(eq - p) : plen;
+        const char *v = eq != NULL ? eq + 1 : p + plen;
+        size_t vlen = (size_t)(p + plen - v);
+        char val[128];
+
+        if (plen == 0) {
+            p++;
+            continue;
+        }
+        if (rc_url_decode_str(v, vlen, val, sizeof(val)) < 0) {
+            rc_seterr(err, errlen, "redis URL: bad value for %.*s=", (int)(klen > 32 ? 32 : klen),
+                      p);
+            return -EINVAL;
+        }
+        if (klen == 7 && memcmp(p, "cluster", 7) == 0) {
+            if (!redis_cluster_valid(val)) {
+                rc_seterr(err, errlen, "redis URL: cluster= must be 1..%d of [A-Za-z0-9_.-]",
+                          REDIS_CLUSTER_MAX);
+                return -EINVAL;
+            }
+            memcpy(u->cluster, val, strlen(val) + 1);
+        } else if (klen == 7 && memcmp(p, "timeout", 7) == 0) {
+            uint64_t ms;
+
+            if (rc_duration_from_text(val, strlen(val), &ms) < 0 || ms < REDIS_TIMEOUT_MIN_MS ||
+                ms > REDIS_TIMEOUT_MAX_MS) {
+                rc_seterr(err, errlen,
+                          "redis URL: timeout= must be a duration of %dms..%ds (" RC_DURATION_HINT
+                          ")",
+                          REDIS_TIMEOUT_MIN_MS, REDIS_TIMEOUT_MAX_MS / 1000);
+                return -EINVAL;
+            }
+            u->timeout_ms = (int)ms;
+        } else {
+            /* Key names are not secrets; values may be. */
+            rc_seterr(err, errlen,
+                      "redis URL: unknown parameter \"%.*s\" (known: cluster, timeout)",
+                      (int)(klen > 32 ? 32 : klen), p);
+            return -EINVAL;
+        }
+        p += plen;
+        if (p < end && *p == '&')
+            p++;
+    }
+    return 0;
+}
+
 /*
- * Parses a redis:// URL. Pure: the environment (REDISCLI_AUTH) is the
- * caller's business. err never contains the password.
+ * Parses a redis:// URL, split by rc_url_split. Pure: the environment
+ * (REDISCLI_AUTH) is the caller's business. err never contains the password.
  */
 int redis_url_parse(const char *url, struct redis_url *ret, char *err, size_t errlen)
 {
     struct redis_url u;
-    const char *p, *auth_end, *at = NULL, *hostport, *hp_end;
-    size_t n;
+    struct rc_url_parts parts;
+    int rv;
 
     memset(&u, 0, sizeof(u));
     u.port = REDIS_DEFAULT_PORT;
@@ -123,68 +142,38 @@ int redis_url_parse(const char *url, struct redis_url *ret, char *err, size_t er
         rc_seterr(err, errlen, "not a redis:// URL");
         return -EINVAL;
     }
-    p = url + 8;
-    auth_end = p + strcspn(p, "/?#");
-    /* The userinfo ends at the last '@' of the authority. */
-    for (const char *c = p; c < auth_end; c++)
-        if (*c == '@')
-            at = c;
-    if (at != NULL) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        size_t ulen = colon != NULL ? (size_t)(colon - p) : (size_t)(at - p);
-
-        if (ulen > 0) {
-            if (redis_pct_decode(p, ulen, u.user, sizeof(u.user)) < 0) {
-                rc_seterr(err, errlen, "redis URL: bad user name");
-                return -EINVAL;
-            }
-            u.have_user = true;
-        }
-        if (colon != NULL) {
-            if (redis_pct_decode(colon + 1, (size_t)(at - colon - 1), u.password,
-                                 sizeof(u.password)) < 0) {
-                rc_seterr(err, errlen, "redis URL: bad password (bad %%-escape or too long)");
-                return -EINVAL;
-            }
-            u.have_password = u.password[0] != '\0';
-        }
-        hostport = at + 1;
-    } else {
-        hostport = p;
+    if (rc_url_split(url, &parts) < 0) {
+        /* the scheme is there: an unterminated "[v6", or "[v6]" not followed by ":PORT" */
+        rc_seterr(err, errlen,
+                  "redis URL: bad [IPv6] host (unterminated, or not followed by :PORT)");
+        return -EINVAL;
     }
-    hp_end = auth_end;
+    if (parts.user.len > 0) {
+        if (rc_url_decode_str(parts.user.p, parts.user.len, u.user, sizeof(u.user)) < 0) {
+            rc_seterr(err, errlen, "redis URL: bad user name");
+            return -EINVAL;
+        }
+        u.have_user = true;
+    }
+    if (parts.has_password) {
+        if (rc_url_decode_str(parts.password.p, parts.password.len, u.password,
+                              sizeof(u.password)) < 0) {
+            rc_seterr(err, errlen, "redis URL: bad password (bad %%-escape or too long)");
+            return -EINVAL;
+        }
+        u.have_password = u.password[0] != '\0';
+    }
 
     /* host: [v6] or name, then :port */
-    if (hostport < hp_end && *hostport == '[') {
-        const char *rb = memchr(hostport, ']', (size_t)(hp_end - hostport));
-
-        if (rb == NULL) {
-            rc_seterr(err, errlen, "redis URL: unterminated [IPv6] host");
-            return -EINVAL;
-        }
-        n = (size_t)(rb - hostport - 1);
-        if (n == 0 || n > RC_HOST_MAX) {
-            rc_seterr(err, errlen, "redis URL: bad host");
-            return -EINVAL;
-        }
-        if (redis_pct_decode(hostport + 1, n, u.host, sizeof(u.host)) < 0) {
-            rc_seterr(err, errlen, "redis URL: bad host");
-            return -EINVAL;
-        }
-        p = rb + 1;
-    } else {
-        const char *colon = memchr(hostport, ':', (size_t)(hp_end - hostport));
-
-        p = colon != NULL ? colon : hp_end;
-        n = (size_t)(p - hostport);
-        if (n > RC_HOST_MAX) {
-            rc_seterr(err, errlen, "redis URL: host name too long");
-            return -EINVAL;
-        }
-        if (redis_pct_decode(hostport, n, u.host, sizeof(u.host)) < 0) {
-            rc_seterr(err, errlen, "redis URL: bad host");
-            return -EINVAL;
-        }
+    if (parts.host.len > RC_HOST_MAX) {
+        rc_seterr(err, errlen, "redis URL: host name too long");
+        return -EINVAL;
+    }
+    if ((parts.host_bracketed && parts.host.len == 0) ||
+        rc_url_decode_str(parts.host.p != NULL ? parts.host.p : "", parts.host.len, u.host,
+                          sizeof(u.host)) < 0) {
+        rc_seterr(err, errlen, "redis URL: bad host");
+        return -EINVAL;
     }
     for (const char *c = u.host; *c != '\0'; c++) {
         if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '/' || *c == '@') {
@@ -194,93 +183,38 @@ int redis_url_parse(const char *url, struct redis_url *ret, char *err, size_t er
     }
     if (u.host[0] == '\0')
         snprintf(u.host, sizeof(u.host), "127.0.0.1");
-    if (p < hp_end) {
-        long port = 0;
+    if (parts.has_port) {
+        unsigned port;
 
-        if (*p != ':' || p + 1 == hp_end) {
-            rc_seterr(err, errlen, "redis URL: bad port");
-            return -EINVAL;
-        }
-        for (p++; p < hp_end; p++) {
-            if (*p < '0' || *p > '9' || port > 65535) {
-                rc_seterr(err, errlen, "redis URL: bad port");
-                return -EINVAL;
-            }
-            port = port * 10 + (*p - '0');
-        }
-        if (port < 1 || port > 65535) {
-            rc_seterr(err, errlen, "redis URL: port must be 1..65535");
+        if (rc_url_port(parts.port, &port) < 0 || port == 0) {
+            rc_seterr(err, errlen, "redis URL: bad port (must be 1..65535)");
             return -EINVAL;
         }
         u.port = (uint16_t)port;
     }
 
     /* /db */
-    p = auth_end;
-    if (*p == '/') {
+    if (parts.path.len > 0) {
         long db = 0;
 
-        for (p++; *p != '\0' && *p != '?' && *p != '#'; p++) {
-            if (*p < '0' || *p > '9' || db > 100000000) {
+        for (size_t i = 1; i < parts.path.len; i++) {
+            char c = parts.path.p[i];
+
+            if (c < '0' || c > '9' || db > 100000000) {
                 rc_seterr(err, errlen, "redis URL: the path must be a database number");
                 return -EINVAL;
             }
-            db = db * 10 + (*p - '0');
+            db = db * 10 + (c - '0');
         }
         u.db = (int)db;
     }
 
-    /* ?key=value&... */
-    if (*p == '?') {
-        p++;
-        while (*p != '\0' && *p != '#') {
-            size_t plen = strcspn(p, "&#");
-            const char *eq = memchr(p, '=', plen);
-            size_t klen = eq != NULL ? (size_t)(eq - p) : plen;
-            const char *v = eq != NULL ? eq + 1 : p + plen;
-            size_t vlen = (size_t)(p + plen - v);
-            char val[128];
-
-            if (plen == 0) {
-                p++;
-                continue;
-            }
-            if (redis_pct_decode(v, vlen, val, sizeof(val)) < 0) {
-                rc_seterr(err, errlen,
-                          "redis URL: bad value for %.*s=", (int)(klen > 32 ? 32 : klen), p);
-                return -EINVAL;
-            }
-            if (klen == 7 && memcmp(p, "cluster", 7) == 0) {
-                if (!redis_cluster_valid(val)) {
-                    rc_seterr(err, errlen, "redis URL: cluster= must be 1..%d of [A-Za-z0-9_.-]",
-                              REDIS_CLUSTER_MAX);
-                    return -EINVAL;
-                }
-                memcpy(u.cluster, val, strlen(val) + 1);
-            } else if (klen == 7 && memcmp(p, "timeout", 7) == 0) {
-                long ms;
-
-                if (redis_parse_duration_ms(val, strlen(val), &ms) < 0 ||
-                    ms < REDIS_TIMEOUT_MIN_MS || ms > REDIS_TIMEOUT_MAX_MS) {
-                    rc_seterr(err, errlen,
-                              "redis URL: timeout= must be a duration of %dms..%ds (e.g. 2s)",
-                              REDIS_TIMEOUT_MIN_MS, REDIS_TIMEOUT_MAX_MS / 1000);
-                    return -EINVAL;
-                }
-                u.timeout_ms = (int)ms;
-            } else {
-                /* Key names are not secrets; values may be. */
-                rc_seterr(err, errlen,
-                          "redis URL: unknown parameter \"%.*s\" (known: cluster, timeout)",
-                          (int)(klen > 32 ? 32 : klen), p);
-                return -EINVAL;
-            }
-            p += plen;
-            if (*p == '&')
-                p++;
-        }
+    if (parts.has_query) {
+        rv = redis_url_query(parts.query, &u, err, errlen);
+        if (rv < 0)
+            return rv;
     }
-    if (*p == '#') {
+    if (parts.has_fragment) {
         rc_seterr(err, errlen, "redis URL: no fragment (#) allowed");
         return -EINVAL;
     }

@@ -60,8 +60,8 @@
 
 #include "s3_int.h"
 
-    /* A body the previous list() fetched, by key + ETag. */
-    struct s3_cached {
+/* A body the previous list() fetched, by key + ETag. */
+struct s3_cached {
     char *key;
     char etag[S3_ETAG_MAX + 1];
     bool ok;

@@ -21,18 +21,11 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "rollcall/clock.h"
 #include "rollcall/err.h"
 #include "rollcall/registry.h"
 
 #include "s3_int.h"
-
-static int64_t s3_realtime_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Narrows the server clock offset with a Date header (one-second
@@ -51,7 +44,7 @@ void s3_clock_sample(struct s3_ctx *ctx, int64_t date_ms, int64_t local_ms)
 
 int64_t s3_server_now(const struct s3_ctx *ctx)
 {
-    return s3_realtime_ms() + (ctx->have_offset ? ctx->offset_ms : 0);
+    return rc_now_wall_ms() + (ctx->have_offset ? ctx->offset_ms : 0);
 }
 
 static size_t s3_write_cb(char *data, size_t size, size_t nmemb, void *ud)
@@ -255,7 +248,7 @@ int s3_req_done(struct s3_ctx *ctx, CURL *easy, const char *errbuf, CURLcode cc,
         time_t t = curl_getdate(r->date, NULL);
 
         if (t > 0)
-            s3_clock_sample(ctx, (int64_t)t * 1000, s3_realtime_ms());
+            s3_clock_sample(ctx, (int64_t)t * 1000, rc_now_wall_ms());
     }
     return 0;
 }

@@ -19,8 +19,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rollcall/duration.h"
 #include "rollcall/err.h"
 #include "rollcall/registry.h"
+#include "rollcall/url.h"
 
 #include "s3_int.h"
 void s3_copy(char *dst, size_t cap, const char *src)
@@ -60,30 +62,6 @@ ssize_t s3_uri_encode(const char *s, size_t len, bool keep_slash, char *out, siz
         return -ENAMETOOLONG;
     out[o] = '\0';
     return (ssize_t)o;
-}
-
-static bool s3_duration_ms(const char *s, long *ret)
-{
-    long v = 0;
-    size_t i = 0, len = strlen(s);
-
-    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-        if (v > 100000000)
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (i == 0)
-        return false;
-    if (i == len || strcmp(s + i, "ms") == 0)
-        ;
-    else if (strcmp(s + i, "s") == 0)
-        v *= 1000;
-    else if (strcmp(s + i, "m") == 0)
-        v *= 60000;
-    else
-        return false;
-    *ret = v;
-    return true;
 }
 
 bool s3_bucket_valid(const char *s, size_t n)
@@ -156,8 +134,8 @@ static int s3_parse_endpoint(const char *v, struct s3_url *u, char *err, size_t 
 int s3_url_parse(const char *url, struct s3_url *ret, char *err, size_t errlen)
 {
     struct s3_url u;
-    const char *p, *auth_end, *at = NULL, *b;
-    size_t n;
+    struct rc_url_parts parts;
+    const char *p;
     int addressing = -1; /* -1 default, 0 path, 1 virtual */
 
     memset(&u, 0, sizeof(u));
@@ -166,24 +144,23 @@ int s3_url_parse(const char *url, struct s3_url *ret, char *err, size_t errlen)
         rc_seterr(err, errlen, "not an s3:// URL");
         return -EINVAL;
     }
-    p = url + 5;
-    auth_end = p + strcspn(p, "/?#");
-    for (const char *c = p; c < auth_end; c++)
-        if (*c == '@')
-            at = c;
-    if (at != NULL) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
+    /* the authority: [ACCESS_KEY:SECRET@]BUCKET, nothing else (no [v6], no :port) */
+    if (rc_url_split(url, &parts) < 0 || parts.host_bracketed || parts.has_port ||
+        !s3_bucket_valid(parts.host.p, parts.host.len)) {
+        rc_seterr(err, errlen, "s3 URL: bucket must be 1..%d of [a-z0-9.-_]", S3_BUCKET_MAX);
+        return -EINVAL;
+    }
+    if (parts.has_user) {
         ssize_t k, s;
 
-        if (colon == NULL) {
+        if (!parts.has_password) {
             rc_seterr(err, errlen, "s3 URL: credentials must be ACCESS_KEY:SECRET@");
             return -EINVAL;
         }
-        k = rc_url_decode(p, (size_t)(colon - p), false, u.access_key, sizeof(u.access_key));
-        s = rc_url_decode(colon + 1, (size_t)(at - colon - 1), false, u.secret_key,
-                          sizeof(u.secret_key));
-        if (k <= 0 || s <= 0 || strlen(u.access_key) != (size_t)k ||
-            strlen(u.secret_key) != (size_t)s) {
+        k = rc_url_decode_str(parts.user.p, parts.user.len, u.access_key, sizeof(u.access_key));
+        s = rc_url_decode_str(parts.password.p, parts.password.len, u.secret_key,
+                              sizeof(u.secret_key));
+        if (k <= 0 || s <= 0) {
             rc_seterr(err, errlen, "s3 URL: bad credentials in the URL");
             return -EINVAL;
         }
@@ -198,20 +175,12 @@ int s3_url_parse(const char *url, struct s3_url *ret, char *err, size_t errlen)
                 return -EINVAL;
             }
         u.have_keys = true;
-        b = at + 1;
-    } else {
-        b = p;
     }
-    n = (size_t)(auth_end - b);
-    if (!s3_bucket_valid(b, n)) {
-        rc_seterr(err, errlen, "s3 URL: bucket must be 1..%d of [a-z0-9.-_]", S3_BUCKET_MAX);
-        return -EINVAL;
-    }
-    memcpy(u.bucket, b, n);
-    u.bucket[n] = '\0';
+    memcpy(u.bucket, parts.host.p, parts.host.len);
+    u.bucket[parts.host.len] = '\0';
 
     /* /prefix: decoded, '/'-separated, no empty, "." or ".." segments */
-    p = auth_end;
+    p = parts.path.p;
     if (*p == '/') {
         const char *pe = p + strcspn(p, "?#");
         ssize_t d;
@@ -263,8 +232,8 @@ int s3_url_parse(const char *url, struct s3_url *ret, char *err, size_t errlen)
                 p++;
                 continue;
             }
-            vl = rc_url_decode(v, (size_t)(p + plen - v), false, val, sizeof(val));
-            if (vl < 0 || strlen(val) != (size_t)vl) {
+            vl = rc_url_decode_str(v, (size_t)(p + plen - v), val, sizeof(val));
+            if (vl < 0) {
                 rc_seterr(err, errlen, "s3 URL: bad value for %.*s=", (int)(klen > 32 ? 32 : klen),
                           p);
                 return -EINVAL;
@@ -291,11 +260,13 @@ int s3_url_parse(const char *url, struct s3_url *ret, char *err, size_t errlen)
                     return -EINVAL;
                 }
             } else if (klen == 7 && memcmp(p, "timeout", 7) == 0) {
-                long ms;
+                uint64_t ms;
 
-                if (!s3_duration_ms(val, &ms) || ms < S3_TIMEOUT_MIN_MS || ms > S3_TIMEOUT_MAX_MS) {
+                if (rc_duration_from_text(val, strlen(val), &ms) < 0 || ms < S3_TIMEOUT_MIN_MS ||
+                    ms > S3_TIMEOUT_MAX_MS) {
                     rc_seterr(err, errlen,
-                              "s3 URL: timeout= must be a duration of %dms..%ds (e.g. 10s)",
+                              "s3 URL: timeout= must be a duration of %dms..%ds (" RC_DURATION_HINT
+                              ")",
                               S3_TIMEOUT_MIN_MS, S3_TIMEOUT_MAX_MS / 1000);
                     return -EINVAL;
                 }
