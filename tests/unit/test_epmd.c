@@ -1,6 +1,7 @@
 /*
- * test_epmd.c - the EPMD client, keeper and embedded server (erldist/epmd.c)
- * on a real libevent loop, on 127.0.0.1 and ports picked at run time.
+ * test_epmd.c - the EPMD lookup client, registration keeper and embedded
+ * server (erldist/epmd_client.c, epmd_keeper.c, epmd_server.c) on a real
+ * libevent loop, on 127.0.0.1 and ports picked at run time.
  *
  * The "peers" are raw sockets driven between loop iterations, so a test can
  * say exactly which bytes a BEAM node or epmd would send.
@@ -32,7 +33,9 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
-#include "rollcall/epmd.h"
+#include "rollcall/epmd_client.h"
+#include "rollcall/epmd_keeper.h"
+#include "rollcall/epmd_msg.h"
 #include "rollcall/log.h"
 
 #define LOOP_WAIT_MS 3000

@@ -1,8 +1,8 @@
 /*
  * test_epmd_msg.c - the EPMD wire messages, byte for byte.
  *
- * Expected bytes are written out by hand from PROTOCOL.md section 1 and
- * checked against the real exchanges in shared/vectors (copied here): the
+ * Expected bytes are written out by hand from docs/protocol.md ("EPMD") and
+ * checked against the real exchanges in tests/fixtures/vectors (quoted here): the
  * hidden C node's ALIVE2_REQ and OTP 25.2.3 epmd's ALIVE2_X_RESP.
  */
 #include <errno.h>
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "rollcall/epmd.h"
+#include "rollcall/epmd_msg.h"
 
 /* otp25-pings-cnode.txt: "-> EPMD 000f78c3bf480000060005000270790000": ALIVE2_REQ for
  * "py", port 0xc3bf = 50111, NodeType 72 (that C node registered as hidden). */
