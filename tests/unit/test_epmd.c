@@ -906,7 +906,7 @@ static void test_real_erl(void **state)
 
 int main(void)
 {
-    /* SIGPIPE stays at its default on purpose: epmd.c sends with MSG_NOSIGNAL. */
+    /* SIGPIPE stays at its default on purpose: the EPMD code sends with MSG_NOSIGNAL. */
     rc_log_set_level(getenv("ROLLCALL_TEST_DEBUG") ? RC_LOG_DEBUG : RC_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lookup_own_and_unknown, setup, teardown),
