@@ -2,7 +2,7 @@
  * err.h - the human reason that goes with a negative errno (agent/err.c).
  *
  * Library-like code (codec, backends) does not log: it returns -errno and
- * writes why into a caller buffer `char *err, size_t errlen` (docs/conventions.md).
+ * writes why into a caller buffer `char *err, size_t errlen` (STYLE.md).
  */
 #ifndef ROLLCALL_ERR_H
 #define ROLLCALL_ERR_H
