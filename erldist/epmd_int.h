@@ -21,7 +21,7 @@
 #include <sys/time.h>
 
 #include "rollcall/epmd_msg.h"
-#include "rollcall/log.h"
+#include "rollcall/clock.h"
 
 #define RC_EPMD_XCHG_OUT_CAP (2 + 13 + RC_EPMD_ALIVE_MAX) /* the larger request: ALIVE2_REQ */
 #define RC_EPMD_XCHG_IN_CAP 2048     /* PORT2_RESP: 12 + 255 name + 2 + extra (epmd: <= 1023) */

@@ -36,6 +36,7 @@
 #include "rollcall/epmd_client.h"
 #include "rollcall/epmd_keeper.h"
 #include "rollcall/epmd_msg.h"
+#include "rollcall/clock.h"
 #include "rollcall/log.h"
 
 #define LOOP_WAIT_MS 3000
