@@ -74,6 +74,7 @@ struct rc_key {
     uint64_t min, max; /* durations (ms) and ports */
     const char *def;
     bool secret;
+    bool reload; /* SIGHUP applies a new value; otherwise it waits for a restart */
     const char *doc;
 };
 
@@ -81,34 +82,34 @@ struct rc_key {
 
 /* The configuration surface. Names are the product's interface: never rename. */
 static const struct rc_key keys[] = {
-    {"node", "name", KT_NAME, AT(name), 0, 0, "", false,
+    {"node", "name", KT_NAME, AT(name), 0, 0, "", false, false,
      "node name alive@host; a bare alive gets @<first global IPv4>"},
-    {"node", "cookie", KT_COOKIE, AT(cookie), 0, 0, "", true,
+    {"node", "cookie", KT_COOKIE, AT(cookie), 0, 0, "", true, false,
      "the cookie itself (prefer cookie_file or ROLLCALL_COOKIE)"},
-    {"node", "cookie_file", KT_PATH, AT(cookie_file), 0, 0, "", false,
+    {"node", "cookie_file", KT_PATH, AT(cookie_file), 0, 0, "", false, false,
      "file holding the cookie; default: Erlang's lookup (~/.erlang.cookie)"},
-    {"node", "epmd", KT_EPMD, AT(epmd), 0, 0, "auto", false, "auto, system, embedded or off"},
-    {"node", "epmd_port", KT_PORT, AT(epmd_port), 1, 65535, "4369", false,
+    {"node", "epmd", KT_EPMD, AT(epmd), 0, 0, "auto", false, false, "auto, system, embedded or off"},
+    {"node", "epmd_port", KT_PORT, AT(epmd_port), 1, 65535, "4369", false, false,
      "EPMD port (ERL_EPMD_PORT sets it too)"},
-    {"node", "dist_port_min", KT_PORT, AT(dist_port_min), 0, 65535, "0", false,
+    {"node", "dist_port_min", KT_PORT, AT(dist_port_min), 0, 65535, "0", false, false,
      "lowest distribution listen port (0 = any)"},
-    {"node", "dist_port_max", KT_PORT, AT(dist_port_max), 0, 65535, "0", false,
+    {"node", "dist_port_max", KT_PORT, AT(dist_port_max), 0, 65535, "0", false, false,
      "highest distribution listen port (0 = any)"},
-    {"registry", "registry", KT_URL, AT(registry), 0, 0, "file:///tmp/rollcall", false,
+    {"registry", "registry", KT_URL, AT(registry), 0, 0, "file:///tmp/rollcall", false, false,
      "registry URL: file:///DIR, redis://, postgres://, s3://"},
-    {"registry", "stale_after", KT_DURATION, AT(stale_after_ms), 10, 720 * DUR_H, "10s", false,
+    {"registry", "stale_after", KT_DURATION, AT(stale_after_ms), 10, 720 * DUR_H, "10s", false, true,
      "an entry not refreshed for this long is stale"},
-    {"registry", "prune_after", KT_DURATION, AT(prune_after_ms), 10, 720 * DUR_H, "30s", false,
+    {"registry", "prune_after", KT_DURATION, AT(prune_after_ms), 10, 720 * DUR_H, "30s", false, true,
      "a stale entry whose pings failed this long is removed"},
-    {"agent", "interval", KT_DURATION, AT(interval_ms), 10, DUR_H, "1s", false,
+    {"agent", "interval", KT_DURATION, AT(interval_ms), 10, DUR_H, "1s", false, true,
      "time between sweeps"},
-    {"agent", "ping_timeout", KT_DURATION, AT(ping_timeout_ms), 10, DUR_H, "500ms", false,
+    {"agent", "ping_timeout", KT_DURATION, AT(ping_timeout_ms), 10, DUR_H, "500ms", false, true,
      "deadline of one ping, all steps"},
-    {"log", "log_format", KT_LOG_FORMAT, AT(log_format), 0, 0, "elixir", false,
+    {"log", "log_format", KT_LOG_FORMAT, AT(log_format), 0, 0, "elixir", false, true,
      "elixir, text or json"},
-    {"log", "log_level", KT_LOG_LEVEL, AT(log_level), 0, 0, "info", false,
+    {"log", "log_level", KT_LOG_LEVEL, AT(log_level), 0, 0, "info", false, true,
      "error, warning, info or debug"},
-    {"log", "log_file", KT_PATH, AT(log_file), 0, 0, "", false, "log file; empty = stderr"},
+    {"log", "log_file", KT_PATH, AT(log_file), 0, 0, "", false, true, "log file; empty = stderr"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -1121,8 +1122,8 @@ int rc_config_reload(const struct rc_config *cur, struct rc_config *ret, char *e
     struct errs e = {.buf = err, .cap = errlen};
     struct load *L;
     struct cmdline cl;
+    size_t len = 0;
 
-    (void)cur; /* everything is re-read; the caller picks what may change */
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (g_argv == NULL) {
@@ -1136,8 +1137,22 @@ int rc_config_reload(const struct rc_config *cur, struct rc_config *ret, char *e
     }
     load_all(L, &cl, g_argc, g_argv, NULL, &e);
     if (e.n == 0) {
-        *ret = L->cfg;
-        commit_sources(L);
+        /* the running configuration, with what SIGHUP may change re-read;
+         * err names the keys that changed but wait for a restart */
+        *ret = *cur;
+        for (size_t i = 0; i < NKEYS; i++) {
+            const struct rc_key *k = &keys[i];
+
+            if (k->reload) {
+                memcpy((char *)ret + k->offset, (const char *)&L->cfg + k->offset, k->size);
+                g_src[i] = L->src[i];
+            } else if (memcmp((const char *)cur + k->offset, (const char *)&L->cfg + k->offset,
+                              k->size) != 0 &&
+                       err != NULL && len + strlen(k->name) + 3 < errlen) {
+                len += (size_t)snprintf(err + len, errlen - len, "%s%s", len != 0 ? ", " : "",
+                                        k->name);
+            }
+        }
     }
     explicit_bzero(L, sizeof(*L));
     free(L);
