@@ -84,10 +84,6 @@ int rc_duration_parse(const char *s, uint64_t *ret_ms);
 /* Formats ms back to the shortest exact unit ("1500ms", "2s", "1m"). */
 void rc_duration_format(uint64_t ms, char *out, size_t outlen);
 
-/* First global (non-loopback, non-link-local) IPv4 address of this host into
- * out, dotted. -ENOENT if there is none. */
-int rc_first_global_ipv4(char *out, size_t outlen);
-
 /* The cookie: cfg->cookie if set; else cfg->cookie_file; else Erlang's own
  * lookup ($HOME/.erlang.cookie, then $XDG_CONFIG_HOME/erlang/.erlang.cookie,
  * else creates $HOME/.erlang.cookie with 20 random A-Z, mode 0400). A cookie

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "rollcall/config.h"
+#include "rollcall/netif.h"
 #include "rollcall/registry.h"
 
 extern char **environ;
