@@ -51,11 +51,11 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
     {"node", "epmd", KT_EPMD, AT(epmd), 0, 0, "auto", false, false,
      "auto, system, embedded or off"},
     {"node", "epmd_port", KT_PORT, AT(epmd_port), 1, 65535, "4369", false, false,
-     "EPMD port (ERL_EPMD_PORT sets it too)"},
+     "EPMD port, ours and the peers' (ERL_EPMD_PORT too)"},
     {"node", "dist_port_min", KT_PORT, AT(dist_port_min), 0, 65535, "0", false, false,
-     "lowest distribution listen port (0 = any)"},
+     "lowest distribution listen port; 0 = any"},
     {"node", "dist_port_max", KT_PORT, AT(dist_port_max), 0, 65535, "0", false, false,
-     "highest distribution listen port (0 = any)"},
+     "highest distribution listen port; 0 = any"},
     {"registry", "registry", KT_URL, AT(registry), 0, 0, "file:///tmp/rollcall", false, false,
      "registry URL: file:///DIR, redis://, postgres://, s3://"},
     {"registry", "stale_after", KT_DURATION, AT(stale_after_ms), 10, 720 * DUR_H, "10s", false,
@@ -668,4 +668,66 @@ void rc_config_print(const struct rc_config *c, FILE *out)
             snprintf(source + strlen(source), sizeof(source) - strlen(source), " (host added)");
         fprintf(out, "%s.%s = %s  # %s\n", k->section, k->name, value, source);
     }
+}
+
+/* The placeholder of a key's value in --help. */
+static const char *metavar(const struct rc_key *k)
+{
+    switch (k->type) {
+    case KT_NAME:
+        return "NAME";
+    case KT_COOKIE:
+        return "COOKIE";
+    case KT_PATH:
+        return "FILE";
+    case KT_URL:
+        return "URL";
+    case KT_DURATION:
+        return "D";
+    case KT_PORT:
+        return "PORT";
+    case KT_EPMD:
+        return "MODE";
+    case KT_LOG_FORMAT:
+        return "F";
+    case KT_LOG_LEVEL:
+        return "L";
+    }
+    return "VALUE";
+}
+
+void rc_config_usage(FILE *out)
+{
+    char fl[64], left[96];
+
+    fputs("usage: rollcall [options] [command]\n"
+          "\n"
+          "commands:\n"
+          "  run                   run the agent in the foreground (the default)\n"
+          "  members [--json]      list the registry and ping every member (exit 1 if any is "
+          "down)\n"
+          "  ping NODE             ping one node, or 'self' (exit 0 on pong, 1 on pang)\n"
+          "  check-config          print the effective configuration, secrets masked\n"
+          "  help                  this help\n"
+          "\n"
+          "options (* = SIGHUP applies a new value; the others need a restart):\n"
+          "  -c, --config FILE     ini file (also ROLLCALL_CONFIG)\n",
+          out);
+    for (size_t i = 0; i < RC_CFG_NKEYS; i++) {
+        const struct rc_key *k = &rc_cfg_keys[i];
+
+        rc_cfg_flag_name(k, fl, sizeof(fl));
+        snprintf(left, sizeof(left), "%s %s", fl, metavar(k));
+        fprintf(out, "%c %-21s %s", k->reload ? '*' : ' ', left, k->doc);
+        if (k->def[0] != '\0')
+            fprintf(out, " (default %s)", k->def);
+        fputc('\n', out);
+    }
+    fputs("  -h, --help            this help\n"
+          "  -V, --version         the version\n"
+          "\n"
+          "Every option is also an ini key in its [section] and a ROLLCALL_<KEY>\n"
+          "environment variable; precedence: defaults < ini < environment < options.\n"
+          "See docs/config.md.\n",
+          out);
 }

@@ -51,7 +51,10 @@ void rc_cfg_parse_argv(int argc, char **argv, char **scrub, struct rc_cfg_cmdlin
         if (only_positional || a[0] != '-' || a[1] == '\0') {
             int c;
 
-            if (!have_command) {
+            if (!have_command && strcmp(a, "help") == 0) {
+                have_command = true; /* `rollcall help`: the same as --help */
+                cl->args.help = true;
+            } else if (!have_command) {
                 have_command = true;
                 c = rc_cfg_word_index(a, command_words,
                                       sizeof(command_words) / sizeof(command_words[0]));

@@ -3,7 +3,7 @@
  *
  * Defaults < ini file < environment ROLLCALL_<KEY> < command-line --key.
  * One table holds every key with its section, type, bounds and default
- * (DESIGN.md "Configuration"); the ini sections only group keys. Every error
+ * (agent/config.c; docs/config.md lists them); the ini sections only group keys. Every error
  * is collected (not just the first) and names its origin: "FILE:LINE: ...",
  * "environment ROLLCALL_X: ...", "option --x: ...".
  */
@@ -70,10 +70,17 @@ int rc_config_load(struct rc_config *ret, struct rc_args *ret_args, int argc, ch
  * '*' bytes so that it never shows in ps or /proc/PID/cmdline. It keeps a
  * private copy of argv for rc_config_reload. */
 
-/* SIGHUP: re-reads the same ini, environment and flags into *ret. Returns 0
- * only if the whole validates; the caller then applies what may change at
- * run time (interval, timeouts, log level, format, file). */
+/* SIGHUP: re-reads the same ini, environment and flags. Returns 0 only if
+ * the whole validates (else -EINVAL, every error in err, *ret untouched). */
 int rc_config_reload(const struct rc_config *cur, struct rc_config *ret, char *err, size_t errlen);
+/* On success *ret is *cur with the keys SIGHUP may change (the table's
+ * reload flag: interval, ping_timeout, stale_after, prune_after and the log
+ * keys) re-read; err then names the other keys whose value changed and
+ * waits for a restart ("name, registry"), or is "". */
+
+/* --help and `rollcall help`: the commands and every key as a flag with its
+ * doc line and default, from the key table. */
+void rc_config_usage(FILE *out);
 
 /* check-config: prints every key as "section.key = value  (source)" with
  * secrets masked (cookie, passwords in the registry URL). */
