@@ -212,7 +212,7 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
                      size_t msglen)
 {
     char *field = (char *)c + k->offset;
-    char q[ECHO_MAX * 4 + 8], lo[32], hi[32];
+    char q[RC_CFG_ECHO_BUF], lo[32], hi[32];
     uint64_t v = 0;
     int i;
 

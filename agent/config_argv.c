@@ -40,13 +40,16 @@ void rc_cfg_parse_argv(int argc, char **argv, char **scrub, struct rc_cfg_cmdlin
                        struct rc_cfg_errs *e)
 {
     struct rc_config scratch;
-    char q[ECHO_MAX * 4 + 8], msg[512], fl[64];
+    char q[RC_CFG_ECHO_BUF], msg[512], fl[64];
     bool only_positional = false, have_command = false, bad_command = false;
 
     memset(cl, 0, sizeof(*cl));
     rc_config_defaults(&scratch);
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *name, *eq, *val;
+        const struct rc_key *k;
+        size_t nlen;
+        int val_idx = i;
 
         if (only_positional || a[0] != '-' || a[1] == '\0') {
             int c;
@@ -96,11 +99,10 @@ void rc_cfg_parse_argv(int argc, char **argv, char **scrub, struct rc_cfg_cmdlin
         }
 
         /* --name, --name=value, --name value */
-        const char *name = a + 2, *eq = strchr(name, '=');
-        size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
-        const char *val = eq != NULL ? eq + 1 : NULL;
-        const struct rc_key *k;
-        int val_idx = i;
+        name = a + 2;
+        eq = strchr(name, '=');
+        nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        val = eq != NULL ? eq + 1 : NULL;
 
         if ((nlen == 4 && memcmp(name, "help", 4) == 0) ||
             (nlen == 7 && memcmp(name, "version", 7) == 0) ||

@@ -67,7 +67,7 @@ static bool section_known(const char *s, size_t n)
 /* A line as inih will see it (indentation already gone): what must happen. */
 static void ini_classify(struct ini_state *st, const char *s, size_t n)
 {
-    char q[ECHO_MAX * 4 + 8], name[ECHO_MAX + 1];
+    char q[RC_CFG_ECHO_BUF], name[ECHO_MAX + 1];
 
     if (n == 0 || s[0] == ';' || s[0] == '#')
         return; /* blank or comment */
@@ -145,7 +145,7 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
     struct ini_state *st = user;
     struct rc_cfg_load *L = st->L;
     const struct rc_key *k;
-    char q[ECHO_MAX * 4 + 8], msg[512], unq[256]; /* inih lines are < 200 bytes */
+    char q[RC_CFG_ECHO_BUF], msg[512], unq[256]; /* inih lines are < 200 bytes */
     size_t ki, vlen;
 
     st->handler_called = true;

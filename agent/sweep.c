@@ -172,12 +172,18 @@ static void log_sweep(struct agent *a)
     free(line);
 }
 
-static void log_sweep_done(struct agent *a)
+static size_t count_alive(const struct rc_peers *t)
 {
     size_t alive = 0;
 
-    for (size_t i = 0; i < a->peers.n; i++)
-        alive += a->peers.v[i].last.ok;
+    for (size_t i = 0; i < t->n; i++)
+        alive += t->v[i].last.ok;
+    return alive;
+}
+
+static void log_sweep_done(struct agent *a)
+{
+    size_t alive = count_alive(&a->peers);
     struct rc_log_field f[] = {
         RC_LF_S("self", a->cfg.name),
         RC_LF_I("sweep", (int64_t)a->sweeps),
