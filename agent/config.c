@@ -31,12 +31,11 @@
 #include <strings.h>
 
 #include "config_int.h"
+#include "rollcall/duration.h"
 #include "rollcall/netif.h"
 #include "rollcall/registry.h"
 
-#define DUR_S 1000ULL
-#define DUR_M (60 * DUR_S)
-#define DUR_H (60 * DUR_M)
+#define HOUR_MS (3600ULL * 1000) /* duration bounds in the table */
 
 #define AT(field) offsetof(struct rc_config, field), sizeof(((struct rc_config *)0)->field)
 
@@ -58,13 +57,13 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
      "highest distribution listen port; 0 = any"},
     {"registry", "registry", KT_URL, AT(registry), 0, 0, "file:///tmp/rollcall", false, false,
      "registry URL: file:///DIR, redis://, postgres://, s3://"},
-    {"registry", "stale_after", KT_DURATION, AT(stale_after_ms), 10, 720 * DUR_H, "10s", false,
+    {"registry", "stale_after", KT_DURATION, AT(stale_after_ms), 10, 720 * HOUR_MS, "10s", false,
      true, "an entry not refreshed for this long is stale"},
-    {"registry", "prune_after", KT_DURATION, AT(prune_after_ms), 10, 720 * DUR_H, "30s", false,
+    {"registry", "prune_after", KT_DURATION, AT(prune_after_ms), 10, 720 * HOUR_MS, "30s", false,
      true, "a stale entry whose pings failed this long is removed"},
-    {"agent", "interval", KT_DURATION, AT(interval_ms), 10, DUR_H, "1s", false, true,
+    {"agent", "interval", KT_DURATION, AT(interval_ms), 10, HOUR_MS, "1s", false, true,
      "time between sweeps"},
-    {"agent", "ping_timeout", KT_DURATION, AT(ping_timeout_ms), 10, DUR_H, "500ms", false, true,
+    {"agent", "ping_timeout", KT_DURATION, AT(ping_timeout_ms), 10, HOUR_MS, "500ms", false, true,
      "deadline of one ping, all steps"},
     {"log", "log_format", KT_LOG_FORMAT, AT(log_format), 0, 0, "elixir", false, true,
      "elixir, text or json"},
@@ -147,45 +146,6 @@ static bool has_control(const char *s)
         if ((unsigned char)*s < 0x20 || *s == 0x7F)
             return true;
     return false;
-}
-
-int rc_duration_parse(const char *s, uint64_t *ret_ms)
-{
-    static const struct {
-        const char *unit;
-        uint64_t ms;
-    } units[] = {{"", 1}, {"ms", 1}, {"s", DUR_S}, {"m", DUR_M}, {"h", DUR_H}};
-    uint64_t v = 0;
-    size_t i = 0;
-
-    if (s == NULL || !isdigit((unsigned char)s[0]))
-        return -EINVAL;
-    for (; isdigit((unsigned char)s[i]); i++) {
-        if (v > (UINT64_MAX - 9) / 10)
-            return -EINVAL;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
-        if (strcmp(s + i, units[u].unit) == 0) {
-            if (v > UINT64_MAX / units[u].ms)
-                return -EINVAL;
-            *ret_ms = v * units[u].ms;
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
-
-void rc_duration_format(uint64_t ms, char *out, size_t outlen)
-{
-    if (ms != 0 && ms % DUR_H == 0)
-        snprintf(out, outlen, "%lluh", (unsigned long long)(ms / DUR_H));
-    else if (ms != 0 && ms % DUR_M == 0)
-        snprintf(out, outlen, "%llum", (unsigned long long)(ms / DUR_M));
-    else if (ms != 0 && ms % DUR_S == 0)
-        snprintf(out, outlen, "%llus", (unsigned long long)(ms / DUR_S));
-    else
-        snprintf(out, outlen, "%llums", (unsigned long long)ms);
 }
 
 int rc_cfg_word_index(const char *s, const char *const *words, size_t n)
@@ -272,15 +232,13 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
         break;
     }
     case KT_DURATION:
-        if (rc_duration_parse(s, &v) < 0) {
-            snprintf(msg, msglen,
-                     "invalid duration %s (use a number and a unit: 500ms, 2s, 1m, 1h)",
-                     rc_cfg_echo(s, q));
+        if (rc_duration_from_text(s, strlen(s), &v) < 0) {
+            snprintf(msg, msglen, "invalid duration %s (" RC_DURATION_HINT ")", rc_cfg_echo(s, q));
             return -EINVAL;
         }
         if (v < k->min || v > k->max) {
-            rc_duration_format(k->min, lo, sizeof(lo));
-            rc_duration_format(k->max, hi, sizeof(hi));
+            rc_duration_to_text(k->min, lo, sizeof(lo));
+            rc_duration_to_text(k->max, hi, sizeof(hi));
             snprintf(msg, msglen, "%s is out of range (%s to %s)", rc_cfg_echo(s, q), lo, hi);
             return -ERANGE;
         }
@@ -358,7 +316,7 @@ static void key_format(const struct rc_key *k, const struct rc_config *c, char *
         rc_registry_mask_url(field, out, outlen);
         return;
     case KT_DURATION:
-        rc_duration_format(*(const uint64_t *)(const void *)field, out, outlen);
+        rc_duration_to_text(*(const uint64_t *)(const void *)field, out, outlen);
         return;
     case KT_PORT:
         snprintf(out, outlen, "%u", (unsigned)*(const uint16_t *)(const void *)field);

@@ -17,7 +17,8 @@
 #include <stdio.h>
 
 #include "rollcall/epmd.h"
-#include "rollcall/handshake.h"
+#include "rollcall/handshake.h" /* RC_COOKIE_MAX */
+#include "rollcall/names.h"
 #include "rollcall/log.h"
 
 #define RC_URL_MAX 2048
@@ -85,11 +86,6 @@ void rc_config_usage(FILE *out);
 /* check-config: prints every key as "section.key = value  (source)" with
  * secrets masked (cookie, passwords in the registry URL). */
 void rc_config_print(const struct rc_config *c, FILE *out);
-
-/* Parses "500ms", "2s", "1m", "1h" (a bare number is ms). -EINVAL if not. */
-int rc_duration_parse(const char *s, uint64_t *ret_ms);
-/* Formats ms back to the shortest exact unit ("1500ms", "2s", "1m"). */
-void rc_duration_format(uint64_t ms, char *out, size_t outlen);
 
 /* The cookie: cfg->cookie if set; else cfg->cookie_file; else Erlang's own
  * lookup ($HOME/.erlang.cookie, then $XDG_CONFIG_HOME/erlang/.erlang.cookie,

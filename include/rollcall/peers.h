@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rollcall/handshake.h"
+#include "rollcall/names.h"
 #include "rollcall/reason.h"
 #include "rollcall/worker.h"
 

@@ -21,6 +21,7 @@
 
 #include "../../agent/config_int.h" /* the key table */
 #include "rollcall/config.h"
+#include "rollcall/duration.h"
 #include "rollcall/netif.h"
 #include "rollcall/registry.h"
 
@@ -701,7 +702,12 @@ static void test_reload_restart_keys(void **state)
     assert_string_equal(err, "");
 }
 
-/* ---- durations ---- */
+/* ---- durations (the base layer's one rule, as the configuration reads it) ---- */
+
+static int rc_duration_parse(const char *s, uint64_t *ret_ms)
+{
+    return rc_duration_from_text(s, s != NULL ? strlen(s) : 0, ret_ms);
+}
 
 static void test_durations(void **state)
 {
@@ -738,21 +744,21 @@ static void test_durations(void **state)
         assert_int_equal(rc_duration_parse(bad[i], &ms), -EINVAL);
     assert_int_equal(rc_duration_parse(NULL, &ms), -EINVAL);
 
-    rc_duration_format(1500, out, sizeof(out));
+    rc_duration_to_text(1500, out, sizeof(out));
     assert_string_equal(out, "1500ms");
-    rc_duration_format(2000, out, sizeof(out));
+    rc_duration_to_text(2000, out, sizeof(out));
     assert_string_equal(out, "2s");
-    rc_duration_format(90000, out, sizeof(out));
+    rc_duration_to_text(90000, out, sizeof(out));
     assert_string_equal(out, "90s");
-    rc_duration_format(120000, out, sizeof(out));
+    rc_duration_to_text(120000, out, sizeof(out));
     assert_string_equal(out, "2m");
-    rc_duration_format(7200000, out, sizeof(out));
+    rc_duration_to_text(7200000, out, sizeof(out));
     assert_string_equal(out, "2h");
-    rc_duration_format(0, out, sizeof(out));
+    rc_duration_to_text(0, out, sizeof(out));
     assert_string_equal(out, "0ms");
     /* round trip */
     for (uint64_t v = 1; v < 10000000; v = v * 3 + 7) {
-        rc_duration_format(v, out, sizeof(out));
+        rc_duration_to_text(v, out, sizeof(out));
         assert_int_equal(rc_duration_parse(out, &ms), 0);
         assert_int_equal(ms, v);
     }
