@@ -161,6 +161,13 @@ static void test_transitions(void **state)
     assert_int_equal(rc_peers_mark_down(&f->t, "a@h", RC_REASON_CONNECTION_LOST, &chg), 0);
     assert_int_equal(rc_peers_mark_down(&f->t, "zz@h", RC_REASON_CONNECTION_LOST, &chg), -ENOENT);
 
+    /* a ping that could not start on our side: our failure, named so */
+    rc_peers_sweep_begin(&f->t);
+    assert_int_equal(nak(f, "b@h", RC_REASON_LOCAL_ERROR, &chg), 0);
+    assert_int_equal(rc_peers_find(&f->t, "b@h")->last.reason, RC_REASON_LOCAL_ERROR);
+    assert_string_equal(rc_reason_str(RC_REASON_LOCAL_ERROR), "local_error");
+    rc_peers_sweep_end(&f->t, 5000, &f->ch);
+
     /* an unsorted or duplicated snapshot is refused, the table unchanged */
     assert_int_equal(rc_peers_apply(&f->t, SNAP(f, "b@h:0", "a@h:0"), &f->ch), -EINVAL);
     assert_int_equal(rc_peers_apply(&f->t, SNAP(f, "a@h:0", "a@h:0"), &f->ch), -EINVAL);
