@@ -2,12 +2,14 @@
  * sweep.c - the agent loop: snapshots in, parallel pings out, one verdict
  * per peer per sweep, state changes logged once.
  *
- * Shape: the peer table is rebuilt from a registry snapshot only between
- * sweeps, so the pings of a running sweep can point straight at their peer.
- * Each sweep has one deadline (ping_timeout + a small slack); the pings carry
- * their own ping_timeout, so the sweep ends at the slowest answer or at the
- * deadline, whichever is first. A lost connection (the node's peer-down
- * callback) marks its peer down at once, between sweeps too.
+ * Shape: the peer table and its state machine are agent/peers.c; this file
+ * feeds it (snapshots, verdicts, the time) and emits what it reports
+ * changed (log lines, prune requests, dropped connections). A new snapshot
+ * is applied at the start of a sweep; each ping names its peer, so a table
+ * rebuilt under a running sweep would be safe too. Each sweep has one deadline (ping_timeout + a
+ * small slack); the pings carry their own ping_timeout, so the sweep ends at the slowest answer or
+ * at the deadline, whichever is first. A lost connection (the node's peer-down callback) marks its
+ * peer down at once, between sweeps too.
  *
  * Everything here runs on the loop thread; the registry worker only hands
  * over finished snapshots (worker.c).
