@@ -6,10 +6,12 @@
  * feeds it (snapshots, verdicts, the time) and emits what it reports
  * changed (log lines, prune requests, dropped connections). A new snapshot
  * is applied at the start of a sweep; each ping names its peer, so a table
- * rebuilt under a running sweep would be safe too. Each sweep has one deadline (ping_timeout + a
- * small slack); the pings carry their own ping_timeout, so the sweep ends at the slowest answer or
- * at the deadline, whichever is first. A lost connection (the node's peer-down callback) marks its
- * peer down at once, between sweeps too.
+ * rebuilt under a running sweep would be safe too.
+ *
+ * Each sweep has one deadline (ping_timeout + a small slack); the pings
+ * carry their own ping_timeout, so the sweep ends at the slowest answer or
+ * at the deadline, whichever is first. A lost connection (the node's
+ * peer-down callback) marks its peer down at once, between sweeps too.
  *
  * Everything here runs on the loop thread; the registry worker only hands
  * over finished snapshots (worker.c).
