@@ -1,6 +1,6 @@
 /*
  * cookie.c - finds the distribution cookie the way Erlang does (OTP's
- * lib/kernel/src/auth.erl; docs/config.md, "Secrets"), so that a rollcall
+ * lib/kernel/src/auth.erl; docs/protocol.md section 7), so that a rollcall
  * started beside BEAM nodes by the same user shares their cookie without
  * any configuration.
  *

@@ -3,9 +3,9 @@
  *
  * Defaults < ini file < environment ROLLCALL_<KEY> < command-line --key.
  * One table holds every key with its section, type, bounds and default
- * (agent/config.c; docs/config.md lists them); the ini sections only group keys. Every error
- * is collected (not just the first) and names its origin: "FILE:LINE: ...",
- * "environment ROLLCALL_X: ...", "option --x: ...".
+ * (agent/config.c; docs/config.md lists them); the ini sections only group
+ * keys. Every error is collected (not just the first) and names its origin:
+ * "FILE:LINE: ...", "environment ROLLCALL_X: ...", "option --x: ...".
  */
 #ifndef ROLLCALL_CONFIG_H
 #define ROLLCALL_CONFIG_H
