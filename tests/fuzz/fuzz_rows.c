@@ -26,6 +26,7 @@
 
 #include "../../backends/postgres_int.h"
 #include "../../backends/redis_int.h"
+#include "rollcall/url.h" /* rc_hexval */
 
 static void check(int rv, const struct rc_entry *e, const char *why)
 {
