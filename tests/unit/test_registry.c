@@ -144,7 +144,7 @@ static void test_open_close(void **state)
     assert_int_equal(rc_registry_open(url, &r, err, sizeof(err)), 0);
     assert_non_null(r);
     assert_ptr_equal(r->ops, &rc_backend_fs);
-    assert_int_equal(r->ops->list(r->ctx, &l, err, sizeof(err)), 0);
+    assert_int_equal(rc_registry_list(r, &l, err, sizeof(err)), 0);
     assert_int_equal(l.n, 0);
     rc_reg_list_free(&l);
     rc_registry_close(r);
