@@ -47,7 +47,7 @@
 
 #include "rollcall/clock.h"
 #include "rollcall/err.h"
-#include "rollcall/registry.h"
+#include "rollcall/backend.h"
 #include "rollcall/url.h"
 
 #include "postgres_int.h"
@@ -600,12 +600,6 @@ static int pg_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     PGresult *res = NULL;
     int rv;
 
-    if (!rc_node_name_valid(self->name) ||
-        !rc_host_valid(self->host, strnlen(self->host, sizeof(self->host))) ||
-        memchr(self->host, '\0', sizeof(self->host)) == NULL) {
-        rc_seterr(err, errlen, "not a valid entry (name or host)");
-        return -EINVAL;
-    }
     snprintf(port, sizeof(port), "%u", (unsigned)self->port);
     snprintf(started, sizeof(started), "%lld", (long long)self->started_at_ms);
     params[0] = ctx->cluster;
@@ -657,9 +651,7 @@ static int pg_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
         } else {
             rv = rc_reg_list_add(&l, &e);
             if (rv == -E2BIG) {
-                snprintf(why, sizeof(why), "more than %d entries; the rest are ignored",
-                         RC_REGISTRY_MAX_ENTRIES);
-                rv = rc_reg_list_reject(&l, e.name, strlen(e.name), why);
+                rv = 0; /* full: the facade reports the rest */
                 break;
             }
         }
@@ -686,10 +678,6 @@ static int pg_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     PGresult *res = NULL;
     int rv;
 
-    if (name == NULL || !rc_node_name_valid(name)) {
-        rc_seterr(err, errlen, "not a valid node name");
-        return -EINVAL;
-    }
     snprintf(minage, sizeof(minage), "%lld", (long long)(min_age_ms > 0 ? min_age_ms : 0));
     rv = pg_run(ctx, pg_sql_remove, 3, params, PGRES_COMMAND_OK, "remove", &res, err, errlen);
     if (rv < 0)

@@ -1,8 +1,9 @@
 /*
  * postgres_int.h - the PostgreSQL backend's private contract
  * (backends/postgres.c): what its unit tests, its fuzzer and the conformance
- * suite reach. Not part of the module interface (that is rc_backend_postgres
- * in rollcall/registry.h); nothing outside backends/ and tests/ includes it.
+ * suite reach, and its ops table rc_backend_postgres, which the module's
+ * entry point (backends/module_stamp.c) hands to the loader. Nothing outside
+ * backends/ and tests/ includes it.
  *
  * The parsers (URL split, list rows, libpq messages) are pure functions of
  * bytes. The connection calls are here for the conformance suite, which
@@ -17,12 +18,15 @@
 
 #include <libpq-fe.h>
 
-#include "rollcall/registry.h"
+#include "rollcall/backend.h"
 
 #define PG_DEFAULT_CLUSTER "rollcall"
 #define PG_CLUSTER_MAX 64
 #define PG_URI_MAX 4096
 #define PG_CLUSTER_PARAM "rollcall_cluster" /* our one URL parameter; libpq never sees it */
+
+/* The backend: open, publish, list, remove, close (rollcall/backend.h). */
+extern const struct rc_backend_ops rc_backend_postgres;
 
 /* ---- URL ---- */
 

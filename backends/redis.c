@@ -44,7 +44,7 @@
 
 #include "rollcall/duration.h"
 #include "rollcall/err.h"
-#include "rollcall/registry.h"
+#include "rollcall/backend.h"
 #include "rollcall/url.h"
 
 #include "redis_int.h"
@@ -658,10 +658,6 @@ static int redis_publish(void *vctx, const struct rc_entry *self, char *err, siz
     redisReply *r = NULL;
     int rv;
 
-    if (!rc_node_name_valid(self->name)) {
-        rc_seterr(err, errlen, "not a valid node name");
-        return -EINVAL;
-    }
     rv = rc_entry_format_body(self, text, sizeof(text), &len);
     if (rv < 0) {
         rc_seterr(err, errlen, "cannot format the entry for %s", self->name);
@@ -728,9 +724,7 @@ static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_
         } else {
             rv = rc_reg_list_add(&l, &e);
             if (rv == -E2BIG) {
-                snprintf(why, sizeof(why), "more than %d entries; the rest are ignored",
-                         RC_REGISTRY_MAX_ENTRIES);
-                rv = rc_reg_list_reject(&l, n->str, n->len, why);
+                rv = 0; /* full: the facade reports the rest */
                 break;
             }
         }
@@ -767,10 +761,6 @@ static int redis_remove(void *vctx, const char *name, int64_t min_age_ms, char *
     redisReply *r = NULL;
     int rv;
 
-    if (name == NULL || !rc_node_name_valid(name)) {
-        rc_seterr(err, errlen, "not a valid node name");
-        return -EINVAL;
-    }
     snprintf(amin, sizeof(amin), "%lld", (long long)(min_age_ms > 0 ? min_age_ms : 0));
     rv = redis_script(ctx, REDIS_SCRIPT_REMOVE, "remove", 2, (const char *[]){name, amin},
                       (const size_t[]){strlen(name), strlen(amin)}, &r, err, errlen);

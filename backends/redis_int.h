@@ -1,8 +1,9 @@
 /*
  * redis_int.h - the Redis backend's private contract (backends/redis.c):
- * what its unit tests, its fuzzer and the conformance suite reach. Not part
- * of the module interface (that is rc_backend_redis in rollcall/registry.h);
- * nothing outside backends/ and tests/ includes it.
+ * what its unit tests, its fuzzer and the conformance suite reach, and its
+ * ops table rc_backend_redis, which the module's entry point
+ * (backends/module_stamp.c) hands to the loader. Nothing outside backends/
+ * and tests/ includes it.
  *
  * The parsers (URL, list rows, SCRIPT LOAD replies) are pure functions of
  * bytes. The connection calls are here for the conformance suite, which
@@ -18,7 +19,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "rollcall/registry.h"
+#include "rollcall/backend.h"
 
 #define REDIS_DEFAULT_PORT 6379
 #define REDIS_DEFAULT_CLUSTER "rollcall"
@@ -31,6 +32,9 @@
 /* What list's script returns at most in names and values, all entries
  * together; past it values come back as their length and are rejected. */
 #define REDIS_LIST_BUDGET (8 * 1024 * 1024)
+
+/* The backend: open, publish, list, remove, close (rollcall/backend.h). */
+extern const struct rc_backend_ops rc_backend_redis;
 
 /* ---- URL ---- */
 

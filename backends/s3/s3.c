@@ -56,7 +56,7 @@
 #include <curl/curl.h>
 
 #include "rollcall/err.h"
-#include "rollcall/registry.h"
+#include "rollcall/backend.h"
 
 #include "s3_int.h"
 
@@ -211,8 +211,7 @@ static int s3_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     size_t len;
     int rv;
 
-    if (!rc_node_name_valid(self->name) ||
-        rc_entry_format_body(self, text, sizeof(text), &len) < 0) {
+    if (rc_entry_format_body(self, text, sizeof(text), &len) < 0) {
         rc_seterr(err, errlen, "not a valid entry (name or host)");
         return -EINVAL;
     }
@@ -517,8 +516,8 @@ out:
  * list(): one listing (all pages), then the bodies whose ETag the cache has
  * not seen, fetched in parallel (s3_fetch_all), then the entries in listing
  * order. At most RC_REGISTRY_MAX_ENTRIES objects get as far as a cache slot
- * (or a GET): past that a reject says the rest are ignored, as every
- * backend does.
+ * (or a GET): past that the list notes the overflow (l.overflow) and the
+ * facade (rc_registry_list) reports the rest as ignored.
  */
 static int s3_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t errlen)
 {
@@ -574,14 +573,10 @@ static int s3_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
             goto next;
         }
         if (ncache == RC_REGISTRY_MAX_ENTRIES) {
-            char why[96];
-
-            snprintf(why, sizeof(why), "more than %d entries; the rest are ignored",
-                     RC_REGISTRY_MAX_ENTRIES);
-            rv = rc_reg_list_reject(&l, name, nlen, why);
-            if (rv == 0)
-                break;
-            goto next;
+            /* full: noted for the facade, which reports the rest */
+            l.overflow = true;
+            snprintf(l.overflow_name, sizeof(l.overflow_name), "%.*s", (int)nlen, name);
+            break;
         }
         c = &cache[ncache++];
         old = o->etag[0] != '\0' ? s3_cache_find(ctx, o->key) : NULL;
@@ -717,10 +712,6 @@ static int s3_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     struct s3_resp r;
     int rv;
 
-    if (name == NULL || !rc_node_name_valid(name)) {
-        rc_seterr(err, errlen, "not a valid node name");
-        return -EINVAL;
-    }
     if (s3_object_url(&ctx->url, name, url, sizeof(url)) < 0) {
         rc_seterr(err, errlen, "s3: object URL too long");
         return -ENAMETOOLONG;

@@ -23,7 +23,7 @@
 
 #include "rollcall/clock.h"
 #include "rollcall/err.h"
-#include "rollcall/registry.h"
+#include "rollcall/backend.h"
 
 #include "s3_int.h"
 

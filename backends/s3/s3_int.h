@@ -1,8 +1,9 @@
 /*
  * s3_int.h - the S3 backend's private contract: what its parts share, and
- * what its unit tests, fuzzers and the conformance suite reach. Not part of
- * the module interface (that is rc_backend_s3 in rollcall/registry.h);
- * nothing outside backends/s3/ and tests/ includes it.
+ * what its unit tests, fuzzers and the conformance suite reach, and its ops
+ * table rc_backend_s3, which the module's entry point
+ * (backends/module_stamp.c) hands to the loader. Nothing outside
+ * backends/s3/ and tests/ includes it.
  *
  *   s3_url.c   the s3:// URL, SigV4 path/query encoding, request URLs (pure)
  *   s3_xml.c   ListObjectsV2 / <Error> documents (pure, expat)
@@ -23,7 +24,7 @@
 
 #include <curl/curl.h>
 
-#include "rollcall/registry.h"
+#include "rollcall/backend.h"
 
 #define S3_BUCKET_MAX 63
 #define S3_PREFIX_MAX 512
@@ -40,6 +41,9 @@
 #define S3_CONNECT_TIMEOUT_MS 2000
 #define S3_TIMEOUT_MIN_MS 100
 #define S3_TIMEOUT_MAX_MS 120000
+
+/* The backend: open, publish, list, remove, close (rollcall/backend.h). */
+extern const struct rc_backend_ops rc_backend_s3;
 
 /* ---- URL (s3_url.c) ---- */
 

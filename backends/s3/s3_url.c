@@ -21,7 +21,7 @@
 
 #include "rollcall/duration.h"
 #include "rollcall/err.h"
-#include "rollcall/registry.h"
+#include "rollcall/backend.h"
 #include "rollcall/url.h"
 
 #include "s3_int.h"

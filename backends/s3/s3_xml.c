@@ -14,7 +14,8 @@
 #include <expat.h>
 
 #include "rollcall/err.h"
-#include "rollcall/registry.h"
+#include "rollcall/backend.h"
+#include "rollcall/url.h"
 
 #include "s3_int.h"
 

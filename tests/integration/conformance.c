@@ -47,6 +47,7 @@
 #include "../../backends/postgres_int.h"
 #include "../../backends/redis_int.h"
 #include "../../backends/s3/s3_int.h"
+#include "rollcall/registry.h"
 #include "rollcall/text.h"
 
 #define CONF_SECRETS_MAX 8
