@@ -468,9 +468,9 @@ static bool sa_loopback(const struct sockaddr *sa, int salen)
     }
     if (sa->sa_family == AF_INET6 && salen >= (int)sizeof(struct sockaddr_in6)) {
         a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_LOOPBACK(a))
+        if (IN6_IS_ADDR_LOOPBACK(a) != 0)
             return true;
-        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+        return IN6_IS_ADDR_V4MAPPED(a) != 0 && a->s6_addr[12] == 127;
     }
     return false;
 }
