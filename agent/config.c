@@ -245,7 +245,7 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
         *(uint64_t *)(void *)field = v;
         return 0;
     case KT_PORT:
-        for (i = 0; isdigit((unsigned char)s[i]) && v <= 65535; i++)
+        for (i = 0; isdigit((unsigned char)s[i]) != 0 && v <= 65535; i++)
             v = v * 10 + (uint64_t)(s[i] - '0');
         if (i == 0 || s[i] != '\0' || v < k->min || v > k->max) {
             snprintf(msg, msglen, "invalid port %s (%llu to %llu)", rc_cfg_echo(s, q),
