@@ -207,6 +207,8 @@ class FileCheck:
             else:
                 fix = [(end, 0, " != " + zero)]
         want = ("(%s) != %s" if self.needs_parens(cond) else "%s != %s") % (txt, zero)
+        if kind == "constant":
+            want = "for (;;)" if where in ("while", "for") else "no constant condition"
         self.add(cond, "truth-test", "%s `%s` is an implicit %s truth test; write `%s`" %
                  (where, txt, kind, want), fix)
 
@@ -301,6 +303,8 @@ class FileCheck:
         if len(init) != 1:
             return None
         lhs = v.spelling + " = "
+        if "(unnamed" in v.type.spelling or "(anonymous" in v.type.spelling:
+            return None
         if strip(init[0]).kind == K.INIT_LIST_EXPR:
             lhs += "(" + v.type.spelling + ")"
         head = self.src[start:name_end].decode()
