@@ -21,6 +21,7 @@
 #include "rollcall/handshake.h"
 #include "rollcall/bytes.h"
 #include "rollcall/md5.h"
+#include "rollcall/tls.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -405,6 +406,20 @@ int rc_hs_feed(struct rc_hs *hs, const uint8_t *in, size_t len, size_t *ret_used
 
     while (r == RC_HS_AGAIN && len - used >= 2) {
         n = rc_get16(in + used);
+        if (n > RC_HS_FRAME_MAX) {
+            /* A TLS record header reads as a length of 5 KiB or more. */
+            enum rc_tls_kind k = rc_tls_sniff(in + used, len - used);
+
+            if (k == RC_TLS_MORE)
+                break;
+            if (rc_tls_kind_is_tls(k)) {
+                r = fail(hs, RC_REASON_TLS_REQUIRED,
+                         "peer speaks TLS (a TLS %s record where a handshake frame belongs): it "
+                         "uses TLS distribution (-proto_dist inet_tls), this connection is plain",
+                         k == RC_TLS_ALERT ? "alert" : "handshake");
+                break;
+            }
+        }
         if (n == 0 || n > RC_HS_FRAME_MAX) {
             used += 2;
             r = fail(hs, RC_REASON_PROTOCOL_ERROR, "handshake frame length %zu", n);
@@ -460,6 +475,15 @@ int rc_hs_accept(struct rc_hs *hs, enum rc_hs_status st, struct rc_hs_out *out)
     out_frame(out, buf, CHALLENGE_FIXED + n);
     hs->state = ST_WAIT_REPLY;
     return RC_HS_AGAIN;
+}
+
+int rc_hs_refuse(struct rc_hs *hs, enum rc_reason reason, const char *why, struct rc_hs_out *out)
+{
+    if (hs->role != RC_HS_ACCEPTOR || (hs->state != ST_WAIT_NAME && hs->state != ST_NAMED))
+        return fail(hs, reason, "%s", why);
+    if (send_status(hs, out, "not_allowed") != RC_HS_AGAIN)
+        return RC_HS_FAILED;
+    return fail(hs, reason, "%s", why);
 }
 
 void rc_hs_eof(struct rc_hs *hs)

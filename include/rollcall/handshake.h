@@ -27,8 +27,14 @@
 #define RC_DFLAG_PUBLISHED 0x1ULL
 #define RC_DFLAG_EXTENDED_REFERENCES 0x4ULL
 #define RC_DFLAG_HANDSHAKE_23 0x1000000ULL
-/* What we send: OTP 25's mandatory set + UNLINK_ID + V4_NC (hidden: no PUBLISHED). */
-#define RC_DFLAGS_OURS 0x403070F94ULL
+#define RC_DFLAG_UNLINK_ID 0x2000000ULL
+#define RC_DFLAG_MANDATORY_25_DIGEST 0x4000000ULL /* "I have all of OTP 25's mandatory set" */
+/* What we send: OTP 25's mandatory set + UNLINK_ID + MANDATORY_25_DIGEST +
+ * V4_NC (hidden: no PUBLISHED). Every OTP release from 25 on sends
+ * MANDATORY_25_DIGEST, and OTP's dist.hrl announces it will be required.
+ * Flags we do not know (OTP 29's ALTACT_SIG, NATIVE_RECORDS, ...) are
+ * ignored: only RC_DFLAGS_REQUIRED is checked. */
+#define RC_DFLAGS_OURS (0x403070F94ULL | RC_DFLAG_MANDATORY_25_DIGEST)
 /* What we require of a peer. */
 #define RC_DFLAGS_REQUIRED (RC_DFLAG_HANDSHAKE_23 | RC_DFLAG_EXTENDED_REFERENCES)
 
@@ -97,6 +103,11 @@ int rc_hs_feed(struct rc_hs *hs, const uint8_t *in, size_t len, size_t *ret_used
  * OK_SIMULTANEOUS, the challenge. NOK / NOT_ALLOWED return RC_HS_FAILED with
  * reason RC_REASON_HANDSHAKE_FAILED (send out, then close). */
 int rc_hs_accept(struct rc_hs *hs, enum rc_hs_status st, struct rc_hs_out *out);
+
+/* Acceptor, in any state before the challenge: writes status "not_allowed"
+ * (to refuse a connection before reading its name, e.g. a plain peer where
+ * TLS is required) and fails with reason. Returns RC_HS_FAILED. */
+int rc_hs_refuse(struct rc_hs *hs, enum rc_reason reason, const char *why, struct rc_hs_out *out);
 
 /* The peer closed during the handshake: sets hs->reason. An initiator that
  * already sent its challenge reply, or an acceptor whose peer closed after
