@@ -840,23 +840,53 @@ static void accept_error_cb(struct evconnlistener *lis, void *arg)
     evtimer_add(e->ev_resume, &tv);
 }
 
-static int server_start(struct rc_epmd *e)
+/* A listening socket on [::] that also takes IPv4 (IPV6_V6ONLY off), so
+ * that `-proto_dist inet6_tcp` nodes register too; 0.0.0.0 on a host
+ * without IPv6. Returns the descriptor or -errno. */
+static int server_socket(uint16_t port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1;
+    int one = 1, zero = 0;
+    struct sockaddr_in6 sin6;
     struct sockaddr_in sin = {
         .sin_family = AF_INET,
-        .sin_port = htons(e->epmd_port),
+        .sin_port = htons(port),
         .sin_addr.s_addr = htonl(INADDR_ANY),
     };
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    memset(&sin6, 0, sizeof(sin6));
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons(port);
+    sin6.sin6_addr = in6addr_any;
+    if (fd >= 0) {
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) == 0 &&
+            bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0 && listen(fd, SOMAXCONN) == 0)
+            return fd;
+        if (errno != EADDRNOTAVAIL && errno != EAFNOSUPPORT) {
+            int r = -errno;
+            close(fd);
+            return r;
+        }
+        close(fd);
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, SOMAXCONN) < 0) {
         int r = -errno;
         close(fd);
         return r;
     }
+    return fd;
+}
+
+static int server_start(struct rc_epmd *e)
+{
+    int fd = server_socket(e->epmd_port);
+    if (fd < 0)
+        return fd;
     e->ev_resume = evtimer_new(e->base, resume_cb, e);
     /* backlog 0: already listening */
     e->lis = evconnlistener_new(e->base, accept_cb, e,
