@@ -20,6 +20,7 @@ enum rc_reason {
     RC_REASON_UNREACHABLE,      /* EHOSTUNREACH / ENETUNREACH */
     RC_REASON_RESOLVE_FAILED,   /* the host name does not resolve */
     RC_REASON_SHUTDOWN,         /* we are stopping */
+    RC_REASON_LOCAL_ERROR,      /* our side: out of sockets or memory (EMFILE, ENOMEM, ...) */
     RC_REASON_TLS_REQUIRED,     /* one side speaks TLS distribution, the other plain */
     RC_REASON_TLS_FAILED,       /* the TLS session failed (certificate, CA, alert) */
 };
@@ -52,6 +53,8 @@ static inline const char *rc_reason_str(enum rc_reason r)
         return "resolve_failed";
     case RC_REASON_SHUTDOWN:
         return "shutdown";
+    case RC_REASON_LOCAL_ERROR:
+        return "local_error";
     case RC_REASON_TLS_REQUIRED:
         return "tls_required";
     case RC_REASON_TLS_FAILED:
