@@ -851,8 +851,13 @@ static void conn_connected(struct rc_conn *c)
     c->st = CS_HANDSHAKE;
     out.len = 0;
     if (rc_hs_init(&c->hs, RC_HS_INITIATOR, n->name, rc_node_creation(n), n->cookie, n->cookie_len,
-                   c->peer, random_u32()) != 0 ||
-        rc_hs_start(&c->hs, &out) == RC_HS_FAILED) {
+                   c->peer, random_u32()) != 0) {
+        conn_close(c, RC_REASON_HANDSHAKE_FAILED, false);
+        return;
+    }
+    if (c->tls)
+        rc_hs_use_len32(&c->hs); /* inet_tls_dist: {packet, 4} */
+    if (rc_hs_start(&c->hs, &out) == RC_HS_FAILED) {
         conn_close(c, RC_REASON_HANDSHAKE_FAILED, false);
         return;
     }
@@ -866,7 +871,9 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
     enum rc_reason r;
 
     if (what & BEV_EVENT_CONNECTED) {
-        conn_connected(c);
+        /* inbound: a TLS session is up; the peer's send_name comes next */
+        if (!c->inbound)
+            conn_connected(c);
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
@@ -1087,6 +1094,8 @@ static void inbound_start(struct rc_conn *c, evutil_socket_t fd, bool tls)
         conn_close(c, RC_REASON_HANDSHAKE_FAILED, false);
         return;
     }
+    if (tls)
+        rc_hs_use_len32(&c->hs); /* inet_tls_dist: {packet, 4} */
     bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, RC_MSG_MAX_PACKET + 8);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);

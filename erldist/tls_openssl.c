@@ -100,6 +100,7 @@ static void bev_why(struct bufferevent *bev, char *out, size_t outlen)
 {
     SSL *ssl = bufferevent_openssl_get_ssl(bev);
     unsigned long e, last = 0;
+    char buf[256];
     long vr;
     const char *reason;
 
@@ -111,8 +112,10 @@ static void bev_why(struct bufferevent *bev, char *out, size_t outlen)
         return;
     }
     if (last != 0) {
-        reason = ERR_reason_error_string(last);
-        snprintf(out, outlen, "%s", reason != NULL ? reason : "unknown OpenSSL error");
+        /* "error:0A000418:SSL routines::tlsv1 alert unknown ca": the words */
+        ERR_error_string_n(last, buf, sizeof(buf));
+        reason = strrchr(buf, ':');
+        snprintf(out, outlen, "%s", reason != NULL && reason[1] != '\0' ? reason + 1 : buf);
     }
 }
 

@@ -5,7 +5,8 @@
  * so unit tests replay the captured OTP exchanges in tests/fixtures/vectors and the
  * fuzzer drives it directly. The caller owns the socket and the deadline.
  *
- * Framing: every handshake message is Len:16 + payload. rc_hs_feed consumes
+ * Framing: every handshake message is Len:16 + payload (Len:32 + payload
+ * over TLS, see rc_hs_use_len32). rc_hs_feed consumes
  * whole frames only and stops right after the frame that completes the
  * handshake, so bytes of the 4-byte phase that arrived in the same read are
  * left for the caller (ret_used tells how many were taken).
@@ -80,6 +81,7 @@ struct rc_hs {
     enum rc_reason reason; /* set when a call returns RC_HS_FAILED or after rc_hs_eof */
     char why[160];         /* human detail, never contains the cookie */
     bool peer_wins;        /* initiator got "nok": the peer's own connection to us wins */
+    uint8_t hdr_len;       /* bytes of a frame's length: 2, or 4 over TLS */
 };
 
 /* Prepares a handshake. peer_name is required for the initiator and ignored
@@ -89,6 +91,11 @@ struct rc_hs {
 int rc_hs_init(struct rc_hs *hs, enum rc_hs_role role, const char *self_name,
                uint32_t self_creation, const uint8_t *cookie, size_t cookie_len,
                const char *peer_name, uint32_t my_challenge);
+
+/* TLS distribution (OTP's inet_tls_dist) frames the handshake messages
+ * with Len:32 instead of Len:16 ({packet, 4} on the TLS socket). Call right
+ * after rc_hs_init. */
+void rc_hs_use_len32(struct rc_hs *hs);
 
 /* Initiator: writes send_name ('N') to out, returns RC_HS_AGAIN.
  * Acceptor: writes nothing, returns RC_HS_AGAIN. */

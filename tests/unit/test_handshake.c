@@ -1020,6 +1020,34 @@ static void test_tls_sniff(void **state)
     assert_false(rc_tls_kind_is_tls(RC_TLS_MORE));
 }
 
+/* TLS distribution frames the handshake with Len:32 ({packet, 4}). */
+static void test_len32_framing(void **state)
+{
+    struct rc_hs hs;
+    struct rc_hs_out out = {.len = 0};
+    struct bytes in16 = hexb(O25_SEND_NAME), in;
+    size_t used;
+
+    init_acceptor(&hs, COOKIE, 1);
+    rc_hs_use_len32(&hs);
+    in = hexb("0000");
+    add_raw(&in, in16.b, in16.n); /* 00 00 00 1e 'N' ... */
+    assert_int_equal(rc_hs_feed(&hs, in.b, in.n - 1, &used, &out), RC_HS_AGAIN);
+    assert_int_equal(used, 0);
+    assert_int_equal(rc_hs_feed(&hs, in.b, in.n, &used, &out), RC_HS_NAME);
+    assert_int_equal(used, in.n);
+    assert_int_equal(rc_hs_accept(&hs, RC_HS_ST_OK, &out), RC_HS_AGAIN);
+    assert_memory_equal(out.data, "\x00\x00\x00\x03sok", 7);
+    assert_int_equal(out.data[7], 0); /* the challenge's Len:32 */
+    assert_int_equal(out.data[8], 0);
+
+    /* a 2-byte-framed send_name on a Len:32 connection: a protocol error */
+    init_acceptor(&hs, COOKIE, 1);
+    rc_hs_use_len32(&hs);
+    out.len = 0;
+    assert_failed(&hs, rc_hs_feed(&hs, in16.b, in16.n, &used, &out), RC_REASON_PROTOCOL_ERROR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1048,6 +1076,7 @@ int main(void)
         cmocka_unit_test(test_tls_record_on_plain),
         cmocka_unit_test(test_refuse),
         cmocka_unit_test(test_tls_sniff),
+        cmocka_unit_test(test_len32_framing),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
