@@ -103,7 +103,7 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="rollcall-tlsbench-")
         self.certs = os.path.join(self.tmp, "certs")
         os.mkdir(self.certs)
-        make_certs(self.certs)
+        make_certs(self.certs, more_hosts=("127.0.0.2",))  # p000, the peer the BEAM pings
         self.cookie_file = os.path.join(self.tmp, "cookie")
         with open(self.cookie_file, "w") as f:
             f.write(COOKIE + "\n")
@@ -180,10 +180,13 @@ class Bench:
         self.commands.append(" ".join(argv[:-1]) + " -eval '<%d set-ups, %d pings>'" % (trials, pings))
         env = dict(os.environ, ERL_EPMD_PORT=str(self.epmd_port), HOME=self.tmp)
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=120,
-                           text=True)
+                           text=True, cwd=self.tmp)
         lines = [l for l in r.stdout.splitlines() if l.startswith("[")]
         if len(lines) < 2:
-            raise SystemExit("erl failed:\n" + r.stdout[-3000:])
+            raise SystemExit("erl %s pinging %s failed:\n%s\n%s" % (
+                " ".join(argv[:-1]), peer, r.stdout[-3000:],
+                "\n".join(open(os.path.join(self.tmp, f)).read()[-1500:]
+                          for f in os.listdir(self.tmp) if f.startswith("peerd-one"))))
         return json.loads(lines[0]), json.loads(lines[1])
 
     def rollcall_rtt(self, tls, peer_reg, peer, pings):
@@ -235,7 +238,7 @@ class Bench:
         for tls in (False, True):
             kind = "TLS" if tls else "plain"
             procs, reg = self.peers(1, tls, "one-" + kind)
-            peer = os.listdir(reg)[0]
+            peer = [f for f in os.listdir(reg) if "@" in f][0]
             r_rtt = self.rollcall_rtt(tls, reg, peer, a.pings)
             r_set = self.rollcall_setup(tls, reg, peer, a.trials)
             b_set, b_rtt = self.erl_times(tls, peer, a.trials, a.pings)

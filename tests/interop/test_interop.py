@@ -78,15 +78,17 @@ def sh(args, **kw):
     return r.stdout
 
 
-def make_certs(d):
+def make_certs(d, more_hosts=()):
     """A CA, certificates for the agent and the BEAM signed by it, and a
-    second CA with its own certificate (the wrong CA)."""
+    second CA with its own certificate (the wrong CA). more_hosts: further
+    IPv4 addresses the certificates name."""
     ext = os.path.join(d, "san.ext")
+    more = "".join(",IP:%s,DNS:%s" % (h, h) for h in more_hosts)
     with open(ext, "w") as f:
         # OTP's TLS client checks the host part of the node name against
         # the certificate even with server_name_indication disable, as a
         # DNS name: hence DNS:127.0.0.1 next to the IP entry
-        f.write("subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:127.0.0.1\n"
+        f.write("subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:127.0.0.1%s\n" % more +
                 "extendedKeyUsage=serverAuth,clientAuth\n")
     for ca in ("ca", "otherca"):
         sh(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
