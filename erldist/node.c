@@ -941,7 +941,7 @@ static void conn_connect(struct rc_conn *c, uint16_t port)
     } else {
         c->bev = bufferevent_socket_new(n->base, -1, BEV_OPT_CLOSE_ON_FREE);
     }
-    if (!c->bev) {
+    if (c->bev == NULL) {
         conn_close(c, RC_REASON_CONNECT_REFUSED, false);
         return;
     }
@@ -1084,9 +1084,9 @@ static void inbound_start(struct rc_conn *c, evutil_socket_t fd, bool tls)
     c->tls = tls;
     c->bev = tls ? rc_tls_bev_new(n->tls, n->base, fd, true)
                  : bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
+    if (c->bev == NULL) {
         evutil_closesocket(fd);
-        conn_close(c, RC_REASON_PROTOCOL_ERROR, false);
+        conn_close(c, RC_REASON_LOCAL_ERROR, false);
         return;
     }
     if (rc_hs_init(&c->hs, RC_HS_ACCEPTOR, n->name, rc_node_creation(n), n->cookie, n->cookie_len,

@@ -18,6 +18,7 @@ endif()
 
 set(_rc_interop_parts
     "basic:test_01 test_02 test_03 test_04"
+    "elixir:test_13"
     "simultaneous:test_05"
     "ticks:test_06 test_07"
     "ipv6:test_08 test_09 test_10"

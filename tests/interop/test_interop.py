@@ -193,6 +193,25 @@ class Interop(harness.AgentTestCase):
             f.write(harness.iso_now() + "\n")
         self.assert_sweep(agent, bname, True, "ok")
 
+    def test_13_elixir(self):
+        # Elixir of the same release (1.14 / 1.18 / 1.20): Node.ping both ways.
+        agent = self.start_agent("agent@127.0.0.1")
+        code = ('IO.puts(System.version()); IO.puts(Node.ping(:"%s")); '
+                'IO.puts(inspect(Node.list(:hidden)))' % agent.name)
+        args = ["elixir", "--erl", "-start_epmd false", "--name", "ex@127.0.0.1", "--cookie",
+                self.cookie, "-e", code]
+        env = {"ERL_EPMD_PORT": str(self.epmd_port), "HOME": self.home}
+        if CONTAINER:
+            flags = []
+            for k, v in env.items():
+                flags += ["-e", "%s=%s" % (k, v)]
+            args = ["docker", "exec", "-w", self.tmp] + flags + [CONTAINER] + args
+        r = harness.run(args, child_env(self.home, env), timeout=60)
+        lines = r.stdout.split()
+        print("Elixir %s" % (lines[0] if lines else "?"), flush=True)
+        self.assertIn("pong", lines, "elixir: %s\n%s\n%s" % (r.stdout, r.stderr, agent.excerpt()))
+        self.assertIn("[:\"%s\"]" % agent.name, r.stdout)
+
     def test_05_simultaneous_connect_loop(self):
         # rollcall's name sorts after the BEAM's: when both dial at once,
         # rollcall's connection wins and it answers the BEAM's with nok,
