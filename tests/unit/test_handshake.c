@@ -894,33 +894,6 @@ static void test_output_buffer_full(void **state)
     assert_int_equal(out.len, sizeof(out.data) - 10); /* neither status nor challenge */
 }
 
-/* ---- node names ---- */
-
-static void test_node_name_valid(void **state)
-{
-    static const char *good[] = {
-        "a@b",   "py@127.0.0.1", "rollcall@10.0.0.5", "Node_1-x@Host-1.example.com",
-        "n@::1", "n@fe80::1"};
-    static const char *bad[] = {"",      "a",     "@b",    "a@",    "a@b@c",      "a.b@c",
-                                "a b@c", "a@b c", "a@b/c", "a@b\n", "\xc3\xa9@b", "a:b@c"};
-    char name[RC_NAME_MAX + 2];
-
-    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-        assert_true(rc_node_name_valid(good[i]));
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_false(rc_node_name_valid(bad[i]));
-    assert_false(rc_node_name_valid(NULL));
-
-    memset(name, 'h', sizeof(name));
-    name[0] = 'a';
-    name[1] = '@';
-    name[RC_NAME_MAX] = '\0';
-    assert_true(rc_node_name_valid(name));
-    name[RC_NAME_MAX] = 'h';
-    name[RC_NAME_MAX + 1] = '\0';
-    assert_false(rc_node_name_valid(name));
-}
-
 /* ---- issue 14: flags, unknown flags, TLS on a plain connection ---- */
 
 static void test_flags_we_send(void **state)
@@ -1070,7 +1043,6 @@ int main(void)
         cmocka_unit_test(test_eof_reasons),
         cmocka_unit_test(test_init_rejects),
         cmocka_unit_test(test_output_buffer_full),
-        cmocka_unit_test(test_node_name_valid),
         cmocka_unit_test(test_flags_we_send),
         cmocka_unit_test(test_unknown_flags_ignored),
         cmocka_unit_test(test_tls_record_on_plain),
