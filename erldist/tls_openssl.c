@@ -10,6 +10,7 @@
  * are mostly idle, and this is most of a TLS connection's memory. A peer
  * that closes without close_notify (as a BEAM may) is an EOF, not an error.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +31,16 @@ static void ssl_err(char *err, size_t errlen, const char *what, const char *file
     snprintf(err, errlen, "tls: %s %s: %s", what, file,
              reason != NULL ? reason : "unknown OpenSSL error");
     ERR_clear_error();
+}
+
+/* Remembers the last fatal alert the peer sent (its reason for refusing
+ * us), in the SSL's app data as alert + 1: libevent keeps only OpenSSL's
+ * error codes, which for a received alert may say no more than
+ * "SSL_ERROR_SSL". */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+    if ((where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT && (ret >> 8) == SSL3_AL_FATAL)
+        SSL_set_app_data((SSL *)ssl, (void *)(uintptr_t)((ret & 0xff) + 1));
 }
 
 static void *ctx_new(const struct rc_tls_opts *o, char *err, size_t errlen)
@@ -65,6 +76,7 @@ static void *ctx_new(const struct rc_tls_opts *o, char *err, size_t errlen)
         SSL_CTX_set_client_CA_list(ctx, cas); /* takes ownership */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     SSL_CTX_set_verify_depth(ctx, 8);
+    SSL_CTX_set_info_callback(ctx, info_cb);
     return ctx;
 
 fail:
@@ -100,15 +112,23 @@ static void bev_why(struct bufferevent *bev, char *out, size_t outlen)
 {
     SSL *ssl = bufferevent_openssl_get_ssl(bev);
     unsigned long e, last = 0;
+    uintptr_t alert;
     char buf[256];
     long vr;
     const char *reason;
 
     while ((e = bufferevent_get_openssl_error(bev)) != 0)
-        last = e;
-    if (ssl != NULL && (vr = SSL_get_verify_result(ssl)) != X509_V_OK &&
-        SSL_get0_peer_certificate(ssl) != NULL) {
-        snprintf(out, outlen, "certificate verify failed: %s", X509_verify_cert_error_string(vr));
+        if (ERR_GET_LIB(e) != 0) /* libevent also records SSL_get_error's small codes */
+            last = e;
+    if (ssl != NULL && (vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
+        snprintf(out, outlen, "peer certificate verify failed: %s",
+                 X509_verify_cert_error_string(vr));
+        return;
+    }
+    alert = ssl != NULL ? (uintptr_t)SSL_get_app_data(ssl) : 0;
+    if (alert != 0) {
+        snprintf(out, outlen, "the peer refused the session: alert %s",
+                 SSL_alert_desc_string_long((int)(alert - 1)));
         return;
     }
     if (last != 0) {

@@ -94,12 +94,14 @@ def make_certs(d, more_hosts=()):
         sh(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
             "-nodes", "-keyout", os.path.join(d, ca + ".key"), "-out", os.path.join(d, ca + ".pem"),
             "-days", "2", "-subj", "/CN=rollcall interop " + ca])
-    for who, ca in (("agent", "ca"), ("beam", "ca"), ("stranger", "otherca")):
+    # "expired": signed by the right CA, valid for 0 days (expired a second later)
+    for who, ca, days in (("agent", "ca", "2"), ("beam", "ca", "2"), ("stranger", "otherca", "2"),
+                          ("expired", "ca", "0")):
         key, csr, pem = (os.path.join(d, who + x) for x in (".key", ".csr", ".pem"))
         sh(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", key, "-out", csr, "-subj", "/CN=" + who])
         sh(["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(d, ca + ".pem"),
-            "-CAkey", os.path.join(d, ca + ".key"), "-CAcreateserial", "-out", pem, "-days", "2",
+            "-CAkey", os.path.join(d, ca + ".key"), "-CAcreateserial", "-out", pem, "-days", days,
             "-extfile", ext])
     for f in os.listdir(d):
         os.chmod(os.path.join(d, f), 0o644)  # the BEAM in the container reads them
@@ -363,6 +365,13 @@ class Interop(harness.AgentTestCase):
         self.assertTrue(agent.wait_line(lambda l: "tls_failed" in l, 5), agent.excerpt())
         harness.write_beam_entry(self.regdir, z.name)
         self.assert_sweep(agent, z.name, False, "tls_failed")
+        # an expired certificate from the right CA: tls_failed, OpenSSL's words logged
+        old = self.beam("expired@127.0.0.1", extra=(
+            "-proto_dist", "inet_tls", "-ssl_dist_optfile",
+            ssl_dist_optfile(self.certdir, "expired")))
+        self.assertEqual(old.eval("net_adm:ping('%s')" % agent.name), "pang")
+        self.assertTrue(agent.wait_line(lambda l: "tls_failed" in l and "expired" in l, 5),
+                        agent.excerpt())
 
 
 # ---------------------------------------------------------------- containers
