@@ -55,6 +55,16 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
      "lowest distribution listen port; 0 = any"},
     {"node", "dist_port_max", KT_PORT, AT(dist_port_max), 0, 65535, "0", false, false,
      "highest distribution listen port; 0 = any"},
+    {"node", "tls_cert", KT_PATH, AT(tls_cert), 0, 0, "", false, false,
+     "PEM certificate for TLS distribution (docs/tls.md); with tls_key and tls_ca"},
+    {"node", "tls_key", KT_PATH, AT(tls_key), 0, 0, "", false, false,
+     "PEM private key of tls_cert"},
+    {"node", "tls_ca", KT_PATH, AT(tls_ca), 0, 0, "", false, false,
+     "PEM CA file peers' certificates must chain to"},
+    {"node", "tls_required", KT_BOOL, AT(tls_required), 0, 0, "false", false, false,
+     "true: refuse plain distribution peers (reason tls_required)"},
+    {"node", "silence_timeout", KT_DURATION, AT(silence_timeout_ms), 5000, HOUR_MS, "10m", false,
+     false, "close a connection silent this long (net_ticktime up to 600 s ticks every 150 s)"},
     {"registry", "registry", KT_URL, AT(registry), 0, 0, "file:///tmp/rollcall", false, false,
      "registry URL: file:///DIR, redis://, postgres://, s3://"},
     {"registry", "stale_after", KT_DURATION, AT(stale_after_ms), 10, 720 * HOUR_MS, "10s", false,
@@ -75,6 +85,7 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
 _Static_assert(sizeof(rc_cfg_keys) / sizeof(rc_cfg_keys[0]) == RC_CFG_NKEYS, "RC_CFG_NKEYS");
 
 static const char *const epmd_words[] = {"auto", "system", "embedded", "off"};
+static const char *const bool_words[] = {"false", "true", "no", "yes", "off", "on", "0", "1"};
 
 /* Committed by a successful load or reload, for rc_config_print. */
 static struct rc_cfg_src g_src[RC_CFG_NKEYS];
@@ -271,6 +282,14 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
             return -EINVAL;
         }
         return 0;
+    case KT_BOOL:
+        i = rc_cfg_word_index(s, bool_words, sizeof(bool_words) / sizeof(bool_words[0]));
+        if (i < 0) {
+            snprintf(msg, msglen, "invalid value %s (true or false)", rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        *(bool *)(void *)field = (i % 2) == 1;
+        return 0;
     }
     /* the string types */
     if (strlen(s) >= k->size) {
@@ -326,6 +345,9 @@ static void key_format(const struct rc_key *k, const struct rc_config *c, char *
     case KT_LOG_LEVEL:
         snprintf(out, outlen, "%s",
                  rc_log_level_str(*(const enum rc_log_level *)(const void *)field));
+        return;
+    case KT_BOOL:
+        snprintf(out, outlen, "%s", *(const bool *)(const void *)field ? "true" : "false");
         return;
     }
 }
@@ -645,6 +667,8 @@ static const char *metavar(const struct rc_key *k)
         return "F";
     case KT_LOG_LEVEL:
         return "L";
+    case KT_BOOL:
+        return "BOOL";
     }
     return "VALUE";
 }

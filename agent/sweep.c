@@ -457,6 +457,11 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
         .port_min = cfg->dist_port_min,
         .port_max = cfg->dist_port_max,
         .epmd_check_ms = cfg->interval_ms,
+        .silence_ms = cfg->silence_timeout_ms,
+        .tls_cert = cfg->tls_cert[0] != '\0' ? cfg->tls_cert : NULL,
+        .tls_key = cfg->tls_key[0] != '\0' ? cfg->tls_key : NULL,
+        .tls_ca = cfg->tls_ca[0] != '\0' ? cfg->tls_ca : NULL,
+        .tls_required = cfg->tls_required,
     };
     a->node = rc_node_new(a->base, &o, err, sizeof(err));
     if (a->node == NULL) {

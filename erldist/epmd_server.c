@@ -564,16 +564,53 @@ static void accept_error_cb(struct evconnlistener *lis, void *arg)
     evtimer_add(s->ev_resume, &tv);
 }
 
-struct rc_epmd_server *rc_epmd_server_new(struct event_base *base, uint16_t epmd_port,
-                                          const char *alive, uint16_t dist_port)
+/* A listening socket on [::] that also takes IPv4 (IPV6_V6ONLY off), so
+ * that `-proto_dist inet6_tcp` nodes register too; 0.0.0.0 on a host
+ * without IPv6. Returns the descriptor, or -1 with errno. */
+static int server_socket(uint16_t port)
 {
     struct sockaddr_in sin = {
         .sin_family = AF_INET,
-        .sin_port = htons(epmd_port),
+        .sin_port = htons(port),
         .sin_addr.s_addr = htonl(INADDR_ANY),
     };
+    struct sockaddr_in6 sin6;
+    int one = 1, zero = 0, err;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    memset(&sin6, 0, sizeof(sin6));
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons(port);
+    sin6.sin6_addr = in6addr_any;
+    if (fd >= 0) {
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) == 0 &&
+            bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0 && listen(fd, SOMAXCONN) == 0)
+            return fd;
+        err = errno;
+        close(fd);
+        if (err != EADDRNOTAVAIL && err != EAFNOSUPPORT) {
+            errno = err;
+            return -1;
+        }
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, SOMAXCONN) < 0) {
+        err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+struct rc_epmd_server *rc_epmd_server_new(struct event_base *base, uint16_t epmd_port,
+                                          const char *alive, uint16_t dist_port)
+{
     struct rc_epmd_server *s;
-    int one = 1;
     int err;
     int fd;
 
@@ -587,15 +624,10 @@ struct rc_epmd_server *rc_epmd_server_new(struct event_base *base, uint16_t epmd
     s->dist_port = dist_port;
     snprintf(s->alive, sizeof(s->alive), "%s", alive);
 
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = server_socket(epmd_port);
     if (fd < 0) {
         err = errno;
         goto out_free;
-    }
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, SOMAXCONN) < 0) {
-        err = errno;
-        goto out_close_fd;
     }
     s->ev_resume = evtimer_new(base, resume_cb, s);
     if (s->ev_resume == NULL) {

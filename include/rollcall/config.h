@@ -30,7 +30,10 @@ struct rc_config {
     char cookie_file[PATH_MAX];
     enum rc_epmd_mode epmd;
     uint16_t epmd_port;
-    uint16_t dist_port_min, dist_port_max; /* 0,0 = any */
+    uint16_t dist_port_min, dist_port_max;                        /* 0,0 = any */
+    char tls_cert[PATH_MAX], tls_key[PATH_MAX], tls_ca[PATH_MAX]; /* "" = plain (docs/tls.md) */
+    bool tls_required;
+    uint64_t silence_timeout_ms; /* close an established peer silent this long */
     /* [registry] */
     char registry[RC_URL_MAX];
     uint64_t stale_after_ms;
