@@ -19,6 +19,7 @@
 #include "rollcall/log.h"
 #include "rollcall/node.h"
 #include "rollcall/registry.h"
+#include "rollcall/text.h"
 #include "rollcall/worker.h"
 
 struct cli_ping {
@@ -118,7 +119,7 @@ static int read_registry(const struct rc_config *cfg, struct rc_reg_list *ret)
     struct rc_registry *reg = NULL;
     int r = rc_registry_open(cfg->registry, &reg, err, sizeof err);
     if (r == 0)
-        r = reg->ops->list(reg->ctx, ret, err, sizeof err);
+        r = rc_registry_list(reg, ret, err, sizeof err);
     rc_registry_close(reg);
     if (r != 0)
         fprintf(stderr, "rollcall: registry %s: %s\n", masked, err[0] ? err : strerror(-r));
@@ -131,9 +132,14 @@ int rc_cli_members(const struct rc_config *cfg, const uint8_t *cookie, size_t co
     struct rc_reg_list list = {0};
     if (read_registry(cfg, &list) != 0)
         return 2;
-    for (size_t i = 0; i < list.nrejects; i++)
-        fprintf(stderr, "rollcall: skipped registry entry %s: %s\n", list.rejects[i].what,
-                list.rejects[i].reason);
+    for (size_t i = 0; i < list.nrejects; i++) {
+        const struct rc_reject *rj = &list.rejects[i];
+        char what[4 * RC_REJECT_WHAT_MAX + 8], why[4 * sizeof rj->reason];
+        rc_text_escape_cut(rj->what, rj->whatlen, RC_TEXT_BARE, what, sizeof what);
+        rc_text_escape_cut(rj->reason, strlen(rj->reason), RC_TEXT_BARE, why, sizeof why);
+        fprintf(stderr, "rollcall: skipped registry entry %s%s: %s\n", what, rj->cut ? "..." : "",
+                why);
+    }
     struct cli_ping *ps = list.n ? calloc(list.n, sizeof *ps) : NULL;
     if (list.n && !ps) {
         rc_reg_list_free(&list);
@@ -206,7 +212,7 @@ int rc_cli_ping(const struct rc_config *cfg, const uint8_t *cookie, size_t cooki
     char err[512] = "";
     struct rc_registry *reg = NULL;
     if (rc_registry_open(cfg->registry, &reg, err, sizeof err) == 0 &&
-        reg->ops->list(reg->ctx, &list, err, sizeof err) == 0) {
+        rc_registry_list(reg, &list, err, sizeof err) == 0) {
         for (size_t i = 0; i < list.n; i++)
             if (strcmp(list.entries[i].name, name) == 0)
                 e = list.entries[i];
