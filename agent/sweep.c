@@ -384,6 +384,20 @@ static void peer_down_cb(void *arg, const char *name, enum rc_reason reason)
     log_state(a, p, PEER_DOWN, reason);
 }
 
+/* A node reached us that our table does not know (a newcomer pinging
+ * everyone it listed): read its entry now rather than at the next list. */
+static void peer_in_cb(void *arg, const char *name)
+{
+    struct agent *a = arg;
+    if (a->worker != NULL && strcmp(name, a->cfg.name) != 0 && find_peer(a, name) == NULL)
+        rc_worker_lookup(a->worker, name);
+}
+
+static uint64_t heartbeat_of(const struct rc_config *c)
+{
+    return c->heartbeat_ms != 0 ? c->heartbeat_ms : rc_worker_default_heartbeat(c->stale_after_ms);
+}
+
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct agent *a = arg;
@@ -424,6 +438,9 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
     a->cfg.ping_timeout_ms = next.ping_timeout_ms;
     a->cfg.stale_after_ms = next.stale_after_ms;
     a->cfg.prune_after_ms = next.prune_after_ms;
+    a->cfg.heartbeat_ms = next.heartbeat_ms;
+    a->cfg.resync_ms = next.resync_ms;
+    rc_worker_set_store_timing(a->worker, heartbeat_of(&a->cfg), a->cfg.resync_ms);
     a->cfg.log_level = next.log_level;
     a->cfg.log_format = next.log_format;
     snprintf(a->cfg.log_file, sizeof a->cfg.log_file, "%s", next.log_file);
@@ -471,6 +488,7 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
         goto out_base;
     }
     rc_node_on_peer_down(a->node, peer_down_cb, a);
+    rc_node_on_peer_in(a->node, peer_in_cb, a);
 
     struct rc_entry self;
     memset(&self, 0, sizeof self);
@@ -510,6 +528,11 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
         rc_log_error("%s", err);
         goto out_events;
     }
+    rc_worker_set_store_timing(a->worker, heartbeat_of(cfg), cfg->resync_ms);
+    if (heartbeat_of(cfg) >= cfg->stale_after_ms)
+        rc_log_warn("heartbeat (%llums) is not below stale_after (%llums): our entry will look "
+                    "stale between heartbeats",
+                    (unsigned long long)heartbeat_of(cfg), (unsigned long long)cfg->stale_after_ms);
 
     event_base_dispatch(a->base);
     rc = 0;
