@@ -20,7 +20,9 @@ agents cost, per agent, and that times N ("xN"): the store bill of an
 N-agent cluster. Counted at the store:
 
   file      strace -c attached to each agent's registry thread (the one
-            thread besides main; AFTER names it rc-registry): its syscalls;
+            thread besides main): its syscalls, less those of the thread's
+            own sleeping and memory (futex, mmap, ...); the one write per
+            interval that wakes the loop is counted (both binaries make it);
             bytes = the thread's rchar (/proc/PID/task/TID/io)
   redis     INFO commandstats: calls of the commands a client sends (EVALSHA,
             EVAL, GET, SUBSCRIBE, AUTH, SELECT, SCRIPT, ...; not the
@@ -96,6 +98,11 @@ class Store:
         pass
 
 
+# syscalls of the thread's own life (its sleep between rounds, memory), not store requests
+THREAD_ONLY = {"total", "futex", "restart_syscall", "mprotect", "mmap", "munmap", "brk", "madvise",
+               "clock_nanosleep", "nanosleep"}
+
+
 class FileStore(Store):
     name = "file"
 
@@ -164,7 +171,7 @@ class FileStore(Store):
             with open(out) as f:
                 for line in f:
                     parts = line.split()
-                    if len(parts) >= 5 and parts[0][0].isdigit() and not parts[-1] == "total":
+                    if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] not in THREAD_ONLY:
                         n = int(parts[3])
                         detail[parts[-1]] = detail.get(parts[-1], 0) + n
                         calls += n
