@@ -83,7 +83,7 @@ struct rc_worker {
 
 void rc_snapshot_free(struct rc_snapshot *s)
 {
-    if (!s)
+    if (s == NULL)
         return;
     free(s->v);
     free(s);
@@ -93,24 +93,29 @@ int rc_resolve_host(const char *host, char *out, size_t outlen)
 {
     struct in_addr a4;
     struct in6_addr a6;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
+    struct addrinfo *res = NULL;
+    const struct addrinfo *pick;
+    const void *addr;
+    int r;
+
     if (inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1) {
         snprintf(out, outlen, "%s", host);
         return 0;
     }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
         return -ENOENT;
-    const struct addrinfo *pick = res;
-    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+    pick = res;
+    for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
         if (ai->ai_family == AF_INET) {
             pick = ai;
             break;
         }
-    const void *addr = pick->ai_family == AF_INET
-                           ? (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr
-                           : (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
-    int r = inet_ntop(pick->ai_family, addr, out, (socklen_t)outlen) ? 0 : -EINVAL;
+    }
+    addr = pick->ai_family == AF_INET
+               ? (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr
+               : (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
+    r = inet_ntop(pick->ai_family, addr, out, (socklen_t)outlen) != NULL ? 0 : -EINVAL;
     freeaddrinfo(res);
     return r;
 }
@@ -127,26 +132,28 @@ static void warn_reject(struct rc_worker *w, const struct rc_reject *r)
 {
     uint64_t now = rc_now_mono_ms();
     struct warned *slot = NULL, *oldest = &w->warned[0];
+    uint32_t suppressed = 0;
+
     for (size_t i = 0; i < WARN_TABLE; i++) {
         struct warned *x = &w->warned[i];
-        if (x->what[0] && strcmp(x->what, r->what) == 0) {
+
+        if (x->what[0] != '\0' && strcmp(x->what, r->what) == 0) {
             slot = x;
             break;
         }
         if (x->at_ms < oldest->at_ms)
             oldest = x;
     }
-    if (slot && now - slot->at_ms < WARN_EVERY_MS)
+    if (slot != NULL && now - slot->at_ms < WARN_EVERY_MS)
         return;
-    if (!slot) {
+    if (slot == NULL) {
         slot = oldest;
-        snprintf(slot->what, sizeof slot->what, "%s", r->what);
+        snprintf(slot->what, sizeof(slot->what), "%s", r->what);
     }
     slot->at_ms = now;
-    uint32_t suppressed = 0;
     if (!rc_ratelimit_allow(&w->rl_rejects, now, 20, 60000, &suppressed))
         return;
-    if (suppressed)
+    if (suppressed != 0)
         rc_log_warn("registry: %u more rejected entries not shown", suppressed);
     rc_log_warn("registry: skipping entry %s%s: %s", r->what, r->cut ? "..." : "", r->reason);
 }
@@ -155,7 +162,7 @@ static void registry_failed(struct rc_worker *w, const char *step, int rc, const
 {
     if (!w->outage)
         rc_log_error("registry unavailable (%s): %s (%s); pinging the last known members", step,
-                     why[0] ? why : "error", strerror(-rc));
+                     why[0] != '\0' ? why : "error", strerror(-rc));
     else
         rc_log_debug("registry still unavailable (%s): %s", step, why);
     w->outage = true;
@@ -302,15 +309,18 @@ static bool do_lookups(struct rc_worker *w, uint64_t interval_ms, bool *want_lis
 
 static void do_prunes(struct rc_worker *w)
 {
+    struct prune_req *list, *p;
+    char err[256];
+
     pthread_mutex_lock(&w->mu);
-    struct prune_req *list = w->prunes;
+    list = w->prunes;
     w->prunes = NULL;
     pthread_mutex_unlock(&w->mu);
-    while (list) {
-        struct prune_req *p = list;
+    while (list != NULL) {
+        p = list;
         list = p->next;
-        char err[256] = "";
-        if (w->reg) {
+        err[0] = '\0';
+        if (w->reg != NULL) {
             int r = rc_registry_remove(w->reg, p->name, p->min_age_ms, err, sizeof err);
             if (r != 0)
                 rc_log_warn("registry: could not prune %s: %s", p->name, err);
@@ -431,57 +441,75 @@ static void lookup_round(struct rc_worker *w, uint64_t interval_ms)
         w->last_list_ms = 0; /* no single reads here: list at the next round */
 }
 
+/* Sleeps, under w->mu, until due on the monotonic clock or until stopped,
+ * woken (a new interval) or given names to read. */
+static void sleep_until(struct rc_worker *w, uint64_t due)
+{
+    struct timespec ts;
+    uint64_t now, wait;
+
+    while (!w->stop && w->nlookups == 0) {
+        now = rc_now_mono_ms();
+        if (now >= due)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        wait = due - now;
+        ts.tv_sec += (time_t)(wait / 1000);
+        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+    }
+}
+
+static void remove_self_entry(struct rc_worker *w)
+{
+    char err[512] = "";
+
+    if (w->reg == NULL && rc_registry_open(w->url, &w->reg, err, sizeof(err)) != 0)
+        rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
+    if (w->reg != NULL) {
+        int r = rc_registry_remove(w->reg, w->self.name, 0, err, sizeof err);
+        if (r != 0)
+            rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
+        else
+            rc_log_info("removed %s from the registry", w->self.name);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct rc_worker *w = arg;
+    uint64_t started;
+    bool remove_self;
+
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
         pthread_mutex_unlock(&w->mu);
-        uint64_t started = rc_now_mono_ms();
+        started = rc_now_mono_ms();
         round_trip(w, w->interval_ms);
         pthread_mutex_lock(&w->mu);
         /* Sleep the rest of the interval on the monotonic clock, waking for
          * names to read alone. */
-        uint64_t due = started + w->interval_ms;
-        while (!w->stop) {
-            uint64_t now = rc_now_mono_ms();
-            if (now >= due)
-                break;
-            if (w->nlookups != 0) {
-                uint64_t interval_ms = w->interval_ms;
+        for (;;) {
+            uint64_t interval_ms;
 
-                pthread_mutex_unlock(&w->mu);
-                lookup_round(w, interval_ms);
-                pthread_mutex_lock(&w->mu);
-                continue;
-            }
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            uint64_t wait = due - now;
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+            sleep_until(w, started + w->interval_ms);
+            if (w->stop || w->nlookups == 0)
+                break;
+            interval_ms = w->interval_ms;
+            pthread_mutex_unlock(&w->mu);
+            lookup_round(w, interval_ms);
+            pthread_mutex_lock(&w->mu);
         }
     }
-    bool remove_self = w->remove_self;
+    remove_self = w->remove_self;
     pthread_mutex_unlock(&w->mu);
 
-    if (remove_self) {
-        char err[512] = "";
-        if (!w->reg && rc_registry_open(w->url, &w->reg, err, sizeof err) != 0)
-            rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
-        if (w->reg) {
-            int r = rc_registry_remove(w->reg, w->self.name, 0, err, sizeof err);
-            if (r != 0)
-                rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
-            else
-                rc_log_info("removed %s from the registry", w->self.name);
-        }
-    }
+    if (remove_self)
+        remove_self_entry(w);
     rc_registry_close(w->reg);
     w->reg = NULL;
     rc_snapshot_free(w->view);
@@ -493,26 +521,29 @@ struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entr
                                   uint64_t interval_ms, void (*notify)(void *), void *arg,
                                   char *err, size_t errlen)
 {
-    if (!rc_registry_load(registry_url, err, errlen))
+    struct rc_worker *w;
+    pthread_condattr_t ca;
+    int r;
+
+    if (rc_registry_load(registry_url, err, errlen) == NULL)
         return NULL;
-    struct rc_worker *w = calloc(1, sizeof *w);
-    if (!w) {
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    snprintf(w->url, sizeof w->url, "%s", registry_url);
+    snprintf(w->url, sizeof(w->url), "%s", registry_url);
     w->self = *self;
     w->interval_ms = interval_ms;
     w->fresh = true;
     w->notify = notify;
     w->arg = arg;
-    pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&w->mu, NULL);
-    int r = pthread_create(&w->thread, NULL, worker_main, w);
+    r = pthread_create(&w->thread, NULL, worker_main, w);
     if (r != 0) {
         snprintf(err, errlen, "cannot start the registry thread: %s", strerror(r));
         pthread_cond_destroy(&w->cond);
@@ -525,8 +556,10 @@ struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entr
 
 struct rc_snapshot *rc_worker_take(struct rc_worker *w)
 {
+    struct rc_snapshot *s;
+
     pthread_mutex_lock(&w->mu);
-    struct rc_snapshot *s = w->ready;
+    s = w->ready;
     w->ready = NULL;
     pthread_mutex_unlock(&w->mu);
     return s;
@@ -534,10 +567,11 @@ struct rc_snapshot *rc_worker_take(struct rc_worker *w)
 
 void rc_worker_prune(struct rc_worker *w, const char *name, int64_t min_age_ms)
 {
-    struct prune_req *p = calloc(1, sizeof *p);
-    if (!p)
+    struct prune_req *p = calloc(1, sizeof(*p));
+
+    if (p == NULL)
         return;
-    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->name, sizeof(p->name), "%s", name);
     p->min_age_ms = min_age_ms;
     pthread_mutex_lock(&w->mu);
     p->next = w->prunes;
@@ -585,7 +619,9 @@ uint64_t rc_worker_default_heartbeat(uint64_t stale_after_ms)
 
 void rc_worker_stop(struct rc_worker *w, bool remove_self)
 {
-    if (!w)
+    struct prune_req *p;
+
+    if (w == NULL)
         return;
     pthread_mutex_lock(&w->mu);
     w->stop = true;
@@ -594,8 +630,8 @@ void rc_worker_stop(struct rc_worker *w, bool remove_self)
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
     rc_snapshot_free(w->ready);
-    while (w->prunes) {
-        struct prune_req *p = w->prunes;
+    while (w->prunes != NULL) {
+        p = w->prunes;
         w->prunes = p->next;
         free(p);
     }
