@@ -307,10 +307,14 @@ static bool do_lookups(struct rc_worker *w, uint64_t interval_ms, bool *want_lis
     return changed;
 }
 
-static void do_prunes(struct rc_worker *w)
+/* Returns how many removes were asked for: the round then lists, so the
+ * view holds the store's own ages again (an entry refreshed since our last
+ * list stays, the remove being conditional on the store's age). */
+static size_t do_prunes(struct rc_worker *w)
 {
     struct prune_req *list, *p;
     char err[256];
+    size_t n = 0;
 
     pthread_mutex_lock(&w->mu);
     list = w->prunes;
@@ -324,9 +328,11 @@ static void do_prunes(struct rc_worker *w)
             int r = rc_registry_remove(w->reg, p->name, p->min_age_ms, err, sizeof err);
             if (r != 0)
                 rc_log_warn("registry: could not prune %s: %s", p->name, err);
+            n++;
         }
         free(p);
     }
+    return n;
 }
 
 static void round_trip(struct rc_worker *w, uint64_t interval_ms)
@@ -335,7 +341,8 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
     struct rc_reg_list list = {0};
     struct rc_snapshot *s;
     uint64_t now, heartbeat_ms, resync_ms;
-    bool want_list, lookups_changed;
+    bool want_list;
+    size_t pruned;
     int r;
 
     if (w->reg == NULL) {
@@ -346,14 +353,11 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
         }
         w->fresh = true;
     }
-    do_prunes(w);
+    pruned = do_prunes(w);
     pthread_mutex_lock(&w->mu);
     heartbeat_ms = w->heartbeat_ms;
     resync_ms = w->resync_ms;
     pthread_mutex_unlock(&w->mu);
-    if (w->reg == NULL)
-        return;
-
     now = rc_now_mono_ms();
     if (w->fresh || !w->published || now - w->last_publish_ms + interval_ms / 2 >= heartbeat_ms) {
         w->self.updated_at_ms = rc_now_wall_ms();
@@ -366,7 +370,7 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
         w->last_publish_ms = now;
     }
 
-    want_list = w->fresh || w->view == NULL || resync_ms == 0 ||
+    want_list = w->fresh || w->view == NULL || resync_ms == 0 || pruned != 0 ||
                 now - w->last_list_ms + interval_ms / 2 >= resync_ms;
     if (!want_list) {
         r = rc_registry_changed(w->reg, &w->version, err, sizeof err);
@@ -385,12 +389,11 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
         }
     }
     if (!want_list) {
-        lookups_changed = do_lookups(w, interval_ms, &want_list);
+        (void)do_lookups(w, interval_ms, &want_list); /* the view goes out below */
         if (w->reg == NULL)
             return;
         if (!want_list) {
             registry_ok(w);
-            (void)lookups_changed;
             hand_over(w);
             return;
         }
