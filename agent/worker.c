@@ -421,7 +421,8 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
     for (size_t i = 0; i < list.n; i++)
         snap_entry_init(w, &s->v[s->n++], &list.entries[i], now);
     rc_reg_list_free(&list);
-    qsort(s->v, s->n, sizeof *s->v, cmp_entry);
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof *s->v, cmp_entry);
     rc_snapshot_free(w->view);
     w->view = s;
     /* Names queued meanwhile are in this list or will be in the next. */

@@ -72,7 +72,7 @@ class StoreFaults(tba.BackendAgents):
     test_2_outage_keeps_pinging_and_recovers = None
     test_3_killed_agent_is_pruned = None
     test_4_clean_shutdown_removes_own_entry = None
-    test_5_hostile_name_escaped_once = None
+    test_5_hostile_name_escaped_once = None  # integration/backend_agents_* has it
     test_6_newcomer_read_through_the_mesh = None
 
     stale_after = "30s"  # nothing may expire while the store is away
