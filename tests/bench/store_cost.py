@@ -472,8 +472,56 @@ def fmt(v):
     return "%.3g" % v if v < 100 else "%.0f" % v
 
 
+def summary(path):
+    """Markdown tables (before vs after, ratios) from a store_cost.txt."""
+    rows, prune, be = {}, {}, None
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"^(file|redis|postgres|s3): requests/s", line)
+            if m:
+                be = m.group(1)
+                continue
+            p = line.split()
+            if len(p) >= 11 and p[0] in ("before", "after") and p[1].isdigit():
+                rows[(be, int(p[1]), p[3], p[0])] = (float(p[6]), float(p[8]), p[9], p[10])
+            m = re.match(r"^(before|after)\s+prune: .*: (\S+) s", line)
+            if m:
+                prune[(be, m.group(1))] = m.group(2)
+    out = []
+    for b in ("file", "redis", "postgres", "s3"):
+        keys = sorted({(n, ph) for (bb, n, ph, _) in rows if bb == b}, key=lambda k: (k[0], k[1] != "steady"))
+        if not keys:
+            continue
+        unit = "rows/s" if b == "postgres" else ("syscalls/s" if b == "file" else "req/s")
+        bunit = "rows/s" if b == "postgres" else "bytes/s"
+        out.append("")
+        out.append("**%s** (store requests and %s for an N-agent cluster: K = 10 measured agents x N / K; "
+                   "newcomer seen by all: median / p90 over the joins)" % (b, bunit))
+        out.append("")
+        out.append("| N | phase | %s before | after | ratio | %s before | after | ratio | seen by all before | after |"
+                   % (unit, bunit))
+        out.append("|---|---|---|---|---|---|---|---|---|---|")
+        for n, ph in keys:
+            bf, af = rows.get((b, n, ph, "before")), rows.get((b, n, ph, "after"))
+            if not bf or not af:
+                continue
+
+            def ratio(x, y):
+                return "1/%.0f" % (x / y) if y > 0 and x / y >= 1.5 else ("%.2f" % (y / x) if x > 0 else "-")
+            seen = lambda r: "-" if r[2] == "-" else "%s / %s s" % (r[2], r[3])
+            out.append("| %d | %s | %.0f | %.0f | %s | %.0f | %.0f | %s | %s | %s |" % (
+                n, ph, bf[0], af[0], ratio(bf[0], af[0]), bf[1], af[1], ratio(bf[1], af[1]), seen(bf), seen(af)))
+        if prune:
+            out.append("")
+            out.append("SIGKILL to entry gone from the store (stale_after 10 s, prune_after 30 s): before %s s, "
+                       "after %s s." % (prune.get((b, "before"), "-"), prune.get((b, "after"), "-")))
+    print("\n".join(out))
+
+
 def main():
     global ARGS, DEAD_PORT
+    if len(sys.argv) == 3 and sys.argv[1] == "--summary":
+        return summary(sys.argv[2])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--before", required=True)
     ap.add_argument("--after", default=None, help="omit to measure --before alone")
