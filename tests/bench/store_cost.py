@@ -507,6 +507,8 @@ def summary(path):
                 continue
 
             def ratio(x, y):
+                if y == 0:
+                    return "0" if x == 0 else "none left"
                 return "1/%.0f" % (x / y) if y > 0 and x / y >= 1.5 else ("%.2f" % (y / x) if x > 0 else "-")
             seen = lambda r: "-" if r[2] == "-" else "%s / %s s" % (r[2], r[3])
             out.append("| %d | %s | %.0f | %.0f | %s | %.0f | %.0f | %s | %s | %s |" % (
