@@ -20,7 +20,7 @@
 
 #define ECHO_MAX 64 /* bytes of a bad value quoted back in an error */
 #define RC_CFG_ECHO_BUF (ECHO_MAX * RC_TEXT_ESC_MAX + 16)
-#define RC_CFG_NKEYS 20 /* rows of rc_cfg_keys (checked in config.c) */
+#define RC_CFG_NKEYS 22 /* rows of rc_cfg_keys (checked in config.c) */
 
 enum ktype {
     KT_NAME,     /* node name, "" = auto */

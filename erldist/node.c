@@ -135,6 +135,8 @@ struct rc_node {
     uint32_t pid_id;
     rc_peer_down_cb down_cb;
     void *down_arg;
+    rc_peer_in_cb in_cb;
+    void *in_arg;
     struct rc_node_stats stats;
     struct rc_ratelimit rl_refuse, rl_inbound;
 };
@@ -264,6 +266,12 @@ const char *rc_node_name(const struct rc_node *n)
 uint16_t rc_node_port(const struct rc_node *n)
 {
     return n->port;
+}
+
+void rc_node_on_peer_in(struct rc_node *n, rc_peer_in_cb cb, void *arg)
+{
+    n->in_cb = cb;
+    n->in_arg = arg;
 }
 
 void rc_node_on_peer_down(struct rc_node *n, rc_peer_down_cb cb, void *arg)
@@ -612,6 +620,8 @@ static void conn_up(struct rc_conn *c)
     c->st = CS_UP;
     rc_log_debug("dist: connection to %s up (%s, %s)", c->peer, c->addr,
                  c->inbound ? "inbound" : "outbound");
+    if (c->inbound && c->node->in_cb != NULL)
+        c->node->in_cb(c->node->in_arg, c->peer);
     /* Send the pings that waited for the connection. Collect first: a
      * write failure may close c and fail them. */
     for (struct rc_ping *p = c->pings; p && c->st == CS_UP; p = p->next)

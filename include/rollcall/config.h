@@ -38,6 +38,8 @@ struct rc_config {
     char registry[RC_URL_MAX];
     uint64_t stale_after_ms;
     uint64_t prune_after_ms;
+    uint64_t heartbeat_ms; /* 0 = stale_after / 2 */
+    uint64_t resync_ms;    /* 0 = list every interval */
     /* [agent] */
     uint64_t interval_ms;
     uint64_t ping_timeout_ms;

@@ -97,6 +97,10 @@ uint32_t rc_node_creation(const struct rc_node *n);
 /* The peer-down callback: an established connection to peer closed. */
 typedef void (*rc_peer_down_cb)(void *arg, const char *peer, enum rc_reason reason);
 void rc_node_on_peer_down(struct rc_node *n, rc_peer_down_cb cb, void *arg);
+/* The peer-in callback: a node connected to us and passed the handshake
+ * (the agent reads the entry of a name it does not know yet, issue 15). */
+typedef void (*rc_peer_in_cb)(void *arg, const char *peer);
+void rc_node_on_peer_in(struct rc_node *n, rc_peer_in_cb cb, void *arg);
 
 /* A ping result: RC_REASON_OK with the round trip in microseconds (from the
  * call to the reply, including any connection set-up), or why not. */

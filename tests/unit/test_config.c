@@ -626,7 +626,7 @@ static void test_check_config_masks(void **state)
     assert_null(strstr(out, "hunter2"));
     for (const char *p = out; *p != '\0'; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 20); /* every key, one line each */
+    assert_int_equal(lines, 22); /* every key, one line each */
     assert_line(out, "node.cookie_file = (not set)  # default");
     assert_line(out, "log.log_file = (stderr)  # default");
     free(out);
