@@ -1,7 +1,7 @@
 /*
  * log.h - the daemon's one logger (agent/log.c).
  *
- * Three formats (DESIGN.md "Logs"):
+ * Three formats (docs/logs.md):
  *   elixir  "18:51:29.277 [info] message"               (local time, ms)
  *   text    logfmt: ts=2026-11-20T18:51:29.277Z level=info msg=... key=value ...
  *   json    {"ts":"2026-11-20T18:51:29.277Z","level":"info","msg":"...","key":value}
@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "rollcall/clock.h" /* transitional: callers that want rc_now_* include clock.h */
 
 enum rc_log_level { RC_LOG_ERROR = 0, RC_LOG_WARN, RC_LOG_INFO, RC_LOG_DEBUG };
 enum rc_log_format { RC_LOG_FMT_ELIXIR = 0, RC_LOG_FMT_TEXT, RC_LOG_FMT_JSON };
@@ -86,10 +88,5 @@ struct rc_ratelimit {
 };
 bool rc_ratelimit_allow(struct rc_ratelimit *rl, uint64_t now_ms, uint32_t burst,
                         uint64_t window_ms, uint32_t *ret_suppressed);
-
-/* Clocks: monotonic for intervals and timeouts, wall for logs and entries. */
-uint64_t rc_now_mono_ms(void);
-uint64_t rc_now_mono_us(void);
-int64_t rc_now_wall_ms(void);
 
 #endif
