@@ -237,12 +237,13 @@ static const char pg_sql_create[] = "CREATE TABLE IF NOT EXISTS rollcall_nodes (
                                     " details text NOT NULL DEFAULT '',"
                                     " PRIMARY KEY (cluster, name))";
 
-/* $1 cluster, $2 name, $3 host, $4 port, $5 started_at ms (0 = unknown) */
+/* $1 cluster, $2 name, $3 host, $4 port, $5 started_at ms (0 = unknown),
+ * $6 details: "kind=agent" / "kind=app" / "" (docs/app.md) */
 static const char pg_sql_publish[] =
     "INSERT INTO rollcall_nodes AS n (cluster, name, host, port, started_at, last_seen, details)"
     " VALUES ($1, $2, $3, $4::integer,"
     "  CASE WHEN $5::bigint = 0 THEN NULL ELSE to_timestamp($5::bigint / 1000.0) END,"
-    "  now(), '')"
+    "  now(), $6)"
     " ON CONFLICT (cluster, name) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port,"
     "  started_at = EXCLUDED.started_at, last_seen = now(), details = EXCLUDED.details";
 
@@ -253,8 +254,8 @@ static const char pg_sql_list[] =
     " CASE WHEN isfinite(started_at) THEN (extract(epoch FROM started_at) * 1000)::bigint END,"
     " CASE WHEN isfinite(last_seen) THEN (extract(epoch FROM last_seen) * 1000)::bigint END,"
     " CASE WHEN isfinite(last_seen)"
-    "  THEN floor(extract(epoch FROM (now() - last_seen)) * 1000)::bigint END"
-    " FROM rollcall_nodes WHERE cluster = $1 ORDER BY name LIMIT $2::bigint";
+    "  THEN floor(extract(epoch FROM (now() - last_seen)) * 1000)::bigint END,"
+    " details FROM rollcall_nodes WHERE cluster = $1 ORDER BY name LIMIT $2::bigint";
 
 /* $1 cluster, $2 name, $3 min age ms (<= 0 = always). list() floors ages
  * (a ::bigint cast alone rounds, which could list an age half a millisecond
@@ -595,8 +596,8 @@ out_free:
 static int pg_publish(void *vctx, const struct rc_entry *self, char *err, size_t errlen)
 {
     struct pg_ctx *ctx = vctx;
-    char port[8], started[24];
-    const char *params[5];
+    char port[8], started[24], details[16];
+    const char *params[6];
     PGresult *res = NULL;
     int rv;
 
@@ -607,7 +608,10 @@ static int pg_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     params[2] = self->host;
     params[3] = port;
     params[4] = started;
-    rv = pg_run(ctx, pg_sql_publish, 5, params, PGRES_COMMAND_OK, "publish", &res, err, errlen);
+    snprintf(details, sizeof(details), "%s%s", self->kind != RC_KIND_UNKNOWN ? "kind=" : "",
+             rc_entry_kind_str(self->kind));
+    params[5] = details;
+    rv = pg_run(ctx, pg_sql_publish, 6, params, PGRES_COMMAND_OK, "publish", &res, err, errlen);
     if (rv < 0)
         return rv;
     PQclear(res);
@@ -627,7 +631,7 @@ static int pg_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
     rv = pg_run(ctx, pg_sql_list, 2, params, PGRES_TUPLES_OK, "list", &res, err, errlen);
     if (rv < 0)
         return rv;
-    if (PQnfields(res) != PG_NCOLS) {
+    if (PQnfields(res) != PG_NCOLS + 1) { /* + details, read apart: only its kind= */
         rc_seterr(err, errlen, "postgres list: unexpected result shape");
         rv = -EPROTO;
         goto out_clear;
@@ -649,6 +653,11 @@ static int pg_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
             rv = rc_reg_list_reject(&l, val[PG_COL_NAME],
                                     isnull[PG_COL_NAME] ? 0 : (size_t)len[PG_COL_NAME], why);
         } else {
+            /* details: "kind=app" / "kind=agent"; anything else is unknown */
+            if (!PQgetisnull(res, i, PG_NCOLS) && PQgetlength(res, i, PG_NCOLS) > 5 &&
+                memcmp(PQgetvalue(res, i, PG_NCOLS), "kind=", 5) == 0)
+                e.kind = rc_entry_kind_parse(PQgetvalue(res, i, PG_NCOLS) + 5,
+                                             (size_t)PQgetlength(res, i, PG_NCOLS) - 5);
             rv = rc_reg_list_add(&l, &e);
             if (rv == -E2BIG) {
                 rv = 0; /* full: the facade reports the rest */

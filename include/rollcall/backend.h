@@ -26,7 +26,7 @@
 
 /* Bump on any change to struct rc_backend_ops, struct rc_backend_module or
  * the store.h structs (rc_entry, rc_reject, rc_reg_list) and their rules. */
-#define RC_BACKEND_ABI_VERSION 1
+#define RC_BACKEND_ABI_VERSION 2 /* 2: struct rc_entry gained kind */
 
 struct rc_backend_ops {
     const char *scheme; /* "file", "redis", "postgres", "s3" */
