@@ -336,7 +336,7 @@ static void test_ini_every_error(void **state)
              "%1$s:10: expected 'key = value'\n"
              "%1$s:11: duplicate key 'interval' (already set on line 8)\n"
              "%1$s:12: section header without ']'\n"
-             "%1$s:13: unknown section [weird] (node, registry, agent, log)\n"
+             "%1$s:13: unknown section [weird] (node, registry, agent, log, app)\n"
              "%1$s:16: log_level: invalid value 'loud' (error, warning, info or debug)\n"
              "%1$s:17: line too long (at most 198 bytes)\n"
              "%1$s:18: missing key name before '='",
@@ -626,7 +626,7 @@ static void test_check_config_masks(void **state)
     assert_null(strstr(out, "hunter2"));
     for (const char *p = out; *p != '\0'; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 15); /* every key, one line each */
+    assert_int_equal(lines, 19); /* every key, one line each */
     assert_line(out, "node.cookie_file = (not set)  # default");
     assert_line(out, "log.log_file = (stderr)  # default");
     free(out);
