@@ -42,6 +42,11 @@ struct rc_worker {
     uint64_t interval_ms;
     char url[2048];
     struct rc_entry self;
+    /* app mode (app.c): the app's entry, published beside ours while set;
+     * a withdrawn one is removed at the next round, which starts at once */
+    struct rc_entry extra;          /* under mu */
+    bool has_extra, kick;           /* under mu */
+    char withdraw[RC_NAME_MAX + 1]; /* under mu; "" = nothing to remove */
     void (*notify)(void *);
     void *arg;
     struct rc_snapshot *ready; /* under mu */
@@ -166,8 +171,10 @@ static void do_prunes(struct rc_worker *w)
     }
 }
 
-/* A snapshot of list (its addresses resolved, sorted by name), or NULL. */
-static struct rc_snapshot *snapshot_of(struct rc_worker *w, const struct rc_reg_list *list)
+/* A snapshot of list (its addresses resolved, sorted by name), or NULL.
+ * extra (app mode: our app's name, "" = none) is marked self like us. */
+static struct rc_snapshot *snapshot_of(struct rc_worker *w, const struct rc_reg_list *list,
+                                       const char *extra)
 {
     struct rc_snapshot *s = calloc(1, sizeof(*s));
     char from_name[RC_HOST_MAX + 1];
@@ -183,7 +190,8 @@ static struct rc_snapshot *snapshot_of(struct rc_worker *w, const struct rc_reg_
         const char *host, *at;
 
         se->e = list->entries[i];
-        se->self = strcmp(se->e.name, w->self.name) == 0;
+        se->self = strcmp(se->e.name, w->self.name) == 0 ||
+                   (extra[0] != '\0' && strcmp(se->e.name, extra) == 0);
         host = se->e.host;
         if (host[0] == '\0') {
             at = strchr(se->e.name, '@');
@@ -198,9 +206,45 @@ static struct rc_snapshot *snapshot_of(struct rc_worker *w, const struct rc_reg_
     return s;
 }
 
+/* App mode: removes a withdrawn app entry, publishes a set one. */
+static int publish_extra(struct rc_worker *w, char *err, size_t errlen)
+{
+    struct rc_entry e;
+    char gone[RC_NAME_MAX + 1];
+    bool has;
+    int r;
+
+    pthread_mutex_lock(&w->mu);
+    has = w->has_extra;
+    e = w->extra;
+    snprintf(gone, sizeof(gone), "%s", w->withdraw);
+    pthread_mutex_unlock(&w->mu);
+    if (gone[0] != '\0') {
+        r = rc_registry_remove(w->reg, gone, 0, err, errlen);
+        if (r != 0) {
+            registry_failed(w, "remove", r, err);
+            return r;
+        }
+        rc_log_info("removed %s from the registry", gone);
+        pthread_mutex_lock(&w->mu);
+        if (strcmp(w->withdraw, gone) == 0)
+            w->withdraw[0] = '\0';
+        pthread_mutex_unlock(&w->mu);
+    }
+    if (has) {
+        e.updated_at_ms = rc_now_wall_ms();
+        r = rc_registry_publish(w->reg, &e, err, errlen);
+        if (r != 0) {
+            registry_failed(w, "publish", r, err);
+            return r;
+        }
+    }
+    return 0;
+}
+
 static void round_trip(struct rc_worker *w)
 {
-    char err[512] = "";
+    char err[512] = "", extra[RC_NAME_MAX + 1];
     struct rc_reg_list list = {0};
     struct rc_snapshot *s;
     int r;
@@ -219,6 +263,8 @@ static void round_trip(struct rc_worker *w)
         registry_failed(w, "publish", r, err);
         return;
     }
+    if (publish_extra(w, err, sizeof err) != 0)
+        return;
     r = rc_registry_list(w->reg, &list, err, sizeof err); /* logs registry_round */
     if (r != 0) {
         registry_failed(w, "list", r, err);
@@ -230,7 +276,10 @@ static void round_trip(struct rc_worker *w)
     for (size_t i = 0; i < list.nrejects; i++)
         warn_reject(w, &list.rejects[i]);
 
-    s = snapshot_of(w, &list);
+    pthread_mutex_lock(&w->mu);
+    snprintf(extra, sizeof(extra), "%s", w->has_extra ? w->extra.name : w->withdraw);
+    pthread_mutex_unlock(&w->mu);
+    s = snapshot_of(w, &list, extra);
     rc_reg_list_free(&list);
     if (s == NULL)
         return;
@@ -242,8 +291,9 @@ static void round_trip(struct rc_worker *w)
     w->notify(w->arg);
 }
 
-/* Sleeps, under w->mu, until due on the monotonic clock or until stopped
- * or woken (a new interval). */
+/* Sleeps, under w->mu, until due on the monotonic clock or until stopped,
+ * kicked (app mode: an entry to publish or withdraw now) or woken (a new
+ * interval). */
 static void sleep_until(struct rc_worker *w, uint64_t due)
 {
     struct timespec ts;
@@ -251,7 +301,7 @@ static void sleep_until(struct rc_worker *w, uint64_t due)
 
     while (!w->stop) {
         now = rc_now_mono_ms();
-        if (now >= due)
+        if (now >= due || w->kick)
             break;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         wait = due - now;
@@ -265,12 +315,19 @@ static void sleep_until(struct rc_worker *w, uint64_t due)
     }
 }
 
-static void remove_self_entry(struct rc_worker *w)
+/* Our entry, and our app's (extra, "" = none) first. */
+static void remove_self_entry(struct rc_worker *w, const char *extra)
 {
     char err[512] = "";
 
     if (w->reg == NULL && rc_registry_open(w->url, &w->reg, err, sizeof(err)) != 0)
         rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
+    if (w->reg != NULL && extra[0] != '\0') {
+        if (rc_registry_remove(w->reg, extra, 0, err, sizeof err) != 0)
+            rc_log_warn("registry: could not remove %s on shutdown: %s", extra, err);
+        else
+            rc_log_info("removed %s from the registry", extra);
+    }
     if (w->reg != NULL) {
         int r = rc_registry_remove(w->reg, w->self.name, 0, err, sizeof err);
         if (r != 0)
@@ -285,9 +342,11 @@ static void *worker_main(void *arg)
     struct rc_worker *w = arg;
     uint64_t started;
     bool remove_self;
+    char extra[RC_NAME_MAX + 1];
 
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
+        w->kick = false;
         pthread_mutex_unlock(&w->mu);
         started = rc_now_mono_ms();
         round_trip(w);
@@ -296,10 +355,11 @@ static void *worker_main(void *arg)
         sleep_until(w, started + w->interval_ms);
     }
     remove_self = w->remove_self;
+    snprintf(extra, sizeof(extra), "%s", w->has_extra ? w->extra.name : w->withdraw);
     pthread_mutex_unlock(&w->mu);
 
     if (remove_self)
-        remove_self_entry(w);
+        remove_self_entry(w, extra);
     rc_registry_close(w->reg);
     w->reg = NULL;
     return NULL;
@@ -363,6 +423,29 @@ void rc_worker_prune(struct rc_worker *w, const char *name, int64_t min_age_ms)
     pthread_mutex_lock(&w->mu);
     p->next = w->prunes;
     w->prunes = p;
+    pthread_mutex_unlock(&w->mu);
+}
+
+void rc_worker_set_extra(struct rc_worker *w, const struct rc_entry *e)
+{
+    pthread_mutex_lock(&w->mu);
+    w->extra = *e;
+    w->has_extra = true;
+    if (strcmp(w->withdraw, e->name) == 0)
+        w->withdraw[0] = '\0';
+    w->kick = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void rc_worker_withdraw(struct rc_worker *w, const char *name)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->has_extra && strcmp(w->extra.name, name) == 0)
+        w->has_extra = false;
+    snprintf(w->withdraw, sizeof w->withdraw, "%s", name);
+    w->kick = true;
+    pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mu);
 }
 
