@@ -167,7 +167,7 @@ class AppCase(harness.AgentTestCase):
         self.procs.append(n)
         threading.Thread(target=n._reader, daemon=True).start()
         got = n.eval("node()", timeout=20)
-        if got != "'%s'" % n.name:
+        if got.strip("'") != n.name:  # a@vm prints without quotes
             raise AssertionError("erl -sname %s started as %s" % (alive, got))
         return n
 
@@ -351,13 +351,16 @@ class T5BadInput(AppCase):
 
     def test_5b_wrong_cookie_for_the_app(self):
         a = self.app_agent("ra@127.0.0.2", "a@127.0.0.2")
+        # (before the app starts: app_down not_registered; then the reason changes)
         self.erl("a@127.0.0.2", cookie="NOTTHEAGENTSCOOKIE")
-        down = a.wait_event(5 * INTERVAL, msg="app_down", app="a@127.0.0.2")
+        down = a.wait_event(5 * INTERVAL, msg="app_down", app="a@127.0.0.2", reason="cookie_rejected")
         self.assertIsNotNone(down, a.excerpt())
-        self.assertEqual(down.get("reason"), "cookie_rejected", a.excerpt())
+        self.assertEqual(down.get("level"), "warning", a.excerpt())
         time.sleep(3 * INTERVAL)
         self.assertTrue(a.running())
-        self.assertEqual(len(a.find(msg="app_down")), 1, a.excerpt())
+        self.assertEqual(len(a.find(msg="app_down", reason="cookie_rejected")), 1, a.excerpt())
+        self.assertEqual(len([l for l in a.lines() if "refused our cookie" in l]), 1, a.excerpt())
+        self.assertEqual(a.find(msg="app_up"), [])
         self.assertIsNone(entry_text(self.regdir, "a@127.0.0.2"))
         for line in a.lines():
             self.assertNotIn(self.cookie, line)
@@ -427,6 +430,75 @@ class T5BadInput(AppCase):
         for a in agents:
             self.assertTrue(a.running())
             self.assertEqual(len(a.find(msg="peer_down", node=bogus)), 1, a.excerpt())
+
+
+class T7Options(AppCase):
+    def test_7_app_notify_and_app_disconnect(self):
+        # a's agent tells a registered process on a of dead peers, and asks a
+        # to drop peers that left. The process is the test's probe, not
+        # clustering code: it only keeps what it receives.
+        agents = [self.app_agent("ra@127.0.0.2", "a@127.0.0.2", "--app-notify", "rc_events",
+                                 "--app-disconnect", "true"),
+                  self.app_agent("rb@127.0.0.3", "b@127.0.0.3"),
+                  self.app_agent("rc@127.0.0.4", "c@127.0.0.4")]
+        a = self.erl("a@127.0.0.2")
+        a.eval("register(rc_events, spawn(fun L() -> receive {get, P} -> P ! get, L(); "
+               "M -> ets:insert(rc_probe, {erlang:monotonic_time(), M}), L() end end))")
+        a.eval("ets:new(rc_probe, [public, named_table, duplicate_bag, {heir, whereis(init), x}])")
+        b = self.erl("b@127.0.0.3")
+        c = self.erl("c@127.0.0.4")
+        self.wait_mesh([a, b, c], time.time(), 2 * INTERVAL + SLACK, "mesh")
+        # a's agent tells of peers it knows: wait until it has seen both
+        for n in ("b@127.0.0.3", "c@127.0.0.4"):
+            self.assertIsNotNone(agents[0].wait_event(3 * INTERVAL, msg="peer_up", node=n),
+                                 agents[0].excerpt())
+        t_kill = time.time()
+        b.proc.kill()
+        b.proc.wait()
+
+        def got():
+            v = a.eval("[M || {_, M} <- ets:tab2list(rc_probe)]")
+            return v if "b@127.0.0.3" in v else None
+        msg = wait_until(got, 2 * INTERVAL, interval=0.05)
+        figure(self, "kill -9 to peer_down message in the app", ms(time.time() - t_kill))
+        self.assertIsNotNone(msg, agents[0].excerpt())
+        self.assertIn("{rollcall,peer_down,'b@127.0.0.3',connection_lost}", msg)
+        # c's agent leaves while c runs: a is asked to drop c.
+        t_term = time.time()
+        self.assertEqual(agents[2].terminate(), 0)
+        ev = agents[0].wait_event(3 * INTERVAL, since=t_term, msg="app_disconnect",
+                                  node="c@127.0.0.4")
+        self.assertIsNotNone(ev, agents[0].excerpt())
+        self.assertEqual(ev.get("result"), "ok", repr(ev))
+        self.assertTrue(wait_until(lambda: "c@127.0.0.4" not in nodes_of(a), 2.0))
+        time.sleep(2 * INTERVAL)
+        self.assertNotIn("c@127.0.0.4", nodes_of(a))
+        self.assertEqual(self.connects_to(agents[:2], "c@127.0.0.4", t_term), [])
+
+
+class T8CookieHolder(AppCase):
+    def test_8_a_cookie_holder_gains_nothing(self):
+        # The agent asks its app to run things; nobody can ask the agent.
+        agent = self.app_agent("ra@127.0.0.2", "a@127.0.0.2")
+        app = self.erl("a@127.0.0.2")
+        self.assertIsNotNone(agent.wait_event(3 * INTERVAL, msg="app_up"), agent.excerpt())
+        x = self.erl("x@127.0.0.5")  # holds the cookie
+        probe = os.path.join(self.tmp, "pwned")
+        self.assertEqual(x.eval("net_adm:ping('ra@127.0.0.2')"), "pong")
+        r = x.eval("rpc:call('ra@127.0.0.2', os, cmd, [\"touch %s\"], 2000)" % probe)
+        self.assertTrue(r.startswith("{badrpc,"), r)
+        x.eval("{rex, 'ra@127.0.0.2'} ! {self(), {call, os, cmd, [\"touch %s\"], user}}" % probe)
+        x.eval("{net_kernel, 'ra@127.0.0.2'} ! {'$gen_call', {self(), make_ref()}, "
+               "{connect, normal, 'y@127.0.0.9'}}")
+        x.eval("{rex, 'ra@127.0.0.2'} ! {rex, true}")
+        got = x.eval("receive M -> M after 1500 -> nothing end")
+        self.assertEqual(got, "nothing")
+        time.sleep(INTERVAL)
+        self.assertFalse(os.path.exists(probe))
+        self.assertTrue(agent.running(), agent.excerpt())
+        self.assertEqual(x.eval("net_adm:ping('ra@127.0.0.2')"), "pong")
+        self.assertNotIn("x@127.0.0.5", nodes_of(app) or [])  # nobody asked a to meet x
+        self.assertEqual(agent.find(msg="app_connect"), [])
 
 
 class T6Run(AppCase):
