@@ -738,12 +738,14 @@ static void handle_packet(struct rc_conn *c, const uint8_t *pkt, size_t len)
     } else if (m.kind == RC_MSG_OTHER && c->node->msg_cb != NULL) {
         c->node->msg_cb(c->node->msg_arg, c->peer, pkt, len);
     } else if (m.kind == RC_MSG_REPLY && m.ref_nids >= 3) {
-        /* Our reference comes back with our creation in it; one with another
-         * creation was made for an earlier incarnation of this node and is
-         * not an answer (OTP drops such messages too). */
+        /* Our reference comes back with our node name and creation in it;
+         * one with another creation was made for an earlier incarnation of
+         * this node, one with another name is not ours: neither is an
+         * answer (OTP drops such messages too). */
         for (struct rc_ping *p = c->pings; p; p = p->next) {
             if (p->sent && p->ref[0] == m.ref_ids[0] && p->ref[1] == m.ref_ids[1] &&
-                p->ref[2] == m.ref_ids[2] && p->creation == m.ref_creation) {
+                p->ref[2] == m.ref_ids[2] && p->creation == m.ref_creation &&
+                strcmp(m.ref_node, c->node->name) == 0) {
                 ping_finish(p, m.yes ? RC_REASON_OK : RC_REASON_HANDSHAKE_FAILED);
                 break;
             }
