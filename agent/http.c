@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -270,20 +271,59 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     arm_deadline(c);
 }
 
+int rc_http_parse_addr(const char *addr, struct sockaddr_storage *ss, int *sslen)
+{
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    const char *h = addr;
+    size_t hlen;
+    unsigned long port = 0;
+    const char *p;
+    if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) > 5)
+        return -EINVAL;
+    for (p = colon + 1; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        port = port * 10 + (unsigned long)(*p - '0');
+    }
+    if (port > 65535)
+        return -EINVAL;
+    hlen = (size_t)(colon - addr);
+    if (hlen >= 2 && addr[0] == '[' && addr[hlen - 1] == ']') {
+        h = addr + 1;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof host)
+        return -EINVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    memset(ss, 0, sizeof *ss);
+    if (h == addr && inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+        *sslen = (int)sizeof(struct sockaddr_in);
+        return 0;
+    }
+    if (h != addr && inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+        *sslen = (int)sizeof(struct sockaddr_in6);
+        return 0;
+    }
+    return -EINVAL;
+}
+
 struct rc_http_server *rc_http_new(struct event_base *base, const char *addr,
                                    rc_http_handler handler, void *arg, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     int sslen = (int)sizeof ss;
     struct rc_http_server *s;
-    const char *colon = strrchr(addr, ':');
     evutil_socket_t fd;
 
-    memset(&ss, 0, sizeof ss);
-    if (colon == NULL || colon[1] == '\0' ||
-        evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) != 0) {
-        snprintf(err, errlen, "http: '%s' is not HOST:PORT (e.g. 127.0.0.1:9100 or [::1]:9100)",
-                 addr);
+    if (rc_http_parse_addr(addr, &ss, &sslen) != 0) {
+        snprintf(err, errlen,
+                 "http: '%s' is not a numeric HOST:PORT (e.g. 127.0.0.1:9100 or [::1]:9100)", addr);
         return NULL;
     }
     s = calloc(1, sizeof *s);

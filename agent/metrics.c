@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,7 +184,11 @@ static void meta(struct out *o, const char *name, const char *type, const char *
 /* A double as the format wants it: shortest round-trip text. */
 static void put_double(struct out *o, double v)
 {
-    put(o, "%.17g", v);
+    char b[40];
+    snprintf(b, sizeof b, "%.15g", v);
+    if (strtod(b, NULL) != v)
+        snprintf(b, sizeof b, "%.17g", v);
+    put(o, "%s", b);
 }
 
 static void put_hist(struct out *o, const char *name, const char *label, const char *value,

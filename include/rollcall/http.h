@@ -67,6 +67,11 @@ struct rc_http_conn;
  * rc_http_stream_start(); a handler that does neither gets a 500. */
 typedef void (*rc_http_handler)(void *arg, struct rc_http_conn *c, const struct rc_http_req *req);
 
+/* Parses a numeric "IPV4:PORT" or "[IPV6]:PORT" (no name lookup: the
+ * loop must not block). 0 or -EINVAL. */
+struct sockaddr_storage;
+int rc_http_parse_addr(const char *addr, struct sockaddr_storage *ss, int *sslen);
+
 /* Listens on addr ("HOST:PORT", "[V6]:PORT"). NULL with err set on failure. */
 struct rc_http_server *rc_http_new(struct event_base *base, const char *addr,
                                    rc_http_handler handler, void *arg, char *err, size_t errlen);
