@@ -4,10 +4,12 @@
  */
 #include "rollcall/hooks.h"
 
+#include "rollcall/isotime.h"
+#include "rollcall/text.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static const char *const names[RC_EV_COUNT] = {"peer_up",   "peer_down",     "peer_pruned",
                                                "peer_left", "registry_down", "registry_up"};
@@ -75,34 +77,6 @@ void rc_event_init(struct rc_event *ev, enum rc_event_type t, const char *node, 
     snprintf(ev->reason, sizeof ev->reason, "%s", reason != NULL ? reason : "");
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    uint32_t cp;
-    size_t len, i;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 struct jb {
     char *out;
     size_t cap, len;
@@ -118,29 +92,18 @@ static void jb_put(struct jb *b, const char *s, size_t n)
     }
 }
 
+/* A JSON string: the base layer's one escaper, in its JSON mode. */
 static void jb_str(struct jb *b, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s), i = 0;
-    jb_put(b, "\"", 1);
-    while (i < n) {
-        size_t l = utf8_seq(p + i, n - i);
-        char esc[8];
-        if (l == 1 && p[i] >= 0x20 && p[i] != 0x7f && p[i] != '"' && p[i] != '\\') {
-            jb_put(b, (const char *)p + i, 1);
-        } else if (l == 1 && (p[i] == '"' || p[i] == '\\')) {
-            esc[0] = '\\';
-            esc[1] = (char)p[i];
-            jb_put(b, esc, 2);
-        } else if (l > 1) {
-            jb_put(b, (const char *)p + i, l);
-        } else {
-            snprintf(esc, sizeof esc, "\\u%04x", p[i]);
-            jb_put(b, esc, 6);
-            l = 1;
-        }
-        i += l;
+    char esc[RC_EVENT_TEXT_MAX * RC_TEXT_ESC_MAX + 1];
+    size_t n = strlen(s), used = 0;
+    size_t len = rc_text_escape(s, n, RC_TEXT_JSON, esc, sizeof esc, &used);
+    if (used != n) {
+        b->len = b->cap; /* longer than any field we write: mark full */
+        return;
     }
+    jb_put(b, "\"", 1);
+    jb_put(b, esc, len);
     jb_put(b, "\"", 1);
 }
 
@@ -159,14 +122,10 @@ size_t rc_json_quote(const char *s, char *out, size_t cap)
 size_t rc_event_json(const struct rc_event *ev, const char *self, char *out, size_t cap)
 {
     struct jb b = {.out = out, .cap = cap, .len = 0};
-    char ts[96], num[48];
-    time_t sec = (time_t)(ev->ts_ms / 1000);
-    struct tm tm;
+    char ts[RC_ISOTIME_LEN], num[48];
     if (cap == 0)
         return 0;
-    gmtime_r(&sec, &tm);
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ev->ts_ms % 1000));
+    rc_time_format_iso(ev->ts_ms, ts);
     jb_put(&b, "{\"event\":", 9);
     jb_str(&b, rc_event_name(ev->type));
     jb_put(&b, ",\"self\":", 8);

@@ -39,7 +39,7 @@ enum rc_event_type {
 #define RC_EV_ALL ((1u << RC_EV_COUNT) - 1)
 
 #define RC_EVENT_TEXT_MAX 256  /* node and reason, each */
-#define RC_EVENT_JSON_MAX 6144 /* 3 strings of 255 bytes, each escaped up to 6x */
+#define RC_EVENT_JSON_MAX 8192 /* 3 strings of 255 bytes, each escaped up to 8x */
 
 struct rc_event {
     enum rc_event_type type;
@@ -62,14 +62,14 @@ void rc_event_init(struct rc_event *ev, enum rc_event_type t, const char *node, 
 /* One JSON object and a '\n':
  * {"event":"peer_down","self":"a@h","node":"b@h","reason":"timeout",
  *  "ts":"2026-12-06T07:40:01.123Z","coalesced":0}
- * plus "rtt_ms" for peer_up. Strings are escaped (control bytes as
- * \u00XX, invalid UTF-8 bytes as \u00XX of the byte). Returns the length
+ * plus "rtt_ms" for peer_up. Strings are escaped by rc_text_escape's JSON
+ * mode (controls \u00NN, an invalid byte the text \\xNN). Returns the length
  * written (always < cap when cap >= RC_EVENT_JSON_MAX). */
 size_t rc_event_json(const struct rc_event *ev, const char *self, char *out, size_t cap);
 
-/* s as a JSON string with its quotes, escaped as above, into out. Returns
- * the length, or 0 (out = "") if it does not fit: cap >= 6 * strlen + 3
- * always fits. */
+/* s (at most RC_EVENT_TEXT_MAX bytes) as a JSON string with its quotes,
+ * escaped as above, into out. Returns the length, or 0 (out = "") if it
+ * does not fit: cap >= RC_TEXT_ESC_MAX * strlen + 3 always fits. */
 size_t rc_json_quote(const char *s, char *out, size_t cap);
 
 /* ---- the runner ---- */

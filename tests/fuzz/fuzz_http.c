@@ -20,7 +20,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct rc_http_req req;
+    struct rc_http_req req, req2;
     struct sockaddr_storage ss;
     struct rc_event ev;
     char text[RC_EVENT_TEXT_MAX];
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t jl, i;
     int sslen = 0;
     int whole = rc_http_parse_request((const char *)data, size, &req);
-    int half = rc_http_parse_request((const char *)data, size / 2, &req);
+    int half = rc_http_parse_request((const char *)data, size / 2, &req2);
 
     if (whole > 0 && (size_t)whole > size)
         abort();
