@@ -31,7 +31,7 @@ struct rc_metrics {
     struct hist sweep;
     struct hist regop[RC_REGOP_COUNT];
     uint64_t regerr[RC_REGOP_COUNT];
-    uint64_t failures[RC_REASON_COUNT];
+    uint64_t failures[RC_REASON_SLOTS];
     uint64_t changes[RC_CHANGE_COUNT];
     uint64_t hooks[4];
     uint64_t entries, rejected;
@@ -103,7 +103,7 @@ void rc_metrics_entries(struct rc_metrics *m, uint64_t listed, uint64_t rejected
 
 void rc_metrics_ping_failed(struct rc_metrics *m, enum rc_reason why)
 {
-    if (m == NULL || (unsigned)why >= RC_REASON_COUNT)
+    if (m == NULL || (unsigned)why >= RC_REASON_SLOTS)
         return;
     pthread_mutex_lock(&m->mu);
     m->failures[why]++;
@@ -281,7 +281,8 @@ int rc_metrics_render(struct rc_metrics *m, const struct rc_metrics_state *st, s
         put(&o, "\n");
     }
     meta(&o, "rollcall_ping_failures_total", "counter", "Failed pings by reason.");
-    for (i = 1; i < RC_REASON_COUNT; i++)
+    for (i = 1; i < RC_REASON_SLOTS && strcmp(rc_reason_str((enum rc_reason)i), "unknown") != 0;
+         i++)
         put(&o, "rollcall_ping_failures_total{reason=\"%s\"} %llu\n",
             rc_reason_str((enum rc_reason)i), (unsigned long long)c.failures[i]);
     meta(&o, "rollcall_state_changes_total", "counter", "Peer state changes by event.");

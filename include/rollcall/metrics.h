@@ -30,7 +30,9 @@ enum rc_metric_regop { RC_REGOP_OPEN = 0, RC_REGOP_PUBLISH, RC_REGOP_LIST, RC_RE
 /* State changes, as the events name them. */
 enum rc_metric_change { RC_CHANGE_UP = 0, RC_CHANGE_DOWN, RC_CHANGE_PRUNED, RC_CHANGE_LEFT };
 #define RC_CHANGE_COUNT 4
-#define RC_REASON_COUNT (RC_REASON_SHUTDOWN + 1)
+/* Room for every enum rc_reason (reason.h grows; the renderer stops at the
+ * first value rc_reason_str does not know). */
+#define RC_REASON_SLOTS 32
 
 struct rc_metrics *rc_metrics_new(void);
 void rc_metrics_free(struct rc_metrics *m); /* NULL is fine */
