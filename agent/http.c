@@ -160,15 +160,16 @@ static bool process(struct rc_http_conn *c)
         if (p == NULL)
             break;
         r = rc_http_parse_request(p, want, &req);
-        if (r == 0)
+        if (r == -EAGAIN)
             break;
         if (r < 0) {
+            int status = rc_http_error_status(r);
             c->s->st.bad++;
             c->keep_alive = false;
             c->head_only = false;
             c->answered = false;
-            rc_http_reply(c, -r, "text/plain", rc_http_status_text(-r),
-                          strlen(rc_http_status_text(-r)));
+            rc_http_reply(c, status, "text/plain", rc_http_status_text(status),
+                          strlen(rc_http_status_text(status)));
             evbuffer_drain(in, avail);
             break;
         }

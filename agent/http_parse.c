@@ -9,6 +9,7 @@
  */
 #include "rollcall/http.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -80,33 +81,34 @@ static int parse_request_line(const char *p, const char *eol, struct rc_http_req
     size_t mlen, tlen, plen;
     sp1 = memchr(p, ' ', (size_t)(eol - p));
     if (sp1 == NULL || sp1 == p)
-        return -400;
+        return -EBADMSG;
     mlen = (size_t)(sp1 - p);
     for (size_t i = 0; i < mlen; i++)
         if (!is_tchar((unsigned char)p[i]))
-            return -400;
+            return -EBADMSG;
     target = sp1 + 1;
     sp2 = memchr(target, ' ', (size_t)(eol - target));
     if (sp2 == NULL || sp2 == target)
-        return -400;
+        return -EBADMSG;
     /* version: exactly HTTP/1.<digit> */
     if (eol - (sp2 + 1) != 8 || memcmp(sp2 + 1, "HTTP/", 5) != 0)
-        return (eol - (sp2 + 1) >= 5 && memcmp(sp2 + 1, "HTTP/", 5) == 0) ? -505 : -400;
+        return (eol - (sp2 + 1) >= 5 && memcmp(sp2 + 1, "HTTP/", 5) == 0) ? -EPROTONOSUPPORT
+                                                                          : -EBADMSG;
     if (sp2[6] != '1' || sp2[7] != '.' || sp2[8] < '0' || sp2[8] > '9')
-        return (sp2[6] >= '0' && sp2[6] <= '9') ? -505 : -400;
+        return (sp2[6] >= '0' && sp2[6] <= '9') ? -EPROTONOSUPPORT : -EBADMSG;
     req->minor = sp2[8] - '0';
     tlen = (size_t)(sp2 - target);
     for (size_t i = 0; i < tlen; i++) {
         unsigned char c = (unsigned char)target[i];
         if (c <= 0x20 || c >= 0x7f)
-            return -400;
+            return -EBADMSG;
     }
     if (target[0] != '/')
-        return -400;
+        return -EBADMSG;
     q = memchr(target, '?', tlen);
     plen = q != NULL ? (size_t)(q - target) : tlen;
     if (plen > RC_HTTP_PATH_MAX || (q != NULL && tlen - plen - 1 > RC_HTTP_PATH_MAX))
-        return -414;
+        return -ENAMETOOLONG;
     memcpy(req->path, target, plen);
     req->path[plen] = '\0';
     if (q != NULL) {
@@ -118,12 +120,14 @@ static int parse_request_line(const char *p, const char *eol, struct rc_http_req
     else if (ieq(p, mlen, "HEAD") && memcmp(p, "HEAD", 4) == 0)
         req->method = RC_HTTP_HEAD;
     else
-        return -405;
+        return -EOPNOTSUPP;
     return 0;
 }
 
-int rc_http_parse_request(const char *buf, size_t len, struct rc_http_req *req)
+int rc_http_parse_request(const char *buf, size_t len, struct rc_http_req *ret_req)
 {
+    struct rc_http_req parsed;
+    struct rc_http_req *req = &parsed;
     size_t scan = len < RC_HTTP_HEAD_MAX ? len : RC_HTTP_HEAD_MAX;
     size_t end;
     const char *p, *stop, *eol;
@@ -137,9 +141,9 @@ int rc_http_parse_request(const char *buf, size_t len, struct rc_http_req *req)
     while (skip < 4 && skip < scan && (buf[skip] == '\r' || buf[skip] == '\n'))
         skip++;
     if (skip == scan)
-        return 0;
+        return -EAGAIN;
     if (buf[skip] == '\r' || buf[skip] == '\n')
-        return -400;
+        return -EBADMSG;
     buf += skip;
     len -= skip;
     scan -= skip;
@@ -159,13 +163,13 @@ int rc_http_parse_request(const char *buf, size_t len, struct rc_http_req *req)
         if (eol == line)
             break; /* the empty line */
         if (++nheaders > RC_HTTP_HEADERS_MAX)
-            return -431;
+            return -EMSGSIZE;
         colon = memchr(line, ':', (size_t)(eol - line));
         if (colon == NULL || colon == line)
-            return -400;
+            return -EBADMSG;
         for (const char *c = line; c < colon; c++)
             if (!is_tchar((unsigned char)*c))
-                return -400; /* also rejects obs-fold and "Name :" */
+                return -EBADMSG; /* also rejects obs-fold and "Name :" */
         v = colon + 1;
         while (v < eol && (*v == ' ' || *v == '\t'))
             v++;
@@ -175,19 +179,19 @@ int rc_http_parse_request(const char *buf, size_t len, struct rc_http_req *req)
         for (const char *c = v; c < ve; c++) {
             unsigned char ch = (unsigned char)*c;
             if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-                return -400;
+                return -EBADMSG;
         }
         if (ieq(line, (size_t)(colon - line), "content-length")) {
             if (ve == v)
-                return -400;
+                return -EBADMSG;
             for (const char *c = v; c < ve; c++) {
                 if (*c < '0' || *c > '9')
-                    return -400;
+                    return -EBADMSG;
                 if (*c != '0')
-                    return -413;
+                    return -EFBIG;
             }
         } else if (ieq(line, (size_t)(colon - line), "transfer-encoding")) {
-            return -413;
+            return -EFBIG;
         } else if (ieq(line, (size_t)(colon - line), "connection")) {
             if (has_token(v, (size_t)(ve - v), "close"))
                 conn_close = true;
@@ -196,7 +200,26 @@ int rc_http_parse_request(const char *buf, size_t len, struct rc_http_req *req)
         }
     }
     req->keep_alive = req->minor >= 1 ? !conn_close : (conn_keep && !conn_close);
+    *ret_req = parsed;
     return (int)(skip + end);
+}
+
+int rc_http_error_status(int err)
+{
+    switch (err) {
+    case -EOPNOTSUPP:
+        return 405;
+    case -EFBIG:
+        return 413;
+    case -ENAMETOOLONG:
+        return 414;
+    case -EMSGSIZE:
+        return 431;
+    case -EPROTONOSUPPORT:
+        return 505;
+    default:
+        return 400;
+    }
 }
 
 const char *rc_http_status_text(int status)

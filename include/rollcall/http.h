@@ -47,12 +47,15 @@ struct rc_http_req {
 };
 
 /* Parses one request head from buf[0..len). Returns the number of bytes the
- * head took (> 0) when complete, 0 when more bytes are needed, or a negative
- * HTTP-ish error: -400 malformed, -405 method not allowed, -413 a body was
- * announced, -414 path too long, -431 head too large or too many headers,
- * -505 not HTTP/1.x. The status to answer is the negated value. */
+ * head took (> 0) when complete, -EAGAIN when more bytes are needed, or an
+ * error that rc_http_error_status() turns into the status to answer:
+ * -EBADMSG 400 malformed, -EOPNOTSUPP 405 method not allowed, -EFBIG 413 a
+ * body was announced, -ENAMETOOLONG 414 path or query too long, -EMSGSIZE
+ * 431 head too large or too many headers, -EPROTONOSUPPORT 505 not
+ * HTTP/1.x. req is written on success only. */
 int rc_http_parse_request(const char *buf, size_t len, struct rc_http_req *req);
 
+int rc_http_error_status(int err);
 /* The reason phrase of a status code ("OK", "Not Found", ...). */
 const char *rc_http_status_text(int status);
 

@@ -20,7 +20,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct rc_http_req req, req2;
+    struct rc_http_req req = {0}, req2 = {0};
     struct sockaddr_storage ss;
     struct rc_event ev;
     char text[RC_EVENT_TEXT_MAX];

@@ -61,9 +61,9 @@ static void test_parse_good(void **state)
 static void test_parse_incomplete(void **state)
 {
     struct rc_http_req req;
-    assert_int_equal(parse("", &req), 0);
-    assert_int_equal(parse("GET / HTTP/1.1\r\nHost: x\r\n", &req), 0);
-    assert_int_equal(parse("\r\n", &req), 0);
+    assert_int_equal(parse("", &req), -EAGAIN);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nHost: x\r\n", &req), -EAGAIN);
+    assert_int_equal(parse("\r\n", &req), -EAGAIN);
 }
 
 static void test_parse_bad(void **state)
@@ -72,38 +72,45 @@ static void test_parse_bad(void **state)
     char big[RC_HTTP_HEAD_MAX + 100];
     char path[RC_HTTP_PATH_MAX + 40];
     size_t i, n = 0;
-    assert_int_equal(parse("POST / HTTP/1.1\r\n\r\n", &req), -405);
-    assert_int_equal(parse("get / HTTP/1.1\r\n\r\n", &req), -405);
-    assert_int_equal(parse("GET / HTTP/2.0\r\n\r\n", &req), -505);
-    assert_int_equal(parse("GET / FTP/1.0\r\n\r\n", &req), -400);
-    assert_int_equal(parse("GET http://x/ HTTP/1.1\r\n\r\n", &req), -400);
-    assert_int_equal(parse("GET  / HTTP/1.1\r\n\r\n", &req), -400);
-    assert_int_equal(parse("GET /\x01 HTTP/1.1\r\n\r\n", &req), -400);
-    assert_int_equal(parse("GET / HTTP/1.1\r\nNo colon\r\n\r\n", &req), -400);
-    assert_int_equal(parse("GET / HTTP/1.1\r\n folded: x\r\n\r\n", &req), -400);
-    assert_int_equal(parse("GET / HTTP/1.1\r\nName : x\r\n\r\n", &req), -400);
-    assert_int_equal(parse("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n", &req), -400);
-    assert_int_equal(parse("GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", &req), -413);
-    assert_int_equal(parse("GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", &req), -400);
-    assert_int_equal(parse("GET / HTTP/1.1\r\nContent-Length:\r\n\r\n", &req), -400);
-    assert_int_equal(parse("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &req), -413);
-    assert_int_equal(parse("\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", &req), -400);
+    assert_int_equal(parse("POST / HTTP/1.1\r\n\r\n", &req), -EOPNOTSUPP);
+    assert_int_equal(parse("get / HTTP/1.1\r\n\r\n", &req), -EOPNOTSUPP);
+    assert_int_equal(parse("GET / HTTP/2.0\r\n\r\n", &req), -EPROTONOSUPPORT);
+    assert_int_equal(parse("GET / FTP/1.0\r\n\r\n", &req), -EBADMSG);
+    assert_int_equal(parse("GET http://x/ HTTP/1.1\r\n\r\n", &req), -EBADMSG);
+    assert_int_equal(parse("GET  / HTTP/1.1\r\n\r\n", &req), -EBADMSG);
+    assert_int_equal(parse("GET /\x01 HTTP/1.1\r\n\r\n", &req), -EBADMSG);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nNo colon\r\n\r\n", &req), -EBADMSG);
+    assert_int_equal(parse("GET / HTTP/1.1\r\n folded: x\r\n\r\n", &req), -EBADMSG);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nName : x\r\n\r\n", &req), -EBADMSG);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n", &req), -EBADMSG);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", &req), -EFBIG);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", &req), -EBADMSG);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nContent-Length:\r\n\r\n", &req), -EBADMSG);
+    assert_int_equal(parse("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &req), -EFBIG);
+    assert_int_equal(parse("\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n", &req), -EBADMSG);
     /* a head that never ends */
     memset(big, 'a', sizeof big);
-    assert_int_equal(rc_http_parse_request(big, sizeof big, &req), -431);
+    assert_int_equal(rc_http_parse_request(big, sizeof big, &req), -EMSGSIZE);
     /* too many headers */
     n = (size_t)snprintf(big, sizeof big, "GET / HTTP/1.1\r\n");
     for (i = 0; i <= RC_HTTP_HEADERS_MAX; i++)
         n += (size_t)snprintf(big + n, sizeof big - n, "X: y\r\n");
     n += (size_t)snprintf(big + n, sizeof big - n, "\r\n");
-    assert_int_equal(rc_http_parse_request(big, n, &req), -431);
+    assert_int_equal(rc_http_parse_request(big, n, &req), -EMSGSIZE);
     /* a path over the limit */
     memset(path, 0, sizeof path);
     path[0] = '/';
     memset(path + 1, 'p', RC_HTTP_PATH_MAX + 1);
     snprintf(big, sizeof big, "GET %s HTTP/1.1\r\n\r\n", path);
-    assert_int_equal(parse(big, &req), -414);
+    assert_int_equal(parse(big, &req), -ENAMETOOLONG);
     assert_string_equal(rc_http_status_text(431), "Request Header Fields Too Large");
+    assert_int_equal(rc_http_error_status(-EMSGSIZE), 431);
+    assert_int_equal(rc_http_error_status(-EOPNOTSUPP), 405);
+    assert_int_equal(rc_http_error_status(-EBADMSG), 400);
+    /* a failed parse leaves req as it was */
+    req.path[0] = 'X';
+    assert_int_equal(parse("POST / HTTP/1.1\r\n\r\n", &req), -EOPNOTSUPP);
+    assert_int_equal(req.path[0], 'X');
 }
 
 /* ---- the server ---- */
