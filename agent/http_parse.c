@@ -149,7 +149,7 @@ int rc_http_parse_request(const char *buf, size_t len, struct rc_http_req *ret_r
     scan -= skip;
     end = head_end(buf, scan);
     if (end == 0)
-        return len >= RC_HTTP_HEAD_MAX ? -431 : 0;
+        return len >= RC_HTTP_HEAD_MAX ? -EMSGSIZE : -EAGAIN;
 
     p = buf;
     stop = buf + end;
