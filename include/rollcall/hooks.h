@@ -76,7 +76,7 @@ size_t rc_json_quote(const char *s, char *out, size_t cap);
 
 #define RC_HOOK_LOG_MAX 4096
 #define RC_HOOK_LINE_MAX 512
-#define RC_HOOK_QUEUE_MAX 256
+#define RC_HOOK_QUEUE_MAX 4096 /* a cluster of thousands comes up at once */
 
 struct event_base;
 struct rc_metrics;
