@@ -1,6 +1,6 @@
 /*
  * cookie.c - finds the distribution cookie the way Erlang does
- * (PROTOCOL.md section 7), so that a rollcall started beside BEAM nodes by
+ * (docs/protocol.md section 7), so that a rollcall started beside BEAM nodes by
  * the same user shares their cookie without any configuration.
  *
  * Order: the `cookie` key (ROLLCALL_COOKIE), else `cookie_file`, else

@@ -11,7 +11,7 @@
  *
  * Freeing: a connection that closes is unlinked from the name index at once
  * (so nothing finds it again) but freed only from the node's reaper event,
- * after the callback that closed it has returned (STYLE.md rule 5). Ping
+ * after the callback that closed it has returned (docs/conventions.md, "Ownership"). Ping
  * callbacks are likewise only ever called from the loop, never from inside
  * rc_node_ping, so a caller may start and cancel pings from any callback.
  *
@@ -491,7 +491,7 @@ static void conn_up(struct rc_conn *c)
             ping_send(c, p);
 }
 
-/* The acceptor learned the peer's name: decide the status (PROTOCOL.md
+/* The acceptor learned the peer's name: decide the status (docs/protocol.md
  * section 2, simultaneous connect) and index the connection by name. */
 static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
 {

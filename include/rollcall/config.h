@@ -3,7 +3,7 @@
  *
  * Defaults < ini file < environment ROLLCALL_<KEY> < command-line --key.
  * One table holds every key with its section, type, bounds and default
- * (DESIGN.md "Configuration"); the ini sections only group keys. Every error
+ * (docs/config.md); the ini sections only group keys. Every error
  * is collected (not just the first) and names its origin: "FILE:LINE: ...",
  * "environment ROLLCALL_X: ...", "option --x: ...".
  */
