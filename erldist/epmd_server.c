@@ -567,10 +567,17 @@ static void accept_error_cb(struct evconnlistener *lis, void *arg)
 struct rc_epmd_server *rc_epmd_server_new(struct event_base *base, uint16_t epmd_port,
                                           const char *alive, uint16_t dist_port)
 {
+    return rc_epmd_server_new_at(base, htonl(INADDR_ANY), epmd_port, alive, dist_port);
+}
+
+struct rc_epmd_server *rc_epmd_server_new_at(struct event_base *base, uint32_t bind_addr,
+                                             uint16_t epmd_port, const char *alive,
+                                             uint16_t dist_port)
+{
     struct sockaddr_in sin = {
         .sin_family = AF_INET,
         .sin_port = htons(epmd_port),
-        .sin_addr.s_addr = htonl(INADDR_ANY),
+        .sin_addr.s_addr = bind_addr,
     };
     struct rc_epmd_server *s;
     int one = 1;

@@ -94,6 +94,7 @@ struct rc_node {
     size_t cookie_len;
     uint16_t epmd_port;
     uint16_t port;
+    uint32_t bind_addr; /* network byte order; INADDR_ANY = every interface */
     uint32_t fixed_creation;
     struct evconnlistener *listener;
     struct rc_epmd *epmd;
@@ -999,7 +1000,7 @@ static int listen_on(struct rc_node *n, uint16_t pmin, uint16_t pmax, char *err,
     int last_errno = 0;
     for (uint32_t p = lo; p <= hi; p++) {
         struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
-        sin.sin_addr.s_addr = htonl(INADDR_ANY);
+        sin.sin_addr.s_addr = n->bind_addr;
         n->listener = evconnlistener_new_bind(n->base, accept_cb, n,
                                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
                                                   LEV_OPT_CLOSE_ON_EXEC,
@@ -1045,6 +1046,16 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
     memcpy(n->cookie, o->cookie, o->cookie_len);
     n->cookie_len = o->cookie_len;
     n->epmd_port = o->epmd_port ? o->epmd_port : 4369;
+    n->bind_addr = htonl(INADDR_ANY);
+    if (o->bind != NULL && o->bind[0] != '\0') {
+        struct in_addr a;
+        if (inet_pton(AF_INET, o->bind, &a) != 1) {
+            snprintf(err, errlen, "bind: '%s' is not a numeric IPv4 address", o->bind);
+            free(n);
+            return NULL;
+        }
+        n->bind_addr = a.s_addr;
+    }
     n->fixed_creation = (uint32_t)(rc_now_wall_ms() / 1000);
     if (n->fixed_creation < 4)
         n->fixed_creation = 4;
@@ -1068,8 +1079,8 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
             char alive[RC_NAME_MAX + 1];
             snprintf(alive, sizeof alive, "%s", n->name);
             *strchr(alive, '@') = '\0';
-            n->epmd = rc_epmd_new(base, o->epmd, n->epmd_port, alive, n->port,
-                                  o->epmd_check_ms ? o->epmd_check_ms : 1000, err, errlen);
+            n->epmd = rc_epmd_new_at(base, o->epmd, n->bind_addr, n->epmd_port, alive, n->port,
+                                     o->epmd_check_ms ? o->epmd_check_ms : 1000, err, errlen);
             if (!n->epmd)
                 goto out_free;
         }

@@ -46,6 +46,8 @@ struct rc_node_opts {
     uint16_t epmd_port;          /* where peers' EPMDs listen, and ours */
     uint16_t port_min, port_max; /* distribution listen range, 0,0 = any */
     uint64_t epmd_check_ms;      /* EPMD keeper re-check period (the interval) */
+    const char *bind;            /* numeric IPv4 the listener and an embedded EPMD bind
+                                    to; NULL or "" = every interface */
 };
 
 /* One descriptor per peer connection: lifts the process's soft
