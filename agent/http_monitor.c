@@ -153,3 +153,49 @@ int rc_monitor_run(const char *addr, FILE *out, unsigned max_lines)
     close(fd);
     return 1;
 }
+
+int rc_ready_run(const char *addr, FILE *out)
+{
+    static const char req[] = "GET /readyz HTTP/1.1\r\nHost: rollcall\r\nConnection: close\r\n\r\n";
+    char why[256], buf[RC_HTTP_HEAD_MAX + 2048];
+    size_t len = 0;
+    const char *body;
+    int fd = dial(addr, why, sizeof why);
+    struct pollfd pfd;
+
+    if (fd < 0) {
+        fprintf(stderr, "rollcall ready: %s\n", why);
+        return 1;
+    }
+    if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1)) {
+        fprintf(stderr, "rollcall ready: send: %s\n", strerror(errno));
+        close(fd);
+        return 1;
+    }
+    /* The whole answer, bounded, within 3 s. */
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    while (len < sizeof buf - 1) {
+        ssize_t n;
+        if (poll(&pfd, 1, 3000) <= 0) {
+            fprintf(stderr, "rollcall ready: no answer from %s within 3 s\n", addr);
+            close(fd);
+            return 1;
+        }
+        n = read(fd, buf + len, sizeof buf - 1 - len);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    body = strstr(buf, "\r\n\r\n");
+    if (strncmp(buf, "HTTP/1.1 ", 9) != 0 || body == NULL) {
+        fprintf(stderr, "rollcall ready: not an HTTP answer from %s\n", addr);
+        return 1;
+    }
+    fputs(body + 4, out);
+    return strncmp(buf + 9, "200 ", 4) == 0 ? 0 : 1;
+}

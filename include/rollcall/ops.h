@@ -70,5 +70,9 @@ bool rc_ops_ready(const struct rc_ops_view *v, char *json, size_t cap);
  * Returns the exit code: 0 after max_lines, 1 otherwise, with the reason on
  * stderr. */
 int rc_monitor_run(const char *addr, FILE *out, unsigned max_lines);
+/* `rollcall ready`: GET /readyz from the agent at addr, its JSON body to
+ * out. Returns the exit code: 0 when the agent answers 200, 1 otherwise
+ * (503, no agent, no answer within 3 s). The container's HEALTHCHECK. */
+int rc_ready_run(const char *addr, FILE *out);
 
 #endif
