@@ -205,6 +205,11 @@ static enum rc_reason reason_from_errno(int err)
         return RC_REASON_UNREACHABLE;
     case ETIMEDOUT:
         return RC_REASON_TIMEOUT;
+    case EMFILE: /* our side, not the peer's */
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        return RC_REASON_LOCAL_ERROR;
     default:
         return RC_REASON_CONNECTION_LOST;
     }
@@ -775,6 +780,12 @@ static void epmd_lookup_cb(void *arg, int result, uint16_t port)
         break;
     case EPROTO:
         r = RC_REASON_PROTOCOL_ERROR;
+        break;
+    case EMFILE: /* our side, not the peer's */
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        r = RC_REASON_LOCAL_ERROR;
         break;
     default:
         r = RC_REASON_EPMD_UNREACHABLE;
