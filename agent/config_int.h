@@ -19,7 +19,7 @@
 
 #define ECHO_MAX 64 /* bytes of a bad value quoted back in an error */
 #define RC_CFG_ECHO_BUF (ECHO_MAX * 4 + 8)
-#define RC_CFG_NKEYS 15 /* rows of rc_cfg_keys (checked in config.c) */
+#define RC_CFG_NKEYS 22 /* rows of rc_cfg_keys (checked in config.c) */
 
 enum ktype {
     KT_NAME,     /* node name, "" = auto */
@@ -31,6 +31,12 @@ enum ktype {
     KT_EPMD,     /* enum rc_epmd_mode */
     KT_LOG_FORMAT,
     KT_LOG_LEVEL,
+    KT_ADDR,   /* numeric IPv4 address, "" = none */
+    KT_HOST,   /* a host name or address, "" = none */
+    KT_LISTEN, /* numeric HOST:PORT, "" = off */
+    KT_COUNT,  /* uint32_t, min..max */
+    KT_EVENTS, /* an event filter (hooks.h) */
+    KT_EXEC,   /* absolute path of an executable file, "" = none */
 };
 
 struct rc_key {

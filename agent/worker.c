@@ -19,9 +19,15 @@
 #include <time.h>
 
 #include "rollcall/log.h"
+#include "rollcall/metrics.h"
 
 #define WARN_TABLE 256
 #define WARN_EVERY_MS (10 * 60 * 1000)
+/* An outage is logged when it starts, then again after 1 s, 2 s, 4 s, ...
+ * at most every OUTAGE_LOG_MAX_MS, with how long and how many, and when it
+ * ends: never silent while it lasts, never a line per round trip. */
+#define OUTAGE_LOG_FIRST_MS 1000
+#define OUTAGE_LOG_MAX_MS (60 * 1000)
 
 struct prune_req {
     struct prune_req *next;
@@ -44,12 +50,15 @@ struct rc_worker {
     struct rc_entry self;
     void (*notify)(void *);
     void *arg;
-    struct rc_snapshot *ready; /* under mu */
-    struct prune_req *prunes;  /* under mu */
+    struct rc_snapshot *ready;      /* under mu */
+    struct prune_req *prunes;       /* under mu */
+    struct rc_worker_status status; /* under mu */
+    struct rc_metrics *metrics;     /* may be NULL; thread-safe */
     uint64_t seq;
     /* thread-private */
     struct rc_registry *reg;
     bool outage;
+    uint64_t outage_since_ms, outage_fails, outage_next_log_ms, outage_log_gap_ms;
     struct warned warned[WARN_TABLE];
     struct rc_ratelimit rl_rejects;
 };
@@ -131,13 +140,54 @@ static void warn_reject(struct rc_worker *w, const struct rc_reject *r)
     rc_log_warn("registry: skipping entry %s: %s", r->what, r->reason);
 }
 
+/* The loop learns of the registry's health from here (readiness,
+ * registry_down / registry_up events). */
+static void set_status(struct rc_worker *w, bool ok, const char *error, bool self_listed)
+{
+    bool changed;
+
+    pthread_mutex_lock(&w->mu);
+    changed = w->status.gen == 0 || w->status.ok != ok || w->status.self_listed != self_listed ||
+              strcmp(w->status.error, error) != 0;
+    if (changed) {
+        w->status.ok = ok;
+        w->status.self_listed = self_listed;
+        snprintf(w->status.error, sizeof(w->status.error), "%s", error);
+        w->status.gen++;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (changed && !ok)
+        w->notify(w->arg); /* on success the snapshot's notify follows */
+}
+
 static void registry_failed(struct rc_worker *w, const char *step, int rc, const char *why)
 {
-    if (!w->outage)
+    uint64_t now = rc_now_mono_ms();
+    char line[640];
+
+    snprintf(line, sizeof(line), "%s: %s", step,
+             why[0] != '\0' ? why : (rc < 0 ? strerror(-rc) : "error"));
+    if (!w->outage) {
         rc_log_error("registry unavailable (%s): %s (%s); pinging the last known members", step,
                      why[0] != '\0' ? why : "error", strerror(-rc));
-    else
+        w->outage_since_ms = now;
+        w->outage_fails = 0;
+        w->outage_log_gap_ms = OUTAGE_LOG_FIRST_MS;
+        w->outage_next_log_ms = now + OUTAGE_LOG_FIRST_MS;
+    } else if (now >= w->outage_next_log_ms) {
+        rc_log_error("registry still unavailable after %.1fs (%llu failed round trips; last: "
+                     "%s: %s); pinging the last known members",
+                     (double)(now - w->outage_since_ms) / 1000.0,
+                     (unsigned long long)w->outage_fails + 1, step, why[0] != '\0' ? why : "error");
+        w->outage_log_gap_ms *= 2;
+        if (w->outage_log_gap_ms > OUTAGE_LOG_MAX_MS)
+            w->outage_log_gap_ms = OUTAGE_LOG_MAX_MS;
+        w->outage_next_log_ms = now + w->outage_log_gap_ms;
+    } else {
         rc_log_debug("registry still unavailable (%s): %s", step, why);
+    }
+    w->outage_fails++;
+    set_status(w, false, line, false);
     w->outage = true;
     /* After any error the backend starts from a clean connection. */
     rc_registry_close(w->reg);
@@ -158,7 +208,11 @@ static void do_prunes(struct rc_worker *w)
         list = p->next;
         err[0] = '\0';
         if (w->reg != NULL) {
+            uint64_t t = rc_now_mono_us();
             int r = w->reg->ops->remove(w->reg->ctx, p->name, p->min_age_ms, err, sizeof err);
+
+            rc_metrics_regop(w->metrics, RC_REGOP_REMOVE, (double)(rc_now_mono_us() - t) / 1e6,
+                             r == 0);
             if (r != 0)
                 rc_log_warn("registry: could not prune %s: %s", p->name, err);
         }
@@ -204,10 +258,13 @@ static void round_trip(struct rc_worker *w)
     struct rc_reg_list list = {0};
     struct rc_snapshot *s;
     uint64_t t0, t1, t2;
+    bool self_listed;
     int r;
 
     if (w->reg == NULL) {
+        t0 = rc_now_mono_us();
         r = rc_registry_open(w->url, &w->reg, err, sizeof(err));
+        rc_metrics_regop(w->metrics, RC_REGOP_OPEN, (double)(rc_now_mono_us() - t0) / 1e6, r == 0);
         if (r != 0) {
             registry_failed(w, "open", r, err);
             return;
@@ -218,16 +275,18 @@ static void round_trip(struct rc_worker *w)
     t0 = rc_now_mono_us();
     r = w->reg->ops->publish(w->reg->ctx, &w->self, err, sizeof err);
     t1 = rc_now_mono_us();
+    rc_metrics_regop(w->metrics, RC_REGOP_PUBLISH, (double)(t1 - t0) / 1e6, r == 0);
     if (r != 0) {
         registry_failed(w, "publish", r, err);
         return;
     }
     r = w->reg->ops->list(w->reg->ctx, &list, err, sizeof err);
+    t2 = rc_now_mono_us();
+    rc_metrics_regop(w->metrics, RC_REGOP_LIST, (double)(t2 - t1) / 1e6, r == 0);
     if (r != 0) {
         registry_failed(w, "list", r, err);
         return;
     }
-    t2 = rc_now_mono_us();
     if (rc_log_enabled(RC_LOG_DEBUG)) {
         struct rc_log_field f[] = {
             RC_LF_D("publish_ms", (double)(t1 - t0) / 1000.0),
@@ -239,8 +298,16 @@ static void round_trip(struct rc_worker *w)
         rc_log_event(RC_LOG_DEBUG, "registry_round", f, 4);
     }
     if (w->outage)
-        rc_log_info("registry available again");
+        rc_log_info("registry available again after %.1fs (%llu failed round trips)",
+                    (double)(rc_now_mono_ms() - w->outage_since_ms) / 1000.0,
+                    (unsigned long long)w->outage_fails);
     w->outage = false;
+    self_listed = false;
+    for (size_t i = 0; i < list.n; i++)
+        if (strcmp(list.entries[i].name, w->self.name) == 0)
+            self_listed = true;
+    rc_metrics_entries(w->metrics, list.n, list.nrejects);
+    set_status(w, true, "", self_listed);
     for (size_t i = 0; i < list.nrejects; i++)
         warn_reject(w, &list.rejects[i]);
 
@@ -321,7 +388,7 @@ static void *worker_main(void *arg)
 
 struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entry *self,
                                   uint64_t interval_ms, void (*notify)(void *), void *arg,
-                                  char *err, size_t errlen)
+                                  struct rc_metrics *metrics, char *err, size_t errlen)
 {
     struct rc_worker *w;
     pthread_condattr_t ca;
@@ -339,6 +406,7 @@ struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entr
     w->interval_ms = interval_ms;
     w->notify = notify;
     w->arg = arg;
+    w->metrics = metrics;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->cond, &ca);
@@ -409,4 +477,12 @@ void rc_worker_stop(struct rc_worker *w, bool remove_self)
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->mu);
     free(w);
+}
+
+int rc_worker_status(struct rc_worker *w, struct rc_worker_status *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->status;
+    pthread_mutex_unlock(&w->mu);
+    return out->gen != 0 ? 0 : -EAGAIN;
 }

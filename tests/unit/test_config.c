@@ -336,7 +336,7 @@ static void test_ini_every_error(void **state)
              "%1$s:10: expected 'key = value'\n"
              "%1$s:11: duplicate key 'interval' (already set on line 8)\n"
              "%1$s:12: section header without ']'\n"
-             "%1$s:13: unknown section [weird] (node, registry, agent, log)\n"
+             "%1$s:13: unknown section [weird] (node, registry, agent, log, ops)\n"
              "%1$s:16: log_level: invalid value 'loud' (error, warning, info or debug)\n"
              "%1$s:17: line too long (at most 198 bytes)\n"
              "%1$s:18: missing key name before '='",
@@ -510,7 +510,7 @@ static void test_commands(void **state)
     assert_string_equal(f->err, "ping: missing NODE (rollcall ping NAME@HOST)");
     assert_int_equal(load(f, "frobnicate", "x", NULL), -EINVAL);
     assert_string_equal(f->err, "unknown command 'frobnicate' (run, members, ping NODE, "
-                                "check-config)");
+                                "check-config, monitor, ready, help)");
     assert_int_equal(load(f, "members", "extra", NULL), -EINVAL);
     assert_string_equal(f->err, "unexpected argument 'extra'");
     assert_int_equal(load(f, "run", "--json", NULL), -EINVAL);
@@ -626,7 +626,7 @@ static void test_check_config_masks(void **state)
     assert_null(strstr(out, "hunter2"));
     for (const char *p = out; *p != '\0'; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 15); /* every key, one line each */
+    assert_int_equal(lines, RC_CFG_NKEYS); /* every key, one line each */
     assert_line(out, "node.cookie_file = (not set)  # default");
     assert_line(out, "log.log_file = (stderr)  # default");
     free(out);
