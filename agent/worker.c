@@ -148,11 +148,11 @@ static void set_status(struct rc_worker *w, bool ok, const char *error, bool sel
 
     pthread_mutex_lock(&w->mu);
     changed = w->status.gen == 0 || w->status.ok != ok || w->status.self_listed != self_listed ||
-              strcmp(w->status.error, error) != 0;
+              strncmp(w->status.error, error, sizeof(w->status.error) - 1) != 0;
     if (changed) {
         w->status.ok = ok;
         w->status.self_listed = self_listed;
-        snprintf(w->status.error, sizeof(w->status.error), "%s", error);
+        snprintf(w->status.error, sizeof(w->status.error), "%.255s", error);
         w->status.gen++;
     }
     pthread_mutex_unlock(&w->mu);
