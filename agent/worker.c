@@ -137,7 +137,7 @@ static void warn_reject(struct rc_worker *w, const struct rc_reject *r)
         return;
     if (suppressed != 0)
         rc_log_warn("registry: %u more rejected entries not shown", suppressed);
-    rc_log_warn("registry: skipping entry %s: %s", r->what, r->reason);
+    rc_log_warn("registry: skipping entry %s%s: %s", r->what, r->cut ? "..." : "", r->reason);
 }
 
 /* The loop learns of the registry's health from here (readiness,
@@ -209,7 +209,7 @@ static void do_prunes(struct rc_worker *w)
         err[0] = '\0';
         if (w->reg != NULL) {
             uint64_t t = rc_now_mono_us();
-            int r = w->reg->ops->remove(w->reg->ctx, p->name, p->min_age_ms, err, sizeof err);
+            int r = rc_registry_remove(w->reg, p->name, p->min_age_ms, err, sizeof err);
 
             rc_metrics_regop(w->metrics, RC_REGOP_REMOVE, (double)(rc_now_mono_us() - t) / 1e6,
                              r == 0);
@@ -273,29 +273,19 @@ static void round_trip(struct rc_worker *w)
     do_prunes(w);
     w->self.updated_at_ms = rc_now_wall_ms();
     t0 = rc_now_mono_us();
-    r = w->reg->ops->publish(w->reg->ctx, &w->self, err, sizeof err);
+    r = rc_registry_publish(w->reg, &w->self, err, sizeof err);
     t1 = rc_now_mono_us();
     rc_metrics_regop(w->metrics, RC_REGOP_PUBLISH, (double)(t1 - t0) / 1e6, r == 0);
     if (r != 0) {
         registry_failed(w, "publish", r, err);
         return;
     }
-    r = w->reg->ops->list(w->reg->ctx, &list, err, sizeof err);
+    r = rc_registry_list(w->reg, &list, err, sizeof err); /* logs registry_round */
     t2 = rc_now_mono_us();
     rc_metrics_regop(w->metrics, RC_REGOP_LIST, (double)(t2 - t1) / 1e6, r == 0);
     if (r != 0) {
         registry_failed(w, "list", r, err);
         return;
-    }
-    if (rc_log_enabled(RC_LOG_DEBUG)) {
-        struct rc_log_field f[] = {
-            RC_LF_D("publish_ms", (double)(t1 - t0) / 1000.0),
-            RC_LF_D("list_ms", (double)(t2 - t1) / 1000.0),
-            RC_LF_I("entries", (int64_t)list.n),
-            RC_LF_I("rejects", (int64_t)list.nrejects),
-        };
-
-        rc_log_event(RC_LOG_DEBUG, "registry_round", f, 4);
     }
     if (w->outage)
         rc_log_info("registry available again after %.1fs (%llu failed round trips)",
@@ -353,7 +343,7 @@ static void remove_self_entry(struct rc_worker *w)
     if (w->reg == NULL && rc_registry_open(w->url, &w->reg, err, sizeof(err)) != 0)
         rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
     if (w->reg != NULL) {
-        int r = w->reg->ops->remove(w->reg->ctx, w->self.name, 0, err, sizeof err);
+        int r = rc_registry_remove(w->reg, w->self.name, 0, err, sizeof err);
         if (r != 0)
             rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
         else
