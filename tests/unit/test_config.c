@@ -419,6 +419,37 @@ static void test_values(void **state)
                                 "file:///DIR, redis://HOST, postgres://HOST/DB or s3://BUCKET)");
     assert_int_equal(load(f, "--log-file", "a\nb", NULL), -EINVAL);
     assert_string_equal(f->err, "option --log-file: control character in file name 'a\\x0ab'");
+    /* a bare number is milliseconds, and the range error says so */
+    assert_int_equal(load(f, "--interval", "5", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --interval: '5' is out of range (10ms to 1h): a bare "
+                                "number is milliseconds, so this is 5ms (use a number and a "
+                                "unit: 500ms, 2s, 1m, 1h)");
+    /* [ops] and the addresses (docs/operations.md) */
+    assert_int_equal(load(f, "--bind", "eth0", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --bind: invalid address 'eth0' (a numeric IPv4 address, "
+                                "e.g. 10.0.0.5)");
+    assert_int_equal(load(f, "--advertise", "a b", NULL), -EINVAL);
+    assert_int_equal(load(f, "--http", "localhost:9100", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --http: invalid address 'localhost:9100' (a numeric "
+                                "HOST:PORT: 127.0.0.1:9100, [::1]:9100, 0.0.0.0:9100)");
+    assert_int_equal(load(f, "--http", "127.0.0.1:65536", NULL), -EINVAL);
+    assert_int_equal(load(f, "--http", "[::1]:9100", "--expect", "3", NULL), 0);
+    assert_string_equal(f->cfg.http, "[::1]:9100");
+    assert_int_equal(f->cfg.expect, 3);
+    assert_int_equal(load(f, "--expect", "-1", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --expect: invalid number '-1' (0 to 100000)");
+    assert_int_equal(load(f, "--on-event", "hook.sh", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --on-event: 'hook.sh' is not an absolute path");
+    assert_int_equal(load(f, "--on-event", "/nonexistent/hook", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --on-event: '/nonexistent/hook': No such file or "
+                                "directory (the hook must be an executable file)");
+    assert_int_equal(load(f, "--on-event", "/bin/true", "--on-event-filter", "peer_down,up",
+                          NULL),
+                     -EINVAL);
+    assert_string_equal(f->err, "option --on-event-filter: unknown event 'up' (expected a "
+                                "comma-separated list of peer_up, peer_down, peer_pruned, "
+                                "peer_left, registry_down, registry_up, or *)");
+    assert_int_equal(load(f, "--hook-timeout", "0", NULL), -EINVAL);
 
     setenv("ROLLCALL_PING_TIMEOUT", "soon", 1);
     setenv("ROLLCALL_EPMD", "maybe", 1);
