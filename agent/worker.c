@@ -287,10 +287,14 @@ static void round_trip(struct rc_worker *w)
         registry_failed(w, "list", r, err);
         return;
     }
-    if (w->outage)
-        rc_log_info("registry available again after %.1fs (%llu failed round trips)",
-                    (double)(rc_now_mono_ms() - w->outage_since_ms) / 1000.0,
-                    (unsigned long long)w->outage_fails);
+    if (w->outage) {
+        struct rc_log_field f[] = {
+            RC_LF_D("outage_s", (double)(rc_now_mono_ms() - w->outage_since_ms) / 1000.0),
+            RC_LF_I("failed_round_trips", (int64_t)w->outage_fails),
+        };
+
+        rc_log_event(RC_LOG_INFO, "registry available again", f, 2);
+    }
     w->outage = false;
     self_listed = false;
     for (size_t i = 0; i < list.n; i++)
