@@ -443,8 +443,7 @@ static void test_values(void **state)
     assert_int_equal(load(f, "--on-event", "/nonexistent/hook", NULL), -EINVAL);
     assert_string_equal(f->err, "option --on-event: '/nonexistent/hook': No such file or "
                                 "directory (the hook must be an executable file)");
-    assert_int_equal(load(f, "--on-event", "/bin/true", "--on-event-filter", "peer_down,up",
-                          NULL),
+    assert_int_equal(load(f, "--on-event", "/bin/true", "--on-event-filter", "peer_down,up", NULL),
                      -EINVAL);
     assert_string_equal(f->err, "option --on-event-filter: unknown event 'up' (expected a "
                                 "comma-separated list of peer_up, peer_down, peer_pruned, "
