@@ -177,6 +177,7 @@ int rc_log_open(const char *path, char *err, size_t errlen)
     if (fd < 0)
         return fd;
     sink_swap(fd, path);
+    atomic_store_explicit(&log_journal, false, memory_order_relaxed); /* a file has no <N> */
     return 0;
 }
 
@@ -194,6 +195,7 @@ int rc_log_reopen(char *err, size_t errlen)
     if (fd < 0)
         return fd;
     sink_swap(fd, path);
+    atomic_store_explicit(&log_journal, false, memory_order_relaxed); /* a file has no <N> */
     return 0;
 }
 

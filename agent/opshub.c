@@ -189,6 +189,19 @@ void rc_opshub_registry(struct rc_opshub *h, bool ok, const char *error, bool se
     h->self_listed = ok ? self_listed : h->self_listed;
     snprintf(h->reg_error, sizeof h->reg_error, "%s", ok ? "" : (error != NULL ? error : ""));
     rc_metrics_registry_up(h->metrics, ok);
+    if (!ok && !h->ready_sent) {
+        /* No list, so no sweep yet: the daemon is up all the same (it
+         * answers pings, it will sweep once the registry answers). Telling
+         * systemd so keeps a registry that starts after us from failing the
+         * unit's start; /readyz still says "registry". */
+        char st[200], msg[224];
+
+        h->ready_sent = true;
+        rc_notify_status(st, sizeof st, 0, h->peers->n, "registry unavailable");
+        snprintf(h->status, sizeof h->status, "%s", st);
+        snprintf(msg, sizeof msg, "READY=1\n%s", st);
+        rc_notify(msg);
+    }
     if (!ok && (!was_known || was_ok))
         emit_event(h, RC_EV_REGISTRY_DOWN, NULL, h->reg_error, -1);
     else if (ok && was_known && !was_ok)

@@ -7,10 +7,10 @@
  *                       runner and to /events streams
  *   rc_opshub_verdict   every ping verdict: failures by reason
  *   rc_opshub_sweep     a finished sweep: its duration, READY=1 after the
- *                       first, STATUS "N of M peers answer", the warning
- *                       when every peer that answered rejects our cookie
- *   rc_opshub_registry  the worker's last round trip: registry_down /
- *                       registry_up events, the readiness facts
+ *                       first (or after the registry's first failure: the
+ *                       daemon is up, /readyz says what it waits for), STATUS "N of M peers
+ * answer", the warning when every peer that answered rejects our cookie rc_opshub_registry  the
+ * worker's last round trip: registry_down / registry_up events, the readiness facts
  *   rc_opshub_stopping  STOPPING=1
  *
  * It owns the metrics (handed to the registry worker, which records its

@@ -363,6 +363,26 @@ class TestSystemd(OpsCase):
             pass
         self.assertTrue(any("STOPPING=1" in m for m in rest), rest)
 
+    def test_ready_while_registry_down(self):
+        # a registry that is not there at start must not fail a Type=notify
+        # unit's start: READY=1 comes, the status says why it waits
+        path = os.path.join(self.tmp, "notify2.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(path)
+        s.settimeout(5)
+        self.addCleanup(s.close)
+        notdir = os.path.join(self.tmp, "notadir")
+        open(notdir, "w").close()
+        a = self.ops_agent("a@127.0.0.1", "--registry", "file://" + notdir,
+                           env={"NOTIFY_SOCKET": path})
+        m = s.recv(4096).decode()
+        self.assertIn("READY=1", m)
+        self.assertIn("STATUS=0 of 0 peers answer, registry unavailable", m)
+        self.wait_http(a)
+        st, j = self.ready(a)
+        self.assertEqual(st, 503)
+        self.assertIn("registry", j["failing"])
+
     def test_journal_priorities(self):
         log = os.path.join(self.tmp, "journal.log")
         with open(log, "wb") as f:
