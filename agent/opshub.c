@@ -71,6 +71,8 @@ void rc_opshub_change(struct rc_opshub *h, const struct rc_peer_change *c)
         rc_metrics_change(h->metrics, RC_CHANGE_PRUNED);
         emit_event(h, RC_EV_PEER_PRUNED, c->name, NULL, -1);
         return;
+    default:
+        return; /* a change with no event of its own (yet) */
     }
 }
 
