@@ -111,7 +111,7 @@ static int ping_all(const struct rc_config *cfg, const uint8_t *cookie, size_t c
         resolve_entry(&e[i], snap.v[snap.n].ip, sizeof(snap.v[snap.n].ip));
         snap.n++;
     }
-    if (snap.n > 1) /* qsort(NULL, 0, ...) is undefined */
+    if (snap.n > 1)
         qsort(snap.v, snap.n, sizeof(*snap.v), snap_cmp);
     for (size_t i = 1; i < snap.n; i++) { /* a name listed twice is judged once */
         if (strcmp(snap.v[i - 1].e.name, snap.v[i].e.name) == 0) {

@@ -125,25 +125,20 @@ void rc_cfg_err_add(struct rc_cfg_errs *e, const char *fmt, ...)
     e->buf[e->len] = '\0';
 }
 
-/* s for an error message: control bytes as \xNN, long values cut. */
+/* s for an error message, escaped once by base's escaper (docs/logs.md,
+ * "Escaping"), at most ECHO_MAX bytes of it, a cut shown as "...". */
 const char *rc_cfg_escape(const char *s, char out[RC_CFG_ECHO_BUF], bool quote)
 {
+    size_t len = strlen(s);
     size_t o = 0;
 
     if (quote)
         out[o++] = '\'';
-    for (size_t i = 0; s[i] != '\0'; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (i == ECHO_MAX) {
-            memcpy(out + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (c < 0x20 || c == 0x7F || c == '\\')
-            o += (size_t)sprintf(out + o, "\\x%02x", c);
-        else
-            out[o++] = (char)c;
+    o += rc_text_escape_cut(s, len < ECHO_MAX ? len : ECHO_MAX, RC_TEXT_BARE, out + o,
+                            RC_CFG_ECHO_BUF - o - 5);
+    if (len > ECHO_MAX) {
+        memcpy(out + o, "...", 3);
+        o += 3;
     }
     if (quote)
         out[o++] = '\'';

@@ -248,7 +248,8 @@ static struct rc_snapshot *snapshot_of(struct rc_worker *w, const struct rc_reg_
             se->ip[0] = '\0';
         s->n++;
     }
-    qsort(s->v, s->n, sizeof(*s->v), cmp_entry);
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof(*s->v), cmp_entry);
     return s;
 }
 

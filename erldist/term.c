@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "rollcall/term.h"
+#include "rollcall/text.h"
 
 #define ATOM_CHARS_MAX 255 /* OTP's MAX_ATOM_CHARACTERS */
 #define REF_IDS_MAX 5      /* OTP's ERTS_MAX_REF_NUMBERS */
@@ -87,40 +88,18 @@ static int begin(const struct rc_term_dec *d, struct rc_term_dec *c)
 /* ---- atoms ---- */
 
 /* Characters in strict UTF-8 (no overlongs, surrogates or code points past
- * U+10FFFF, as OTP checks atom text), or -1. */
+ * U+10FFFF, as OTP checks atom text), or -1; the one decoder is base's. */
 static long utf8_chars(const uint8_t *s, size_t n)
 {
     long chars = 0;
     size_t i = 0;
 
     while (i < n) {
-        uint32_t cp, min;
-        size_t k;
+        size_t k = rc_utf8_decode(s + i, n - i, NULL);
 
-        if (s[i] < 0x80) {
-            i++;
-            chars++;
-            continue;
-        }
-        if ((s[i] & 0xE0) == 0xC0) {
-            k = 1, cp = s[i] & 0x1F, min = 0x80;
-        } else if ((s[i] & 0xF0) == 0xE0) {
-            k = 2, cp = s[i] & 0x0F, min = 0x800;
-        } else if ((s[i] & 0xF8) == 0xF0) {
-            k = 3, cp = s[i] & 0x07, min = 0x10000;
-        } else {
+        if (k == 0)
             return -1;
-        }
-        if (k >= n - i)
-            return -1;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return -1;
-            cp = cp << 6 | (s[i + j] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return -1;
-        i += k + 1;
+        i += k;
         chars++;
     }
     return chars;

@@ -418,7 +418,7 @@ static void test_values(void **state)
     assert_string_equal(f->err, "option --registry: unsupported registry 'ftp://host/x' (expected "
                                 "file:///DIR, redis://HOST, postgres://HOST/DB or s3://BUCKET)");
     assert_int_equal(load(f, "--log-file", "a\nb", NULL), -EINVAL);
-    assert_string_equal(f->err, "option --log-file: control character in file name 'a\\x0ab'");
+    assert_string_equal(f->err, "option --log-file: control character in file name 'a\\nb'");
     /* a bare number is milliseconds, and the range error says so */
     assert_int_equal(load(f, "--interval", "5", NULL), -EINVAL);
     assert_string_equal(f->err, "option --interval: '5' is out of range (10ms to 1h): a bare "
