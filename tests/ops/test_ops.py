@@ -189,8 +189,14 @@ class TestReadiness(OpsCase):
                            text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
         url = r.stdout.strip().splitlines()[-1]
-        self.addCleanup(subprocess.run, [os.path.join(SERVERS, "start-redis.sh"), "--cleanup", d],
-                        capture_output=True, timeout=60)
+        try:
+            self._registry_outage(url, d)
+        finally:
+            # before tearDown removes d (and the pid file in it) with the temp dir
+            subprocess.run([os.path.join(SERVERS, "start-redis.sh"), "--cleanup", d],
+                           capture_output=True, timeout=60)
+
+    def _registry_outage(self, url, d):
         a = self.ops_agent("a@127.0.0.1", "--registry", url)
         b = self.ops_agent("b@127.0.0.2", "--registry", url)
         self.wait_all_alive([a, b], timeout=10)
