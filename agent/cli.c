@@ -131,7 +131,10 @@ static int ping_all(const struct rc_config *cfg, const uint8_t *cookie, size_t c
                               .cookie_len = cookie_len,
                               .listen = false,
                               .epmd = RC_EPMD_OFF,
-                              .epmd_port = cfg->epmd_port};
+                              .epmd_port = cfg->epmd_port,
+                              .tls_cert = cfg->tls_cert[0] != '\0' ? cfg->tls_cert : NULL,
+                              .tls_key = cfg->tls_key[0] != '\0' ? cfg->tls_key : NULL,
+                              .tls_ca = cfg->tls_ca[0] != '\0' ? cfg->tls_ca : NULL};
     node = rc_node_new(base, &o, err, sizeof(err));
     if (node == NULL) {
         fprintf(stderr, "rollcall: %s\n", err);

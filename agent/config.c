@@ -59,6 +59,16 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
      "lowest distribution listen port; 0 = any"},
     {"node", "dist_port_max", KT_PORT, AT(dist_port_max), 0, 65535, "0", false, false,
      "highest distribution listen port; 0 = any"},
+    {"node", "tls_cert", KT_PATH, AT(tls_cert), 0, 0, "", false, false,
+     "PEM certificate for TLS distribution (docs/tls.md); with tls_key and tls_ca"},
+    {"node", "tls_key", KT_PATH, AT(tls_key), 0, 0, "", false, false,
+     "PEM private key of tls_cert"},
+    {"node", "tls_ca", KT_PATH, AT(tls_ca), 0, 0, "", false, false,
+     "PEM CA file peers' certificates must chain to"},
+    {"node", "tls_required", KT_BOOL, AT(tls_required), 0, 0, "false", false, false,
+     "true: refuse plain distribution peers (reason tls_required)"},
+    {"node", "silence_timeout", KT_DURATION, AT(silence_timeout_ms), 5000, HOUR_MS, "10m", false,
+     false, "close a connection silent this long (net_ticktime up to 600 s ticks every 150 s)"},
     {"node", "bind", KT_ADDR, AT(bind), 0, 0, "", false, false,
      "IPv4 the listener and an embedded EPMD bind to; default: the name's host if loopback, "
      "else every interface"},
@@ -70,6 +80,10 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
      true, "an entry not refreshed for this long is stale"},
     {"registry", "prune_after", KT_DURATION, AT(prune_after_ms), 10, 720 * HOUR_MS, "30s", false,
      true, "a stale entry whose pings failed this long is removed"},
+    {"registry", "heartbeat", KT_DURATION, AT(heartbeat_ms), 0, 720 * HOUR_MS, "0", false, true,
+     "rewrite our unchanged entry this often; 0 = stale_after / 2"},
+    {"registry", "resync", KT_DURATION, AT(resync_ms), 0, 720 * HOUR_MS, "1m", false, true,
+     "list the whole registry this often even without a change signal; 0 = every interval"},
     {"agent", "interval", KT_DURATION, AT(interval_ms), 10, HOUR_MS, "1s", false, true,
      "time between sweeps"},
     {"agent", "ping_timeout", KT_DURATION, AT(ping_timeout_ms), 10, HOUR_MS, "500ms", false, true,
@@ -94,6 +108,7 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
 _Static_assert(sizeof(rc_cfg_keys) / sizeof(rc_cfg_keys[0]) == RC_CFG_NKEYS, "RC_CFG_NKEYS");
 
 static const char *const epmd_words[] = {"auto", "system", "embedded", "off"};
+static const char *const bool_words[] = {"false", "true", "no", "yes", "off", "on", "0", "1"};
 
 /* Committed by a successful load or reload, for rc_config_print. */
 static struct rc_cfg_src g_src[RC_CFG_NKEYS];
@@ -326,7 +341,7 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
         *(uint64_t *)(void *)field = v;
         return 0;
     case KT_PORT:
-        for (i = 0; isdigit((unsigned char)s[i]) && v <= 65535; i++)
+        for (i = 0; isdigit((unsigned char)s[i]) != 0 && v <= 65535; i++)
             v = v * 10 + (uint64_t)(s[i] - '0');
         if (i == 0 || s[i] != '\0' || v < k->min || v > k->max) {
             snprintf(msg, msglen, "invalid port %s (%llu to %llu)", rc_cfg_echo(s, q),
@@ -356,6 +371,14 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
                      rc_cfg_echo(s, q));
             return -EINVAL;
         }
+        return 0;
+    case KT_BOOL:
+        i = rc_cfg_word_index(s, bool_words, sizeof(bool_words) / sizeof(bool_words[0]));
+        if (i < 0) {
+            snprintf(msg, msglen, "invalid value %s (true or false)", rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        *(bool *)(void *)field = (i % 2) == 1;
         return 0;
     }
     /* the string types */
@@ -424,6 +447,9 @@ static void key_format(const struct rc_key *k, const struct rc_config *c, char *
     case KT_LOG_LEVEL:
         snprintf(out, outlen, "%s",
                  rc_log_level_str(*(const enum rc_log_level *)(const void *)field));
+        return;
+    case KT_BOOL:
+        snprintf(out, outlen, "%s", *(const bool *)(const void *)field ? "true" : "false");
         return;
     }
 }
@@ -743,6 +769,8 @@ static const char *metavar(const struct rc_key *k)
         return "F";
     case KT_LOG_LEVEL:
         return "L";
+    case KT_BOOL:
+        return "BOOL";
     case KT_ADDR:
         return "IP";
     case KT_HOST:

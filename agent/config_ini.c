@@ -77,7 +77,7 @@ static void ini_classify(struct ini_state *st, const char *s, size_t n)
     }
     /* inih: the section ends at ']', unless an inline comment (" ;") comes first */
     for (size_t i = 1; i < n; i++) {
-        if (s[i] == ';' && isspace((unsigned char)s[i - 1]))
+        if (s[i] == ';' && isspace((unsigned char)s[i - 1]) != 0)
             break;
         if (s[i] == ']') {
             st->section_ok = section_known(s + 1, i - 1);
@@ -118,7 +118,7 @@ static char *ini_read_line(char *str, int num, void *stream)
         line += 3;
         raw -= 3;
     }
-    while (raw > 0 && isspace((unsigned char)*line)) { /* as inih's lskip */
+    while (raw > 0 && isspace((unsigned char)*line) != 0) { /* as inih's lskip */
         line++;
         raw--;
     }

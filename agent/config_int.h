@@ -20,7 +20,7 @@
 
 #define ECHO_MAX 64 /* bytes of a bad value quoted back in an error */
 #define RC_CFG_ECHO_BUF (ECHO_MAX * RC_TEXT_ESC_MAX + 16)
-#define RC_CFG_NKEYS 22 /* rows of rc_cfg_keys (checked in config.c) */
+#define RC_CFG_NKEYS 29 /* rows of rc_cfg_keys (checked in config.c) */
 
 enum ktype {
     KT_NAME,     /* node name, "" = auto */
@@ -32,6 +32,7 @@ enum ktype {
     KT_EPMD,     /* enum rc_epmd_mode */
     KT_LOG_FORMAT,
     KT_LOG_LEVEL,
+    KT_BOOL,   /* bool: true/false, yes/no, on/off, 1/0 */
     KT_ADDR,   /* numeric IPv4 address, "" = none */
     KT_HOST,   /* a host name or address, "" = none */
     KT_LISTEN, /* numeric HOST:PORT, "" = off */

@@ -111,7 +111,7 @@ static int read_cookie_file(const char *path, bool must_exist, char *out, size_t
         rc_seterr(err, errlen, "cannot stat cookie file %s: %s", path, strerror(-rv));
         goto out_close;
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (S_ISREG(st.st_mode) == 0) {
         rc_seterr(err, errlen, "cookie file %s is not a regular file", path);
         rv = -EPERM;
         goto out_close;

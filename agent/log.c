@@ -327,8 +327,8 @@ static void format_double(double d, bool json, char *out, size_t outlen)
 {
     size_t n;
 
-    if (!isfinite(d)) {
-        snprintf(out, outlen, "%s", json ? "null" : isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
+    if (isfinite(d) == 0) {
+        snprintf(out, outlen, "%s", json ? "null" : isnan(d) != 0 ? "nan" : d > 0 ? "inf" : "-inf");
         return;
     }
     if (fabs(d) >= 1e15) {

@@ -375,6 +375,21 @@ static void peer_down_cb(void *arg, const char *name, enum rc_reason reason)
         emit(a, &chg);
 }
 
+/* A node reached us that our table does not know (a newcomer pinging
+ * everyone it listed): read its entry now rather than at the next list. */
+static void peer_in_cb(void *arg, const char *name)
+{
+    struct agent *a = arg;
+    if (a->worker != NULL && strcmp(name, a->cfg.name) != 0 &&
+        rc_peers_find(&a->peers, name) == NULL)
+        rc_worker_lookup(a->worker, name);
+}
+
+static uint64_t heartbeat_of(const struct rc_config *c)
+{
+    return c->heartbeat_ms != 0 ? c->heartbeat_ms : rc_worker_default_heartbeat(c->stale_after_ms);
+}
+
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct agent *a = arg;
@@ -415,6 +430,7 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
     new_interval = next.interval_ms != a->cfg.interval_ms;
     a->cfg = next;
     rc_peers_set_expiry(&a->peers, a->cfg.stale_after_ms, a->cfg.prune_after_ms);
+    rc_worker_set_store_timing(a->worker, heartbeat_of(&a->cfg), a->cfg.resync_ms);
     if (new_interval) {
         rc_worker_set_interval(a->worker, a->cfg.interval_ms);
         if (a->have_snapshot)
@@ -490,6 +506,11 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
         .port_min = cfg->dist_port_min,
         .port_max = cfg->dist_port_max,
         .epmd_check_ms = cfg->interval_ms,
+        .silence_ms = cfg->silence_timeout_ms,
+        .tls_cert = cfg->tls_cert[0] != '\0' ? cfg->tls_cert : NULL,
+        .tls_key = cfg->tls_key[0] != '\0' ? cfg->tls_key : NULL,
+        .tls_ca = cfg->tls_ca[0] != '\0' ? cfg->tls_ca : NULL,
+        .tls_required = cfg->tls_required,
         .bind = bind,
     };
     effective_bind(cfg, bind, sizeof(bind));
@@ -499,6 +520,7 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
         goto out_base;
     }
     rc_node_on_peer_down(a->node, peer_down_cb, a);
+    rc_node_on_peer_in(a->node, peer_in_cb, a);
 
     memset(&self, 0, sizeof(self));
     snprintf(self.name, sizeof(self.name), "%s", cfg->name);
@@ -539,6 +561,11 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
         rc_log_error("%s", err);
         goto out_events;
     }
+    rc_worker_set_store_timing(a->worker, heartbeat_of(cfg), cfg->resync_ms);
+    if (heartbeat_of(cfg) >= cfg->stale_after_ms)
+        rc_log_warn("heartbeat (%llums) is not below stale_after (%llums): our entry will look "
+                    "stale between heartbeats",
+                    (unsigned long long)heartbeat_of(cfg), (unsigned long long)cfg->stale_after_ms);
 
     event_base_dispatch(a->base);
     rc = 0;

@@ -29,6 +29,15 @@
  *   then SETs statement_timeout. When the connection is lost it is dropped
  *   and the next call reconnects; a call that fails on a connection it
  *   reused retries once on a fresh one (every statement is idempotent).
+ * - Change signal (issue 15): publish NOTIFYs channel rollcall_changed
+ *   (payload: the cluster) in the same statement when the row is new or its
+ *   host, port or started_at changed, remove when it deleted a row; a
+ *   heartbeat (same values) notifies nobody. `changed` LISTENs once per
+ *   connection and then only reads what the server already pushed
+ *   (PQconsumeInput, PQnotifies: no statement per interval). A new
+ *   connection, which may have missed notifications, reports a change once,
+ *   so the caller lists. LISTEN needs a session: behind a pgbouncer in
+ *   transaction mode, notifications are lost and only the resync lists.
  * - Rows are untrusted like any registry content (someone may INSERT by
  *   hand): pg_decode_row() validates each one and bad rows become rejects.
  *
@@ -237,14 +246,33 @@ static const char pg_sql_create[] = "CREATE TABLE IF NOT EXISTS rollcall_nodes (
                                     " details text NOT NULL DEFAULT '',"
                                     " PRIMARY KEY (cluster, name))";
 
-/* $1 cluster, $2 name, $3 host, $4 port, $5 started_at ms (0 = unknown) */
+#define PG_STARTED "CASE WHEN $5::bigint = 0 THEN NULL ELSE to_timestamp($5::bigint / 1000.0) END"
+#define PG_CHANNEL "rollcall_changed"
+
+/* $1 cluster, $2 name, $3 host, $4 port, $5 started_at ms (0 = unknown).
+ * Both CTEs see the table as it was before the statement: `old` is the row
+ * before the upsert. Notifies when there was none or it differed. */
 static const char pg_sql_publish[] =
-    "INSERT INTO rollcall_nodes AS n (cluster, name, host, port, started_at, last_seen, details)"
-    " VALUES ($1, $2, $3, $4::integer,"
-    "  CASE WHEN $5::bigint = 0 THEN NULL ELSE to_timestamp($5::bigint / 1000.0) END,"
-    "  now(), '')"
-    " ON CONFLICT (cluster, name) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port,"
-    "  started_at = EXCLUDED.started_at, last_seen = now(), details = EXCLUDED.details";
+    "WITH old AS (SELECT host, port, started_at, details FROM rollcall_nodes"
+    "  WHERE cluster = $1 AND name = $2),"
+    " up AS (INSERT INTO rollcall_nodes AS n"
+    "  (cluster, name, host, port, started_at, last_seen, details)"
+    "  VALUES ($1, $2, $3, $4::integer, " PG_STARTED ", now(), '')"
+    "  ON CONFLICT (cluster, name) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port,"
+    "  started_at = EXCLUDED.started_at, last_seen = now(), details = EXCLUDED.details"
+    "  RETURNING 1)"
+    " SELECT pg_notify('" PG_CHANNEL "', $1) FROM (SELECT count(*) FROM up) u"
+    " WHERE NOT EXISTS (SELECT 1 FROM old WHERE host = $3 AND port = $4::integer"
+    "  AND started_at IS NOT DISTINCT FROM " PG_STARTED " AND details = '')";
+
+/* $1 cluster, $2 name: one row as list() returns it. */
+static const char pg_sql_get[] =
+    "SELECT name, host, port::text,"
+    " CASE WHEN isfinite(started_at) THEN (extract(epoch FROM started_at) * 1000)::bigint END,"
+    " CASE WHEN isfinite(last_seen) THEN (extract(epoch FROM last_seen) * 1000)::bigint END,"
+    " CASE WHEN isfinite(last_seen)"
+    "  THEN floor(extract(epoch FROM (now() - last_seen)) * 1000)::bigint END"
+    " FROM rollcall_nodes WHERE cluster = $1 AND name = $2";
 
 /* $1 cluster, $2 limit. Times that are not finite ('infinity') come back as
  * NULL: a cast of them would fail the whole query. */
@@ -260,13 +288,16 @@ static const char pg_sql_list[] =
  * (a ::bigint cast alone rounds, which could list an age half a millisecond
  * ahead of what remove() then sees). */
 static const char pg_sql_remove[] =
-    "DELETE FROM rollcall_nodes WHERE cluster = $1 AND name = $2"
-    " AND ($3::bigint <= 0 OR last_seen <= now() - $3::bigint * interval '1 millisecond')";
+    "WITH gone AS (DELETE FROM rollcall_nodes WHERE cluster = $1 AND name = $2"
+    " AND ($3::bigint <= 0 OR last_seen <= now() - $3::bigint * interval '1 millisecond')"
+    " RETURNING 1)"
+    " SELECT pg_notify('" PG_CHANNEL "', $1) FROM gone";
 
 /* ---- the backend ---- */
 
 static void pg_drop(struct pg_ctx *ctx)
 {
+    ctx->listening = false;
     if (ctx->conn != NULL) {
         PQfinish(ctx->conn);
         ctx->conn = NULL;
@@ -607,7 +638,7 @@ static int pg_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     params[2] = self->host;
     params[3] = port;
     params[4] = started;
-    rv = pg_run(ctx, pg_sql_publish, 5, params, PGRES_COMMAND_OK, "publish", &res, err, errlen);
+    rv = pg_run(ctx, pg_sql_publish, 5, params, PGRES_TUPLES_OK, "publish", &res, err, errlen);
     if (rv < 0)
         return rv;
     PQclear(res);
@@ -679,11 +710,81 @@ static int pg_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     int rv;
 
     snprintf(minage, sizeof(minage), "%lld", (long long)(min_age_ms > 0 ? min_age_ms : 0));
-    rv = pg_run(ctx, pg_sql_remove, 3, params, PGRES_COMMAND_OK, "remove", &res, err, errlen);
+    rv = pg_run(ctx, pg_sql_remove, 3, params, PGRES_TUPLES_OK, "remove", &res, err, errlen);
     if (rv < 0)
         return rv;
     PQclear(res);
     return 0;
+}
+
+static int pg_get(void *vctx, const char *name, struct rc_entry *ret, char *err, size_t errlen)
+{
+    struct pg_ctx *ctx = vctx;
+    const char *params[2] = {ctx->cluster, name};
+    const char *val[PG_NCOLS];
+    int len[PG_NCOLS];
+    bool isnull[PG_NCOLS];
+    PGresult *res = NULL;
+    char why[96];
+    int rv;
+
+    rv = pg_run(ctx, pg_sql_get, 2, params, PGRES_TUPLES_OK, "get", &res, err, errlen);
+    if (rv < 0)
+        return rv;
+    if (PQnfields(res) != PG_NCOLS || PQntuples(res) > 1) {
+        rc_seterr(err, errlen, "postgres get: unexpected result shape");
+        rv = -EPROTO;
+        goto out;
+    }
+    if (PQntuples(res) == 0) {
+        rc_seterr(err, errlen, "no entry for %s", name);
+        rv = -ENOENT;
+        goto out;
+    }
+    for (int c = 0; c < PG_NCOLS; c++) {
+        isnull[c] = PQgetisnull(res, 0, c) != 0;
+        val[c] = PQgetvalue(res, 0, c);
+        len[c] = PQgetlength(res, 0, c);
+    }
+    if (pg_decode_row(val, len, isnull, ret, why, sizeof(why)) < 0) {
+        rc_seterr(err, errlen, "%s", why);
+        rv = -EBADMSG;
+    }
+out:
+    PQclear(res);
+    return rv;
+}
+
+static int pg_changed(void *vctx, uint64_t *version, char *err, size_t errlen)
+{
+    struct pg_ctx *ctx = vctx;
+    PGnotify *n;
+    PGresult *res = NULL;
+    bool got = false;
+    int rv;
+
+    if (ctx->conn == NULL || !ctx->listening) {
+        rv = pg_run(ctx, "LISTEN " PG_CHANNEL, 0, NULL, PGRES_COMMAND_OK, "listen", &res, err,
+                    errlen);
+        if (rv < 0)
+            return rv;
+        PQclear(res);
+        ctx->listening = true;
+        (*version)++;
+        return 1; /* a new session: what happened before it is unknown */
+    }
+    if (!PQconsumeInput(ctx->conn)) {
+        pg_drop(ctx);
+        return 1; /* listen again next time; list now in case we missed one */
+    }
+    while ((n = PQnotifies(ctx->conn)) != NULL) {
+        if (n->extra != NULL && strcmp(n->extra, ctx->cluster) == 0)
+            got = true;
+        PQfreemem(n);
+    }
+    if (got)
+        (*version)++;
+    return got ? 1 : 0;
 }
 
 static void pg_close(void *vctx)
@@ -707,4 +808,6 @@ const struct rc_backend_ops rc_backend_postgres = {
     .list = pg_list,
     .remove = pg_remove,
     .close = pg_close,
+    .changed = pg_changed,
+    .get = pg_get,
 };

@@ -118,7 +118,7 @@ int rc_msg_parse(const uint8_t *pkt, size_t len, struct rc_msg *ret)
     d.pos = ctl;
     if (rc_term_dec_tuple(&d, &arity) < 0 || arity == 0 || rc_term_dec_long(&d, &op) < 0)
         return -EPROTO;
-    if (msg) {
+    if (msg != 0) {
         switch (op) {
         case DOP_REG_SEND:
         case DOP_REG_SEND_TT: /* {6, From, '', ToName} / {16, From, '', ToName, Token} */
@@ -157,7 +157,7 @@ static int finish_packet(struct rc_term_enc *e, size_t *ret_len)
 {
     size_t total = e->len;
 
-    if (e->err)
+    if (e->err != 0)
         return e->err;
     e->len = 0;
     rc_term_put_u32(e, (uint32_t)(total - 4));
@@ -170,7 +170,7 @@ int rc_msg_build_is_auth(uint8_t *out, size_t cap, size_t *ret_len, const char *
 {
     struct rc_term_enc e;
 
-    if (!self_node || !ref_ids)
+    if (self_node == NULL || ref_ids == NULL)
         return -EINVAL;
     start_packet(&e, out, cap);
     rc_term_put_version(&e);
@@ -196,7 +196,7 @@ int rc_msg_build_is_auth_reply(uint8_t *out, size_t cap, size_t *ret_len, const 
 {
     struct rc_term_enc e;
 
-    if (!req || req->kind != RC_MSG_IS_AUTH || !req->from_pid || !req->tag)
+    if (req == NULL || req->kind != RC_MSG_IS_AUTH || req->from_pid == NULL || req->tag == NULL)
         return -EINVAL;
     start_packet(&e, out, cap);
     rc_term_put_version(&e);

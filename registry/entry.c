@@ -46,8 +46,9 @@ int rc_entry_format(const struct rc_entry *e, char *out, size_t cap, size_t *ret
     if (e->started_at_ms != 0)
         rc_time_format_iso(e->started_at_ms, started);
     n = snprintf(out, cap, "%s\nname=%s\n%s%s%sport=%u\n%s%s%s", updated, e->name,
-                 e->host[0] ? "host=" : "", e->host, e->host[0] ? "\n" : "", (unsigned)e->port,
-                 started[0] ? "started_at=" : "", started, started[0] ? "\n" : "");
+                 e->host[0] != '\0' ? "host=" : "", e->host, e->host[0] != '\0' ? "\n" : "",
+                 (unsigned)e->port, started[0] != '\0' ? "started_at=" : "", started,
+                 started[0] != '\0' ? "\n" : "");
     if (n < 0 || (size_t)n >= cap)
         return -EMSGSIZE;
     if (ret_len != NULL)
@@ -161,7 +162,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
         vlen = llen - klen - 1;
 
         if (key_is(line, klen, "name")) {
-            if (seen & SEEN_NAME)
+            if ((seen & SEEN_NAME) != 0)
                 goto duplicate;
             seen |= SEEN_NAME;
             if (vlen != strlen(name_hint) || memcmp(val, name_hint, vlen) != 0) {
@@ -169,7 +170,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
                 return -EPROTO;
             }
         } else if (key_is(line, klen, "host")) {
-            if (seen & SEEN_HOST)
+            if ((seen & SEEN_HOST) != 0)
                 goto duplicate;
             seen |= SEEN_HOST;
             if (!rc_host_valid(val, vlen)) {
@@ -181,7 +182,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
         } else if (key_is(line, klen, "port")) {
             unsigned long port = 0;
 
-            if (seen & SEEN_PORT)
+            if ((seen & SEEN_PORT) != 0)
                 goto duplicate;
             seen |= SEEN_PORT;
             for (size_t i = 0; i < vlen && i < 5; i++) {
@@ -197,7 +198,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
             }
             e.port = (uint16_t)port;
         } else if (key_is(line, klen, "started_at")) {
-            if (seen & SEEN_STARTED)
+            if ((seen & SEEN_STARTED) != 0)
                 goto duplicate;
             seen |= SEEN_STARTED;
             if (rc_time_parse_iso(val, vlen, &e.started_at_ms) < 0) {

@@ -30,13 +30,18 @@ struct rc_config {
     char cookie_file[PATH_MAX];
     enum rc_epmd_mode epmd;
     uint16_t epmd_port;
-    uint16_t dist_port_min, dist_port_max; /* 0,0 = any */
-    char bind[64];                         /* numeric IPv4; "" = by the name (sweep.c) */
-    char advertise[RC_HOST_MAX + 1];       /* host published; "" = the name's */
+    uint16_t dist_port_min, dist_port_max;                        /* 0,0 = any */
+    char tls_cert[PATH_MAX], tls_key[PATH_MAX], tls_ca[PATH_MAX]; /* "" = plain (docs/tls.md) */
+    bool tls_required;
+    uint64_t silence_timeout_ms;     /* close an established peer silent this long */
+    char bind[64];                   /* numeric IPv4; "" = by the name (sweep.c) */
+    char advertise[RC_HOST_MAX + 1]; /* host published; "" = the name's */
     /* [registry] */
     char registry[RC_URL_MAX];
     uint64_t stale_after_ms;
     uint64_t prune_after_ms;
+    uint64_t heartbeat_ms; /* 0 = stale_after / 2 */
+    uint64_t resync_ms;    /* 0 = list every interval */
     /* [agent] */
     uint64_t interval_ms;
     uint64_t ping_timeout_ms;
