@@ -93,6 +93,14 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
     {"log", "log_level", KT_LOG_LEVEL, AT(log_level), 0, 0, "info", false, true,
      "error, warning, info or debug"},
     {"log", "log_file", KT_PATH, AT(log_file), 0, 0, "", false, true, "log file; empty = stderr"},
+    {"app", "app_node", KT_APP_NODE, AT(app_node), 0, 0, "", false, false,
+     "app mode: the BEAM node to cluster (docs/app.md); also RELEASE_NODE"},
+    {"app", "app_port", KT_PORT, AT(app_port), 0, 65535, "0", false, false,
+     "the app's distribution port when it runs without EPMD; 0 = ask EPMD"},
+    {"app", "app_disconnect", KT_BOOL, AT(app_disconnect), 0, 0, "false", false, false,
+     "ask the app to disconnect from peers that left or were pruned"},
+    {"app", "app_notify", KT_REGNAME, AT(app_notify), 0, 0, "", false, false,
+     "registered name on the app told {rollcall, peer_down, Node, Reason}"},
     {"ops", "http", KT_LISTEN, AT(http), 0, 0, "", false, false,
      "HOST:PORT of /metrics /healthz /readyz /members /events; empty = off"},
     {"ops", "expect", KT_COUNT, AT(expect), 0, 100000, "0", false, false,
@@ -372,6 +380,15 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
             return -EINVAL;
         }
         return 0;
+    case KT_APP_NODE:
+        if (strchr(s, '@') != NULL ? !rc_node_name_valid(s) : s[0] != '\0' && !alive_valid(s)) {
+            snprintf(msg, msglen,
+                     "invalid app node name %s (expected alive@host or alive; alive of A-Z a-z "
+                     "0-9 _ -, host of A-Z a-z 0-9 . _ : -)",
+                     rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        break;
     case KT_BOOL:
         i = rc_cfg_word_index(s, bool_words, sizeof(bool_words) / sizeof(bool_words[0]));
         if (i < 0) {
@@ -380,6 +397,16 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
         }
         *(bool *)(void *)field = (i % 2) == 1;
         return 0;
+    case KT_REGNAME:
+        for (const char *p = s; *p != '\0'; p++) {
+            if (!isalnum((unsigned char)*p) && *p != '_') {
+                snprintf(msg, msglen,
+                         "invalid registered name %s (letters, digits and _, as an atom)",
+                         rc_cfg_echo(s, q));
+                return -EINVAL;
+            }
+        }
+        break;
     }
     /* the string types */
     if (strlen(s) >= k->size) {
@@ -408,6 +435,13 @@ static void key_format(const struct rc_key *k, const struct rc_config *c, char *
     case KT_NAME:
     case KT_COOKIE:
         snprintf(out, outlen, "%s", field);
+        return;
+    case KT_APP_NODE:
+    case KT_REGNAME:
+        snprintf(out, outlen, "%s", field[0] != '\0' ? field : "(not set)");
+        return;
+    case KT_BOOL:
+        snprintf(out, outlen, "%s", *(const bool *)(const void *)field ? "true" : "false");
         return;
     case KT_PATH:
         if (field[0] != '\0')
@@ -447,9 +481,6 @@ static void key_format(const struct rc_key *k, const struct rc_config *c, char *
     case KT_LOG_LEVEL:
         snprintf(out, outlen, "%s",
                  rc_log_level_str(*(const enum rc_log_level *)(const void *)field));
-        return;
-    case KT_BOOL:
-        snprintf(out, outlen, "%s", *(const bool *)(const void *)field ? "true" : "false");
         return;
     }
 }
@@ -513,8 +544,8 @@ static void origin(const struct rc_cfg_load *L, size_t ki, char *out, size_t out
                  rc_cfg_keys[ki].name);
         return;
     case SRC_ENV:
-        if (L->src[ki].erl_env)
-            snprintf(out, outlen, "environment ERL_EPMD_PORT: ");
+        if (L->src[ki].alt_env != NULL)
+            snprintf(out, outlen, "environment %s: ", L->src[ki].alt_env);
         else {
             rc_cfg_env_name(&rc_cfg_keys[ki], nm, sizeof(nm));
             snprintf(out, outlen, "environment %s: ", nm);
@@ -533,7 +564,7 @@ static void origin(const struct rc_cfg_load *L, size_t ki, char *out, size_t out
 /* ---- the environment ---- */
 
 static void env_apply_one(struct rc_cfg_load *L, const struct rc_key *k, const char *var,
-                          bool erl_env)
+                          const char *alt_env)
 {
     const char *v = getenv(var);
     char msg[512];
@@ -544,7 +575,7 @@ static void env_apply_one(struct rc_cfg_load *L, const struct rc_key *k, const c
         rc_cfg_err_add(L->e, "environment %s: %s", var, msg);
         return;
     }
-    L->src[rc_cfg_key_index(k)] = (struct rc_cfg_src){.kind = SRC_ENV, .erl_env = erl_env};
+    L->src[rc_cfg_key_index(k)] = (struct rc_cfg_src){.kind = SRC_ENV, .alt_env = alt_env};
 }
 
 static void env_apply(struct rc_cfg_load *L)
@@ -552,10 +583,71 @@ static void env_apply(struct rc_cfg_load *L)
     char var[64];
 
     for (size_t i = 0; i < RC_CFG_NKEYS; i++) {
+        /* other programs' variables, below ROLLCALL_<KEY> */
         if (strcmp(rc_cfg_keys[i].name, "epmd_port") == 0)
-            env_apply_one(L, &rc_cfg_keys[i], "ERL_EPMD_PORT", true); /* below ROLLCALL_EPMD_PORT */
+            env_apply_one(L, &rc_cfg_keys[i], "ERL_EPMD_PORT", "ERL_EPMD_PORT");
+        if (strcmp(rc_cfg_keys[i].name, "app_node") == 0)
+            env_apply_one(L, &rc_cfg_keys[i], "RELEASE_NODE", "RELEASE_NODE");
+        if (strcmp(rc_cfg_keys[i].name, "cookie") == 0)
+            env_apply_one(L, &rc_cfg_keys[i], "RELEASE_COOKIE", "RELEASE_COOKIE");
         rc_cfg_env_name(&rc_cfg_keys[i], var, sizeof(var));
-        env_apply_one(L, &rc_cfg_keys[i], var, false);
+        env_apply_one(L, &rc_cfg_keys[i], var, NULL);
+    }
+}
+
+static size_t key_at(size_t offset)
+{
+    for (size_t i = 0; i < RC_CFG_NKEYS; i++)
+        if (rc_cfg_keys[i].offset == offset)
+            return i;
+    abort(); /* a field without a key is a bug in rc_cfg_keys[] */
+}
+
+/* App mode (docs/app.md): RELEASE_COOKIE only where no cookie was given;
+ * RELEASE_DISTRIBUTION decides how a bare app_node alive gets its host. */
+static void validate_app(struct rc_cfg_load *L)
+{
+    struct rc_config *c = &L->cfg;
+    size_t ki_app = key_at(offsetof(struct rc_config, app_node));
+    size_t ki_cookie = key_at(offsetof(struct rc_config, cookie));
+    size_t ki_file = key_at(offsetof(struct rc_config, cookie_file));
+    const char *dist = getenv("RELEASE_DISTRIBUTION");
+    char pre[PATH_MAX + 64], host[RC_HOST_MAX + 1], full[RC_NAME_MAX + RC_HOST_MAX + 2];
+
+    if (L->src[ki_cookie].alt_env != NULL && L->src[ki_file].kind != SRC_DEFAULT) {
+        explicit_bzero(c->cookie, sizeof(c->cookie)); /* cookie_file wins over RELEASE_COOKIE */
+        L->src[ki_cookie] = (struct rc_cfg_src){.kind = SRC_DEFAULT};
+    }
+    if (dist != NULL && dist[0] != '\0' && strcmp(dist, "name") != 0 &&
+        strcmp(dist, "sname") != 0 && strcmp(dist, "none") != 0)
+        rc_cfg_err_add(L->e, "environment RELEASE_DISTRIBUTION: '%s' is not name, sname or none",
+                       dist);
+    if (dist != NULL && strcmp(dist, "none") == 0 && L->src[ki_app].alt_env != NULL) {
+        c->app_node[0] = '\0'; /* an undistributed release: nothing to look after */
+        L->src[ki_app] = (struct rc_cfg_src){.kind = SRC_DEFAULT};
+    }
+    if (c->app_node[0] == '\0')
+        return;
+    if (strchr(c->app_node, '@') == NULL) {
+        if (dist != NULL && strcmp(dist, "sname") == 0) {
+            if (gethostname(host, sizeof(host)) != 0)
+                snprintf(host, sizeof(host), "localhost");
+            host[sizeof(host) - 1] = '\0';
+            host[strcspn(host, ".")] = '\0';
+        } else {
+            snprintf(host, sizeof(host), "%s", strchr(c->name, '@') + 1);
+        }
+        snprintf(full, sizeof(full), "%s@%s", c->app_node, host);
+        if (strlen(full) > RC_NAME_MAX || !rc_node_name_valid(full)) {
+            origin(L, ki_app, pre, sizeof(pre));
+            rc_cfg_err_add(L->e, "%sapp node name with host %s is not valid", pre, host);
+            return;
+        }
+        memcpy(c->app_node, full, strlen(full) + 1);
+    }
+    if (strcmp(c->app_node, c->name) == 0) {
+        origin(L, ki_app, pre, sizeof(pre));
+        rc_cfg_err_add(L->e, "%sthe app cannot have the agent's own name %s", pre, c->name);
     }
 }
 
@@ -600,6 +692,7 @@ static void validate(struct rc_cfg_load *L)
             L->name_auto_host = true;
         }
     }
+    validate_app(L);
 }
 
 /* The whole load from argv. The result stays in L; errors in e. */
@@ -625,6 +718,9 @@ static void load_all(struct rc_cfg_load *L, struct rc_cfg_cmdline *cl, int argc,
         rc_cfg_ini_load(L, path);
     env_apply(L);
     rc_cfg_flags_apply(L, cl);
+    /* run -- CMD without an app_node: the app is app@<the agent's host> */
+    if (cl->child_idx > 0 && L->cfg.app_node[0] == '\0')
+        snprintf(L->cfg.app_node, sizeof(L->cfg.app_node), "app");
     validate(L);
 }
 
@@ -662,6 +758,8 @@ int rc_config_load(struct rc_config *ret, struct rc_args *ret_args, int argc, ch
     *ret_args = cl.args;
     if (cl.target_idx > 0)
         ret_args->target = argv[cl.target_idx];
+    if (cl.child_idx > 0)
+        ret_args->child_argv = &argv[cl.child_idx];
 
     if (e.n == 0) {
         *ret = L->cfg;
@@ -727,8 +825,8 @@ void rc_config_print(const struct rc_config *c, FILE *out)
             snprintf(source, sizeof(source), "%s:%u", c->config_file, g_src[i].line);
             break;
         case SRC_ENV:
-            if (g_src[i].erl_env)
-                snprintf(nm, sizeof(nm), "ERL_EPMD_PORT");
+            if (g_src[i].alt_env != NULL)
+                snprintf(nm, sizeof(nm), "%s", g_src[i].alt_env);
             else
                 rc_cfg_env_name(k, nm, sizeof(nm));
             snprintf(source, sizeof(source), "env %s", nm);
@@ -769,8 +867,12 @@ static const char *metavar(const struct rc_key *k)
         return "F";
     case KT_LOG_LEVEL:
         return "L";
+    case KT_APP_NODE:
+        return "NAME";
     case KT_BOOL:
         return "BOOL";
+    case KT_REGNAME:
+        return "NAME";
     case KT_ADDR:
         return "IP";
     case KT_HOST:
@@ -795,6 +897,7 @@ void rc_config_usage(FILE *out)
           "\n"
           "commands:\n"
           "  run                   run the agent in the foreground (the default)\n"
+          "  run -- CMD ARGS       the same, with the app CMD as its child (docs/app.md)\n"
           "  members [--json]      list the registry and ping every member (exit 1 if any is "
           "down)\n"
           "  ping NODE             ping one node, or 'self' (exit 0 on pong, 1 on pang)\n"

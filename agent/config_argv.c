@@ -81,6 +81,14 @@ void rc_cfg_parse_argv(int argc, char **argv, char **scrub, struct rc_cfg_cmdlin
             continue;
         }
         if (strcmp(a, "--") == 0) {
+            if (have_command && cl->args.command == RC_CMD_RUN && !bad_command) {
+                /* run -- CMD ARGS: the rest is the app's (docs/app.md) */
+                if (i + 1 >= argc)
+                    rc_cfg_err_add(e, "run --: missing the command to run");
+                else
+                    cl->child_idx = i + 1;
+                break;
+            }
             only_positional = true;
             continue;
         }

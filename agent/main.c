@@ -90,7 +90,7 @@ int main(int argc, char *argv[])
             explicit_bzero(cookie, sizeof(cookie));
             return 2;
         }
-        rc = rc_agent_run(&cfg, (const uint8_t *)cookie, cookie_len);
+        rc = rc_agent_run(&cfg, (const uint8_t *)cookie, cookie_len, args.child_argv);
         break;
     }
     explicit_bzero(cookie, sizeof(cookie));

@@ -28,6 +28,8 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "rollcall/app.h"
+#include "rollcall/child.h"
 #include "rollcall/log.h"
 #include "rollcall/node.h"
 #include "rollcall/opshub.h"
@@ -63,6 +65,10 @@ struct agent {
     size_t outstanding;
     uint64_t sweep_started_us;
     uint64_t sweeps;
+    struct rc_app *app;     /* app mode (app.c, docs/app.md); NULL otherwise */
+    struct rc_child *child; /* rollcall run -- CMD (child.c); NULL otherwise */
+    int child_status;
+    struct event *ev_quit, *ev_usr1, *ev_usr2; /* forwarded to the child */
 };
 
 /* Emits one change of the peer table: log lines, a prune request, a dropped
@@ -76,6 +82,7 @@ static void emit(struct agent *a, const struct rc_peer_change *c)
                                    RC_LF_D("rtt_ms", (double)c->rtt_us / 1000.0)};
 
         rc_log_event(RC_LOG_INFO, "peer_up", f, 3);
+        rc_app_peer_event(a->app, c->name, RC_APP_PEER_UP, RC_REASON_OK);
         return;
     }
     case RC_PEER_EV_DOWN: {
@@ -83,6 +90,7 @@ static void emit(struct agent *a, const struct rc_peer_change *c)
                                    RC_LF_S("reason", rc_reason_str(c->reason))};
 
         rc_log_event(RC_LOG_INFO, "peer_down", f, 3);
+        rc_app_peer_event(a->app, c->name, RC_APP_PEER_DOWN, c->reason);
         return;
     }
     case RC_PEER_EV_LEFT:
@@ -90,6 +98,7 @@ static void emit(struct agent *a, const struct rc_peer_change *c)
             struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", c->name)};
 
             rc_log_event(RC_LOG_INFO, "peer_left", f, 2);
+            rc_app_peer_event(a->app, c->name, RC_APP_PEER_LEFT, RC_REASON_OK);
         }
         rc_node_drop_peer(a->node, c->name);
         return;
@@ -99,6 +108,7 @@ static void emit(struct agent *a, const struct rc_peer_change *c)
                                        RC_LF_I("age_ms", c->age_ms)};
 
             rc_log_event(RC_LOG_INFO, "peer_pruned", f, 3);
+            rc_app_peer_event(a->app, c->name, RC_APP_PEER_PRUNED, RC_REASON_OK);
         }
         rc_worker_prune(a->worker, c->name, (int64_t)a->cfg.stale_after_ms);
         return;
@@ -128,6 +138,10 @@ static void record(struct agent *a, const char *name, bool ok, enum rc_reason re
 /* Replaces the peer table with the snapshot's members, carrying state over. */
 static void apply_snapshot(struct agent *a, struct rc_snapshot *s)
 {
+    /* our app (app mode) is watched by app.c, not swept as a peer */
+    for (size_t i = 0; a->app != NULL && i < s->n; i++)
+        if (strcmp(s->v[i].e.name, rc_app_name(a->app)) == 0)
+            s->v[i].self = true;
     if (rc_peers_apply(&a->peers, s, &a->changes) != 0)
         return; /* keep the old table; try again next sweep */
     emit_all(a);
@@ -208,6 +222,26 @@ static void log_sweep_done(struct agent *a)
 static void start_sweep(struct agent *a);
 static void arm_sweep_timer(struct agent *a);
 
+/* App mode: the peers as this sweep left them, for the connector. */
+static void tell_app(struct agent *a)
+{
+    struct rc_app_peer *ap = NULL;
+
+    if (a->app == NULL)
+        return;
+    if (a->peers.n != 0) {
+        ap = calloc(a->peers.n, sizeof(*ap));
+        if (ap == NULL)
+            return; /* the next sweep tries again */
+    }
+    for (size_t i = 0; i < a->peers.n; i++)
+        ap[i] = (struct rc_app_peer){.name = a->peers.v[i].se.e.name,
+                                     .kind = a->peers.v[i].se.e.kind,
+                                     .up = a->peers.v[i].state == RC_PEER_UP};
+    rc_app_sweep_done(a->app, ap, a->peers.n);
+    free(ap);
+}
+
 static void finish_sweep(struct agent *a)
 {
     if (!a->sweeping)
@@ -226,6 +260,7 @@ static void finish_sweep(struct agent *a)
     log_sweep(a);
     if (rc_log_enabled(RC_LOG_DEBUG))
         log_sweep_done(a);
+    tell_app(a);
     /* A member joined while this sweep ran: greet it now rather than at the
      * next tick (start_sweep applies the snapshot, so this cannot repeat). */
     if (a->pending != NULL && rc_peers_has_new(&a->peers, a->pending)) {
@@ -371,6 +406,10 @@ static void peer_down_cb(void *arg, const char *name, enum rc_reason reason)
     struct agent *a = arg;
     struct rc_peer_change chg;
 
+    if (a->app != NULL && strcmp(name, rc_app_name(a->app)) == 0) {
+        rc_app_conn_lost(a->app, reason);
+        return;
+    }
     if (rc_peers_mark_down(&a->peers, name, reason, &chg) == 1)
         emit(a, &chg);
 }
@@ -394,10 +433,93 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct agent *a = arg;
 
+    if (rc_child_running(a->child)) {
+        /* rollcall run: the child decides when we go; its entry goes now */
+        rc_log_info("received %s, passing it to the app (pid %d) and leaving the cluster",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT", (int)rc_child_pid(a->child));
+        rc_app_leave(a->app);
+        rc_child_signal(a->child, (int)sig);
+        return;
+    }
     rc_log_info("received %s, leaving the cluster", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     rc_opshub_stopping(a->ops);
     a->stopping = true;
     event_base_loopexit(a->base, NULL);
+}
+
+/* SIGQUIT, SIGUSR1, SIGUSR2 under rollcall run: the app's. */
+static void forward_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct agent *a = arg;
+
+    if (rc_child_signal(a->child, (int)sig) != 0 && sig == SIGQUIT) {
+        a->stopping = true;
+        event_base_loopexit(a->base, NULL);
+    }
+}
+
+static void child_exit_cb(void *arg, int status)
+{
+    struct agent *a = arg;
+
+    rc_log_info("the app (pid %d) exited with status %d, leaving the cluster",
+                (int)rc_child_pid(a->child), status);
+    a->child_status = status;
+    a->stopping = true;
+    event_base_loopexit(a->base, NULL);
+}
+
+/* app.c: write our app's entry beside ours, or withdraw it. */
+static void app_publish_cb(void *arg, const struct rc_entry *e)
+{
+    struct agent *a = arg;
+
+    if (a->worker == NULL)
+        return;
+    if (e != NULL)
+        rc_worker_set_extra(a->worker, e);
+    else
+        rc_worker_withdraw(a->worker, rc_app_name(a->app));
+}
+
+/* rollcall run -- CMD: the app as our child, with the node name and cookie
+ * it should use in its environment (docs/app.md). */
+static int start_child(struct agent *a, const struct rc_config *cfg, const uint8_t *cookie,
+                       size_t cookie_len, char *const argv[])
+{
+    char node[RC_NAME_MAX + 32], ck[RC_COOKIE_MAX + 32], epmd[48], err[512] = "";
+    const char *env[5], *host = strchr(cfg->app_node, '@');
+    size_t n = 0;
+    int e = 0;
+
+    snprintf(node, sizeof(node), "RELEASE_NODE=%s", cfg->app_node);
+    snprintf(ck, sizeof(ck), "RELEASE_COOKIE=%.*s", (int)cookie_len, (const char *)cookie);
+    env[n++] = node;
+    env[n++] = ck;
+    env[n++] = host != NULL && strpbrk(host + 1, ".:") == NULL ? "RELEASE_DISTRIBUTION=sname"
+                                                               : "RELEASE_DISTRIBUTION=name";
+    if (cfg->epmd_port != 4369) {
+        snprintf(epmd, sizeof(epmd), "ERL_EPMD_PORT=%u", (unsigned)cfg->epmd_port);
+        env[n++] = epmd;
+    }
+    env[n] = NULL;
+    a->child = rc_child_start(a->base, argv, env, child_exit_cb, a, &e, err, sizeof(err));
+    explicit_bzero(ck, sizeof(ck));
+    if (a->child == NULL) {
+        rc_log_error("%s", err);
+        return -e;
+    }
+    rc_log_info("started the app: %s (pid %d)", argv[0], (int)rc_child_pid(a->child));
+    a->ev_quit = evsignal_new(a->base, SIGQUIT, forward_cb, a);
+    a->ev_usr1 = evsignal_new(a->base, SIGUSR1, forward_cb, a);
+    a->ev_usr2 = evsignal_new(a->base, SIGUSR2, forward_cb, a);
+    if (a->ev_quit != NULL)
+        event_add(a->ev_quit, NULL);
+    if (a->ev_usr1 != NULL)
+        event_add(a->ev_usr1, NULL);
+    if (a->ev_usr2 != NULL)
+        event_add(a->ev_usr2, NULL);
+    return 0;
 }
 
 static void hup_cb(evutil_socket_t sig, short what, void *arg)
@@ -431,6 +553,7 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
     a->cfg = next;
     rc_peers_set_expiry(&a->peers, a->cfg.stale_after_ms, a->cfg.prune_after_ms);
     rc_worker_set_store_timing(a->worker, heartbeat_of(&a->cfg), a->cfg.resync_ms);
+    rc_app_set_timing(a->app, a->cfg.interval_ms, a->cfg.ping_timeout_ms);
     if (new_interval) {
         rc_worker_set_interval(a->worker, a->cfg.interval_ms);
         if (a->have_snapshot)
@@ -472,14 +595,16 @@ static const char *epmd_word(enum rc_epmd_mode m)
     }
 }
 
-int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cookie_len)
+int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cookie_len,
+                 char *const child_argv[])
 {
     int rc = 1;
     char err[512] = "", masked[RC_URL_MAX], bind[64];
     struct agent *a;
     struct rc_node_opts o;
     struct rc_entry self;
-    struct event **evs[6];
+    struct rc_app_opts ao;
+    struct event **evs[9];
 
     a = calloc(1, sizeof(*a));
     if (a == NULL) {
@@ -529,6 +654,7 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
              cfg->advertise[0] != '\0' ? cfg->advertise : strchr(cfg->name, '@') + 1);
     self.port = rc_node_port(a->node);
     self.started_at_ms = rc_now_wall_ms();
+    self.kind = RC_KIND_AGENT;
 
     a->ev_snapshot = event_new(a->base, -1, 0, snapshot_cb, a);
     a->ev_sweep = event_new(a->base, -1, EV_PERSIST, sweep_cb, a);
@@ -566,9 +692,33 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
         rc_log_warn("heartbeat (%llums) is not below stale_after (%llums): our entry will look "
                     "stale between heartbeats",
                     (unsigned long long)heartbeat_of(cfg), (unsigned long long)cfg->stale_after_ms);
+    if (cfg->app_node[0] != '\0') {
+        ao = (struct rc_app_opts){
+            .self = cfg->name,
+            .app_node = cfg->app_node,
+            .app_port = cfg->app_port,
+            .interval_ms = cfg->interval_ms,
+            .ping_timeout_ms = cfg->ping_timeout_ms,
+            .disconnect = cfg->app_disconnect,
+            .notify = cfg->app_notify,
+        };
+        a->app = rc_app_new(a->base, a->node, &ao, app_publish_cb, a, err, sizeof(err));
+        if (a->app == NULL) {
+            rc_log_error("%s", err);
+            goto out_events;
+        }
+        rc_log_info("app mode: looking after %s%s", cfg->app_node,
+                    child_argv != NULL ? " (started as our child)" : "");
+    }
+    if (child_argv != NULL && start_child(a, cfg, cookie, cookie_len, child_argv) != 0) {
+        rc = 127; /* like a shell that cannot run the command */
+        goto out_leave;
+    }
 
     event_base_dispatch(a->base);
-    rc = 0;
+    rc = a->child != NULL ? a->child_status : 0;
+out_leave:
+    rc_app_leave(a->app); /* its entry goes with ours, below */
 
     /* Leave: our entry first (so listers stop seeing us), then the
      * connections (so peers see us go at once). The running sweep ends
@@ -584,6 +734,10 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
 
 out_events:
     rc_worker_stop(a->worker, false);
+    rc_app_free(a->app);
+    a->app = NULL;
+    rc_child_free(a->child);
+    a->child = NULL;
     rc_opshub_free(a->ops);
     a->ops = NULL;
     rc_node_free(a->node);
@@ -594,6 +748,9 @@ out_events:
     evs[3] = &a->ev_term;
     evs[4] = &a->ev_int;
     evs[5] = &a->ev_hup;
+    evs[6] = &a->ev_quit;
+    evs[7] = &a->ev_usr1;
+    evs[8] = &a->ev_usr2;
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (*evs[i] != NULL)
             event_free(*evs[i]);

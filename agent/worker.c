@@ -63,6 +63,12 @@ struct rc_worker {
     uint64_t interval_ms;
     char url[2048];
     struct rc_entry self;
+    /* app mode (app.c): the app's entry, published beside ours while set;
+     * a set or withdrawn one is written at a round that starts at once */
+    struct rc_entry extra;          /* under mu */
+    bool has_extra, extra_dirty;    /* under mu */
+    bool kick;                      /* under mu: start a round now */
+    char withdraw[RC_NAME_MAX + 1]; /* under mu; "" = nothing to remove */
     void (*notify)(void *);
     void *arg;
     struct rc_snapshot *ready;                 /* under mu */
@@ -255,6 +261,11 @@ static void snap_entry_init(struct rc_worker *w, struct rc_snap_entry *se, const
 
     se->e = *e;
     se->self = strcmp(se->e.name, w->self.name) == 0;
+    if (!se->self) { /* app mode: our app is ours too, never a peer */
+        pthread_mutex_lock(&w->mu);
+        se->self = strcmp(se->e.name, w->has_extra ? w->extra.name : w->withdraw) == 0;
+        pthread_mutex_unlock(&w->mu);
+    }
     se->read_at_ms = now;
     host = se->e.host;
     if (host[0] == '\0') {
@@ -406,13 +417,55 @@ static size_t do_prunes(struct rc_worker *w)
     return n;
 }
 
+/* App mode: removes a withdrawn app entry, writes a set one when it is new
+ * or changed, or when our own heartbeat is written (heartbeat_due). */
+static int publish_extra(struct rc_worker *w, bool heartbeat_due, char *err, size_t errlen)
+{
+    struct rc_entry e;
+    char gone[RC_NAME_MAX + 1];
+    bool has, dirty;
+    int r;
+
+    pthread_mutex_lock(&w->mu);
+    has = w->has_extra;
+    dirty = w->extra_dirty;
+    e = w->extra;
+    snprintf(gone, sizeof gone, "%s", w->withdraw);
+    pthread_mutex_unlock(&w->mu);
+    if (gone[0] != '\0') {
+        r = rc_registry_remove(w->reg, gone, 0, err, errlen);
+        if (r != 0) {
+            registry_failed(w, "remove", r, err);
+            return r;
+        }
+        rc_log_info("removed %s from the registry", gone);
+        pthread_mutex_lock(&w->mu);
+        if (strcmp(w->withdraw, gone) == 0)
+            w->withdraw[0] = '\0';
+        pthread_mutex_unlock(&w->mu);
+    }
+    if (has && (dirty || heartbeat_due)) {
+        e.updated_at_ms = rc_now_wall_ms();
+        r = rc_registry_publish(w->reg, &e, err, errlen);
+        if (r != 0) {
+            registry_failed(w, "publish", r, err);
+            return r;
+        }
+        pthread_mutex_lock(&w->mu);
+        if (w->has_extra && strcmp(w->extra.name, e.name) == 0)
+            w->extra_dirty = false;
+        pthread_mutex_unlock(&w->mu);
+    }
+    return 0;
+}
+
 static void round_trip(struct rc_worker *w, uint64_t interval_ms)
 {
     char err[512] = "";
     struct rc_reg_list list = {0};
     struct rc_snapshot *s;
     uint64_t now, heartbeat_ms, resync_ms, t0, t1;
-    bool want_list;
+    bool want_list, heartbeat_due;
     size_t pruned;
     int r;
 
@@ -432,7 +485,9 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
     resync_ms = w->resync_ms;
     pthread_mutex_unlock(&w->mu);
     now = rc_now_mono_ms();
-    if (w->fresh || !w->published || now - w->last_publish_ms + interval_ms / 2 >= heartbeat_ms) {
+    heartbeat_due =
+        w->fresh || !w->published || now - w->last_publish_ms + interval_ms / 2 >= heartbeat_ms;
+    if (heartbeat_due) {
         w->self.updated_at_ms = rc_now_wall_ms();
         t0 = rc_now_mono_us();
         r = rc_registry_publish(w->reg, &w->self, err, sizeof err);
@@ -445,6 +500,8 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
         w->published = true;
         w->last_publish_ms = now;
     }
+    if (publish_extra(w, heartbeat_due, err, sizeof err) != 0)
+        return;
 
     want_list = w->fresh || w->view == NULL || resync_ms == 0 || pruned != 0 ||
                 now - w->last_list_ms + interval_ms / 2 >= resync_ms;
@@ -527,7 +584,8 @@ static void lookup_round(struct rc_worker *w, uint64_t interval_ms)
 }
 
 /* Sleeps, under w->mu, until due on the monotonic clock or until stopped,
- * woken (a new interval) or given names to read. */
+ * woken (a new interval), kicked (app mode: an entry to write or withdraw
+ * now) or given names to read. */
 static void sleep_until(struct rc_worker *w, uint64_t due)
 {
     struct timespec ts;
@@ -535,7 +593,7 @@ static void sleep_until(struct rc_worker *w, uint64_t due)
 
     while (!w->stop && w->nlookups == 0) {
         now = rc_now_mono_ms();
-        if (now >= due)
+        if (now >= due || w->kick)
             break;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         wait = due - now;
@@ -549,12 +607,19 @@ static void sleep_until(struct rc_worker *w, uint64_t due)
     }
 }
 
-static void remove_self_entry(struct rc_worker *w)
+/* Our entry, and our app's (extra, "" = none) first. */
+static void remove_self_entry(struct rc_worker *w, const char *extra)
 {
     char err[512] = "";
 
     if (w->reg == NULL && rc_registry_open(w->url, &w->reg, err, sizeof(err)) != 0)
         rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
+    if (w->reg != NULL && extra[0] != '\0') {
+        if (rc_registry_remove(w->reg, extra, 0, err, sizeof err) != 0)
+            rc_log_warn("registry: could not remove %s on shutdown: %s", extra, err);
+        else
+            rc_log_info("removed %s from the registry", extra);
+    }
     if (w->reg != NULL) {
         int r = rc_registry_remove(w->reg, w->self.name, 0, err, sizeof err);
         if (r != 0)
@@ -569,9 +634,11 @@ static void *worker_main(void *arg)
     struct rc_worker *w = arg;
     uint64_t started;
     bool remove_self;
+    char extra[RC_NAME_MAX + 1];
 
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
+        w->kick = false;
         pthread_mutex_unlock(&w->mu);
         started = rc_now_mono_ms();
         round_trip(w, w->interval_ms);
@@ -582,7 +649,7 @@ static void *worker_main(void *arg)
             uint64_t interval_ms;
 
             sleep_until(w, started + w->interval_ms);
-            if (w->stop || w->nlookups == 0)
+            if (w->stop || w->kick || w->nlookups == 0)
                 break;
             interval_ms = w->interval_ms;
             pthread_mutex_unlock(&w->mu);
@@ -591,10 +658,11 @@ static void *worker_main(void *arg)
         }
     }
     remove_self = w->remove_self;
+    snprintf(extra, sizeof extra, "%s", w->has_extra ? w->extra.name : w->withdraw);
     pthread_mutex_unlock(&w->mu);
 
     if (remove_self)
-        remove_self_entry(w);
+        remove_self_entry(w, extra);
     rc_registry_close(w->reg);
     w->reg = NULL;
     rc_snapshot_free(w->view);
@@ -724,6 +792,37 @@ void rc_worker_stop(struct rc_worker *w, bool remove_self)
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->mu);
     free(w);
+}
+
+void rc_worker_set_extra(struct rc_worker *w, const struct rc_entry *e)
+{
+    bool same;
+
+    pthread_mutex_lock(&w->mu);
+    same = w->has_extra && strcmp(w->extra.name, e->name) == 0 &&
+           strcmp(w->extra.host, e->host) == 0 && w->extra.port == e->port &&
+           w->extra.kind == e->kind && w->extra.started_at_ms == e->started_at_ms;
+    w->extra = *e;
+    w->has_extra = true;
+    if (strcmp(w->withdraw, e->name) == 0)
+        w->withdraw[0] = '\0';
+    if (!same) { /* new or changed: written at once, else with our heartbeat */
+        w->extra_dirty = true;
+        w->kick = true;
+        pthread_cond_signal(&w->cond);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+void rc_worker_withdraw(struct rc_worker *w, const char *name)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->has_extra && strcmp(w->extra.name, name) == 0)
+        w->has_extra = false;
+    snprintf(w->withdraw, sizeof w->withdraw, "%s", name);
+    w->kick = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
 }
 
 int rc_worker_status(struct rc_worker *w, struct rc_worker_status *out)

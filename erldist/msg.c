@@ -78,8 +78,8 @@ static void match_is_auth(struct rc_term_dec *d, struct rc_msg *m)
 /* {Ref, Answer}: a reply to one of our calls. */
 static void match_reply(struct rc_term_dec *d, struct rc_msg *m)
 {
-    if (!match_tuple(d, 2) ||
-        rc_term_dec_ref(d, NULL, 0, &m->ref_creation, m->ref_ids, &m->ref_nids) < 0)
+    if (!match_tuple(d, 2) || rc_term_dec_ref(d, m->ref_node, sizeof(m->ref_node), &m->ref_creation,
+                                              m->ref_ids, &m->ref_nids) < 0)
         return;
     m->kind = RC_MSG_REPLY;
     m->yes = match_atom(d, "yes");

@@ -138,6 +138,8 @@ struct rc_node {
     void *down_arg;
     rc_peer_in_cb in_cb;
     void *in_arg;
+    rc_node_msg_cb msg_cb; /* packets not handled here (rpc.c) */
+    void *msg_arg;
     struct rc_node_stats stats;
     struct rc_ratelimit rl_refuse, rl_inbound;
 };
@@ -734,13 +736,17 @@ static void handle_packet(struct rc_conn *c, const uint8_t *pkt, size_t len)
             c->node->stats.pings_answered++;
             conn_write(c, buf, blen);
         }
+    } else if (m.kind == RC_MSG_OTHER && c->node->msg_cb != NULL) {
+        c->node->msg_cb(c->node->msg_arg, c->peer, pkt, len);
     } else if (m.kind == RC_MSG_REPLY && m.ref_nids >= 3) {
-        /* Our reference comes back with our creation in it; one with another
-         * creation was made for an earlier incarnation of this node and is
-         * not an answer (OTP drops such messages too). */
+        /* Our reference comes back with our node name and creation in it;
+         * one with another creation was made for an earlier incarnation of
+         * this node, one with another name is not ours: neither is an
+         * answer (OTP drops such messages too). */
         for (struct rc_ping *p = c->pings; p; p = p->next) {
             if (p->sent && p->ref[0] == m.ref_ids[0] && p->ref[1] == m.ref_ids[1] &&
-                p->ref[2] == m.ref_ids[2] && p->creation == m.ref_creation) {
+                p->ref[2] == m.ref_ids[2] && p->creation == m.ref_creation &&
+                strcmp(m.ref_node, c->node->name) == 0) {
                 ping_finish(p, m.yes ? RC_REASON_OK : RC_REASON_HANDSHAKE_FAILED);
                 break;
             }
@@ -1072,6 +1078,38 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
     }
     if (ret_ping)
         *ret_ping = p;
+    return 0;
+}
+
+void rc_node_on_message(struct rc_node *n, rc_node_msg_cb cb, void *arg)
+{
+    n->msg_cb = cb;
+    n->msg_arg = arg;
+}
+
+int rc_node_send(struct rc_node *n, const char *peer, const uint8_t *pkt, size_t len)
+{
+    struct rc_conn *c = find_conn(n, peer, NULL);
+
+    if (c == NULL || c->st != CS_UP)
+        return -ENOTCONN;
+    conn_write(c, pkt, len);
+    return c->st == CS_UP ? 0 : -ENOTCONN;
+}
+
+int rc_node_peer_info(struct rc_node *n, const char *peer, uint64_t *ret_flags, uint16_t *ret_port)
+{
+    struct rc_conn *c = find_conn(n, peer, NULL);
+
+    if (c == NULL || c->st != CS_UP)
+        return -ENOTCONN;
+    if (ret_flags != NULL)
+        *ret_flags = c->hs.peer_flags;
+    if (ret_port != NULL)
+        *ret_port = c->inbound ? 0
+                    : c->ss.ss_family == AF_INET
+                        ? ntohs(((struct sockaddr_in *)&c->ss)->sin_port)
+                        : ntohs(((struct sockaddr_in6 *)&c->ss)->sin6_port);
     return 0;
 }
 

@@ -45,6 +45,11 @@ struct rc_config {
     /* [agent] */
     uint64_t interval_ms;
     uint64_t ping_timeout_ms;
+    /* [app] (docs/app.md) */
+    char app_node[RC_NAME_MAX + 1]; /* "" = app mode off; always alive@host after a load */
+    uint16_t app_port;              /* 0 = ask EPMD */
+    bool app_disconnect;
+    char app_notify[256]; /* registered name told of dead peers; "" = off */
     /* [log] */
     enum rc_log_format log_format;
     enum rc_log_level log_level;
@@ -72,6 +77,7 @@ struct rc_args {
     enum rc_command command;
     const char *target; /* ping NODE */
     bool json;          /* members --json */
+    char **child_argv;  /* run -- CMD ARGS: CMD and its arguments (NULL-terminated), or NULL */
     bool help;
     bool version;
 };

@@ -34,6 +34,7 @@ struct rc_msg {
     uint32_t ref_ids[5];
     uint32_t ref_nids;
     uint32_t ref_creation;
+    char ref_node[256]; /* the reference's node (ours, for a reply to us), NUL-terminated */
     bool yes;
 };
 

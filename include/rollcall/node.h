@@ -121,6 +121,18 @@ void rc_ping_cancel(struct rc_ping *p);
  * peer-down callback is made for it. */
 void rc_node_drop_peer(struct rc_node *n, const char *peer);
 
+/* Packets from an established connection that the node does not handle
+ * itself (anything but pings, their replies and ticks), already validated
+ * whole (rc_msg_parse): pkt is the data after Len:32. One hook (rpc.c). */
+typedef void (*rc_node_msg_cb)(void *arg, const char *peer, const uint8_t *pkt, size_t len);
+void rc_node_on_message(struct rc_node *n, rc_node_msg_cb cb, void *arg);
+/* Queues a whole packet (Len:32 included) on the established connection to
+ * peer. 0, or -ENOTCONN when there is none (ping the peer first). */
+int rc_node_send(struct rc_node *n, const char *peer, const uint8_t *pkt, size_t len);
+/* The distribution flags peer sent in the handshake, and the port we dialled
+ * it on (0 for a connection it made to us). -ENOTCONN if not connected. */
+int rc_node_peer_info(struct rc_node *n, const char *peer, uint64_t *ret_flags, uint16_t *ret_port);
+
 /* Counters for logs and benchmarks. */
 struct rc_node_stats {
     uint64_t conns_open, handshakes_pending, pings_answered, pings_sent, refused;

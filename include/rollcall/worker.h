@@ -77,6 +77,14 @@ uint64_t rc_worker_default_heartbeat(uint64_t stale_after_ms);
  * read its entry alone soon (rate-limited, at most LOOKUP_MAX queued).
  * Any thread; does no I/O. */
 void rc_worker_lookup(struct rc_worker *w, const char *name);
+/* App mode: publish e beside our own entry every round, from a round that
+ * starts at once. It is marked self in snapshots, and removed with ours by
+ * rc_worker_stop(w, true). */
+void rc_worker_set_extra(struct rc_worker *w, const struct rc_entry *e);
+/* Stops publishing name (if it is the extra) and removes it, in a round that
+ * starts at once: a withdrawn app, or a stale entry of it from an earlier
+ * run. */
+void rc_worker_withdraw(struct rc_worker *w, const char *name);
 /* Stops and joins the thread; if remove_self, removes our entry first
  * (bounded by the backend's own timeouts). NULL is fine. */
 void rc_worker_stop(struct rc_worker *w, bool remove_self);
