@@ -16,7 +16,8 @@ ROOT=$PWD
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
       libevent-dev libssl-dev libinih-dev libcmocka-dev libhiredis-dev libpq-dev
       libcurl4-openssl-dev libexpat1-dev erlang-base elixir redis-server postgresql
-      valgrind debootstrap iproute2 procps python3 ca-certificates curl libnss-wrapper)
+      valgrind debootstrap iproute2 procps python3 ca-certificates curl libnss-wrapper
+      nftables iptables libnetfilter-queue-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

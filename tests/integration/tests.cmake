@@ -6,7 +6,8 @@ foreach(part
     ${CMAKE_SOURCE_DIR}/tests/integration/epmd.cmake
     ${CMAKE_SOURCE_DIR}/tests/docker/docker.cmake
     ${CMAKE_SOURCE_DIR}/tests/bench/bench.cmake
-    ${CMAKE_SOURCE_DIR}/tests/faults/faults.cmake)
+    ${CMAKE_SOURCE_DIR}/tests/faults/faults.cmake
+    ${CMAKE_SOURCE_DIR}/tests/net/net.cmake)
   include(${part} OPTIONAL)
 endforeach()
 
