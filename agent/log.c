@@ -40,7 +40,8 @@
 
 #include "rollcall/err.h"
 #include "rollcall/log.h"
-#include "rollcall/registry.h" /* rc_time_format_iso */
+#include "rollcall/clock.h"
+#include "rollcall/isotime.h"
 
 #define RC_LOG_LINE_MAX                                                                            \
     (128 * 1024) /* one line, without the newline: the classic sweep line names every member */
@@ -55,29 +56,6 @@ static atomic_int log_format = RC_LOG_FMT_ELIXIR;
 
 static const char *const level_words[] = {"error", "warning", "info", "debug"};
 static const char *const format_words[] = {"elixir", "text", "json"};
-
-/* ---- clocks ---- */
-
-uint64_t rc_now_mono_ms(void)
-{
-    return rc_now_mono_us() / 1000;
-}
-
-uint64_t rc_now_mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-int64_t rc_now_wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- names ---- */
 

@@ -25,6 +25,7 @@
 
 #include "rollcall/err.h"
 #include "rollcall/registry.h"
+#include "rollcall/url.h"
 
 /*
  * Every backend, looked up by scheme. The file backend is part of the
@@ -61,32 +62,6 @@ static const struct {
 } rc_scheme_aliases[] = {
     {"postgresql", "postgres"},
 };
-
-#define RC_SCHEME_MAX 32
-
-/*
- * Copies url's scheme (RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ),
- * then ':') into out, lower-cased. Returns its length, or 0 if url does not
- * start with a scheme that fits.
- */
-static size_t url_scheme(const char *url, char out[RC_SCHEME_MAX])
-{
-    size_t i;
-
-    if (url == NULL || !isalpha((unsigned char)url[0]))
-        return 0;
-    for (i = 0; url[i] != ':'; i++) {
-        unsigned char c = (unsigned char)url[i];
-
-        if (i + 1 >= RC_SCHEME_MAX)
-            return 0;
-        if (!isalnum(c) && c != '+' && c != '-' && c != '.')
-            return 0;
-        out[i] = (char)tolower(c);
-    }
-    out[i] = '\0';
-    return i;
-}
 
 static const char *scheme_canonical(const char *scheme)
 {
@@ -201,11 +176,11 @@ static void supported_schemes(char *out, size_t outlen)
 
 const struct rc_backend_ops *rc_registry_load(const char *url, char *err, size_t errlen)
 {
-    char scheme[RC_SCHEME_MAX], supported[128];
+    char scheme[RC_URL_SCHEME_MAX], supported[128];
     const char *want;
     const struct rc_backend_ops *ops = NULL;
 
-    if (url_scheme(url, scheme) == 0) {
+    if (rc_url_scheme(url, scheme) == 0) {
         rc_seterr(err, errlen, "registry is not a URL (expected SCHEME://...)");
         return NULL;
     }
@@ -232,9 +207,9 @@ const struct rc_backend_ops *rc_registry_load(const char *url, char *err, size_t
 
 bool rc_registry_known(const char *url)
 {
-    char scheme[RC_SCHEME_MAX];
+    char scheme[RC_URL_SCHEME_MAX];
 
-    if (url_scheme(url, scheme) == 0)
+    if (rc_url_scheme(url, scheme) == 0)
         return false;
     for (size_t i = 0; i < RC_NBACKENDS; i++)
         if (strcmp(rc_backends[i].scheme, scheme_canonical(scheme)) == 0)
@@ -247,27 +222,11 @@ const struct rc_backend_ops *rc_registry_find(const char *url)
     return rc_registry_load(url, NULL, 0);
 }
 
-/* A libpq "host=... dbname=..." conninfo: a word of [a-z_] followed by '='. */
-static bool looks_like_conninfo(const char *s)
-{
-    size_t i = 0;
-
-    while (isspace((unsigned char)s[i]))
-        i++;
-    if (!isalpha((unsigned char)s[i]))
-        return false;
-    while (isalnum((unsigned char)s[i]) || s[i] == '_')
-        i++;
-    while (isspace((unsigned char)s[i]))
-        i++;
-    return s[i] == '=';
-}
-
 int rc_registry_open(const char *url, struct rc_registry **ret, char *err, size_t errlen)
 {
     const struct rc_backend_ops *ops;
     struct rc_registry *r;
-    char scheme[RC_SCHEME_MAX];
+    char scheme[RC_URL_SCHEME_MAX];
     int rv;
 
     if (url == NULL || url[0] == '\0') {
@@ -275,8 +234,8 @@ int rc_registry_open(const char *url, struct rc_registry **ret, char *err, size_
         return -EINVAL;
     }
     /* Never echo the URL itself: it may carry a password. */
-    if (url_scheme(url, scheme) == 0) {
-        if (looks_like_conninfo(url))
+    if (rc_url_scheme(url, scheme) == 0) {
+        if (rc_url_is_conninfo(url))
             rc_seterr(err, errlen,
                       "registry is a libpq key=value conninfo, not a URL; write it as "
                       "postgres://USER@HOST:PORT/DBNAME?sslmode=... (password from PGPASSWORD "
@@ -477,331 +436,7 @@ int rc_reg_list_reject(struct rc_reg_list *l, const char *what, size_t whatlen, 
 
 /* ---- URL masking ---- */
 
-/* Query / conninfo keys whose values are secrets (substring, case-insensitive). */
-static const char *const secret_key_words[] = {
-    "password", "passwd", "secret", "token", "sig", "access_key", "accesskey", "credential", "auth",
-};
-
-int rc_hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-ssize_t rc_url_decode(const char *s, size_t len, bool plus_space, char *out, size_t cap)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (c == '%') {
-            int hi = i + 2 < len ? rc_hexval(s[i + 1]) : -1;
-            int lo = hi >= 0 ? rc_hexval(s[i + 2]) : -1;
-
-            if (lo < 0)
-                return -EINVAL;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (c == '+' && plus_space) {
-            c = ' ';
-        }
-        if (o + 1 >= cap)
-            return -ENAMETOOLONG;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return (ssize_t)o;
-}
-
-/* true if the key s[0..len) (percent-encoded or not) names a secret. */
-static bool secret_key(const char *s, size_t len)
-{
-    char key[64];
-    size_t k = 0;
-
-    for (size_t i = 0; i < len && k + 1 < sizeof(key); i++) {
-        int c = (unsigned char)s[i];
-
-        if (c == '%' && i + 2 < len && rc_hexval(s[i + 1]) >= 0 && rc_hexval(s[i + 2]) >= 0) {
-            c = rc_hexval(s[i + 1]) * 16 + rc_hexval(s[i + 2]);
-            i += 2;
-        }
-        key[k++] = (char)tolower(c);
-    }
-    key[k] = '\0';
-    for (size_t i = 0; i < sizeof(secret_key_words) / sizeof(secret_key_words[0]); i++)
-        if (strstr(key, secret_key_words[i]) != NULL)
-            return true;
-    return false;
-}
-
-struct outbuf {
-    char *p;
-    size_t cap, len;
-};
-
-static void put(struct outbuf *o, const char *s, size_t n)
-{
-    if (o->cap == 0)
-        return;
-    if (n > o->cap - 1 - o->len)
-        n = o->cap - 1 - o->len;
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
-}
-
-/* Copies a query string "k=v&k=v" (up to '#' or the end), masking secret values. */
-static const char *mask_query(struct outbuf *o, const char *q)
-{
-    while (*q != '\0' && *q != '#') {
-        size_t plen = strcspn(q, "&;#");
-        const char *eq = memchr(q, '=', plen);
-
-        if (eq != NULL && secret_key(q, (size_t)(eq - q)) && eq + 1 < q + plen) {
-            put(o, q, (size_t)(eq - q) + 1);
-            put(o, "***", 3);
-        } else {
-            put(o, q, plen);
-        }
-        q += plen;
-        if (*q == '&' || *q == ';')
-            put(o, q++, 1);
-    }
-    return q;
-}
-
-/* A libpq conninfo "k=v k='v v'": masks secret values, quoted or not. */
-static void mask_conninfo(struct outbuf *o, const char *s)
-{
-    while (*s != '\0') {
-        size_t ws = strspn(s, " \t\r\n");
-        size_t klen;
-        const char *v;
-        bool secret;
-
-        put(o, s, ws);
-        s += ws;
-        klen = strcspn(s, "= \t\r\n");
-        secret = secret_key(s, klen);
-        put(o, s, klen);
-        s += klen;
-        ws = strspn(s, " \t\r\n");
-        put(o, s, ws);
-        s += ws;
-        if (*s != '=')
-            continue;
-        put(o, s++, 1);
-        ws = strspn(s, " \t\r\n");
-        put(o, s, ws);
-        s += ws;
-        v = s;
-        if (*s == '\'') {
-            for (s++; *s != '\0' && *s != '\''; s++)
-                if (*s == '\\' && s[1] != '\0')
-                    s++;
-            if (*s == '\'')
-                s++;
-        } else {
-            s += strcspn(s, " \t\r\n");
-        }
-        if (secret && s > v)
-            put(o, "***", 3);
-        else
-            put(o, v, (size_t)(s - v));
-    }
-}
-
 void rc_registry_mask_url(const char *url, char *out, size_t outlen)
 {
-    struct outbuf o = {out, outlen, 0};
-    char scheme[RC_SCHEME_MAX];
-    const char *p, *auth, *end, *at = NULL;
-
-    if (out == NULL || outlen == 0)
-        return;
-    out[0] = '\0';
-    if (url == NULL)
-        return;
-    if (url_scheme(url, scheme) == 0) {
-        if (looks_like_conninfo(url))
-            mask_conninfo(&o, url);
-        else
-            put(&o, url, strlen(url));
-        return;
-    }
-
-    p = url + strlen(scheme) + 1;
-    if (p[0] == '/' && p[1] == '/') {
-        /* Userinfo ends at the last '@' before the query: a password may hold
-         * an unencoded '/' or '@', so anything that could be one is masked. */
-        auth = p + 2;
-        end = auth + strcspn(auth, "?#");
-        for (const char *c = auth; c < end; c++)
-            if (*c == '@')
-                at = c;
-        if (at != NULL) {
-            const char *colon = memchr(auth, ':', (size_t)(at - auth));
-
-            put(&o, url, (size_t)(auth - url));
-            if (colon != NULL) {
-                put(&o, auth, (size_t)(colon - auth) + 1);
-                put(&o, "***", 3);
-            } else {
-                put(&o, auth, (size_t)(at - auth));
-            }
-            p = at;
-        } else {
-            put(&o, url, (size_t)(auth - url));
-            p = auth;
-        }
-    } else {
-        put(&o, url, (size_t)(p - url));
-    }
-    /* path, then the query, then the fragment as it is */
-    end = p + strcspn(p, "?#");
-    put(&o, p, (size_t)(end - p));
-    p = end;
-    if (*p == '?') {
-        put(&o, p++, 1);
-        p = mask_query(&o, p);
-    }
-    put(&o, p, strlen(p));
-}
-
-/* ---- time ---- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* Year 0000..9999 in milliseconds; what the text format can hold. */
-#define RC_TIME_MIN_MS (-62167219200000LL) /* 0000-01-01T00:00:00.000Z */
-#define RC_TIME_MAX_MS 253402300799999LL   /* 9999-12-31T23:59:59.999Z */
-
-void rc_time_format_iso(int64_t unix_ms, char out[32])
-{
-    int64_t days, ms_of_day, y, era;
-    unsigned doe, yoe, doy, mp, d, m;
-
-    if (unix_ms < RC_TIME_MIN_MS)
-        unix_ms = RC_TIME_MIN_MS;
-    if (unix_ms > RC_TIME_MAX_MS)
-        unix_ms = RC_TIME_MAX_MS;
-    days = unix_ms / 86400000;
-    ms_of_day = unix_ms % 86400000;
-    if (ms_of_day < 0) {
-        ms_of_day += 86400000;
-        days--;
-    }
-    /* civil_from_days */
-    days += 719468;
-    era = (days >= 0 ? days : days - 146096) / 146097;
-    doe = (unsigned)(days - era * 146097);
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    y = (int64_t)yoe + era * 400;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    d = doy - (153 * mp + 2) / 5 + 1;
-    m = mp < 10 ? mp + 3 : mp - 9;
-    y += m <= 2;
-    /* The "% 10000" / "% 100" change nothing (the clamp above bounds every
-     * field); they let the compiler see that 32 bytes always suffice. */
-    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)y % 10000, m % 100, d % 100,
-             (unsigned)(ms_of_day / 3600000) % 100, (unsigned)(ms_of_day / 60000 % 60),
-             (unsigned)(ms_of_day / 1000 % 60), (unsigned)(ms_of_day % 1000));
-}
-
-/* Reads exactly n digits at s[*i]. */
-static bool digits(const char *s, size_t len, size_t *i, unsigned n, unsigned *ret)
-{
-    unsigned v = 0;
-
-    if (len - *i < n)
-        return false;
-    for (unsigned k = 0; k < n; k++) {
-        char c = s[*i + k];
-
-        if (c < '0' || c > '9')
-            return false;
-        v = v * 10 + (unsigned)(c - '0');
-    }
-    *i += n;
-    *ret = v;
-    return true;
-}
-
-static bool lit(const char *s, size_t len, size_t *i, const char *any_of)
-{
-    if (*i >= len || s[*i] == '\0' || strchr(any_of, s[*i]) == NULL)
-        return false;
-    (*i)++;
-    return true;
-}
-
-int rc_time_parse_iso(const char *s, size_t len, int64_t *ret_unix_ms)
-{
-    static const unsigned char mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, ms = 0, dim;
-    size_t i = 0;
-
-    if (s == NULL)
-        return -EINVAL;
-    /* "T" per ISO 8601; "t" and " " as RFC 3339 allows (Elixir's
-     * DateTime.to_string writes a space). */
-    if (!digits(s, len, &i, 4, &y) || !lit(s, len, &i, "-") || !digits(s, len, &i, 2, &mo) ||
-        !lit(s, len, &i, "-") || !digits(s, len, &i, 2, &d) || !lit(s, len, &i, "Tt ") ||
-        !digits(s, len, &i, 2, &h) || !lit(s, len, &i, ":") || !digits(s, len, &i, 2, &mi) ||
-        !lit(s, len, &i, ":") || !digits(s, len, &i, 2, &sec))
-        return -EINVAL;
-    if (i < len && s[i] == '.') {
-        unsigned nd = 0;
-
-        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, nd++)
-            if (nd < 3)
-                ms = ms * 10 + (unsigned)(s[i] - '0');
-        if (nd == 0 || nd > 9)
-            return -EINVAL;
-        for (; nd < 3; nd++)
-            ms *= 10;
-    }
-    if (i < len && (s[i] == 'Z' || s[i] == 'z'))
-        i++;
-    else if (len - i == 6 && memcmp(s + i, "+00:00", 6) == 0)
-        i += 6;
-    else
-        return -EINVAL;
-    if (i != len)
-        return -EINVAL;
-
-    if (mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 60)
-        return -EINVAL;
-    dim = mdays[mo - 1];
-    if (mo == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-        dim = 29;
-    if (d < 1 || d > dim)
-        return -EINVAL;
-    /* a leap second :60 counts as the next second's start, as timegm does;
-     * past the last formattable instant (a :60 on 9999-12-31) is refused so
-     * that every accepted time formats back to itself */
-    int64_t t = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + sec * 1000LL + ms;
-    if (t > RC_TIME_MAX_MS)
-        return -EINVAL;
-    *ret_unix_ms = t;
-    return 0;
+    rc_url_mask(url, out, outlen);
 }

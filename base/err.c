@@ -1,5 +1,5 @@
 /*
- * err.c - rc_seterr, shared by every module that reports a reason.
+ * err.c - rc_seterr (err.h), shared by everything that reports a reason.
  */
 #include "rollcall/err.h"
 

@@ -1,8 +1,9 @@
 /*
- * err.h - the human reason that goes with a negative errno (agent/err.c).
+ * err.h - the human reason that goes with a negative errno (base/err.c).
  *
- * Library-like code (codec, backends) does not log: it returns -errno and
- * writes why into a caller buffer `char *err, size_t errlen` (STYLE.md).
+ * Library-like code (base/, the registry, the backends, the erldist codecs)
+ * does not log: it returns 0 or -errno and writes why into a caller buffer
+ * `char *err, size_t errlen` (docs/conventions: errors).
  */
 #ifndef ROLLCALL_ERR_H
 #define ROLLCALL_ERR_H

@@ -17,9 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rollcall/names.h" /* RC_NAME_MAX, rc_node_name_valid */
 #include "rollcall/reason.h"
 
-#define RC_NAME_MAX 255      /* full node name "alive@host", bytes, without NUL */
 #define RC_COOKIE_MAX 255    /* cookie bytes */
 #define RC_HS_FRAME_MAX 1024 /* largest handshake frame accepted (payload bytes) */
 
@@ -106,13 +106,5 @@ void rc_hs_eof(struct rc_hs *hs);
 
 /* MD5(cookie ++ decimal string of challenge as an UNSIGNED 32-bit number). */
 void rc_hs_digest(const uint8_t *cookie, size_t cookie_len, uint32_t challenge, uint8_t out[16]);
-
-/* true if name is a valid node name: exactly one '@', alive part
- * [A-Za-z0-9_-]{1,}, host part [A-Za-z0-9._:-]{1,}, total <= RC_NAME_MAX. */
-bool rc_node_name_valid(const char *name);
-
-/* true if s[0..len) is a host as a node name or registry entry may give it:
- * [A-Za-z0-9._:-]{0,RC_NAME_MAX} (empty is allowed: "the name's host"). */
-bool rc_host_valid(const char *s, size_t len);
 
 #endif

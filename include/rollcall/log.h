@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rollcall/clock.h" /* transitional: callers that want rc_now_* include clock.h */
+
 enum rc_log_level { RC_LOG_ERROR = 0, RC_LOG_WARN, RC_LOG_INFO, RC_LOG_DEBUG };
 enum rc_log_format { RC_LOG_FMT_ELIXIR = 0, RC_LOG_FMT_TEXT, RC_LOG_FMT_JSON };
 
@@ -86,10 +88,5 @@ struct rc_ratelimit {
 };
 bool rc_ratelimit_allow(struct rc_ratelimit *rl, uint64_t now_ms, uint32_t burst,
                         uint64_t window_ms, uint32_t *ret_suppressed);
-
-/* Clocks: monotonic for intervals and timeouts, wall for logs and entries. */
-uint64_t rc_now_mono_ms(void);
-uint64_t rc_now_mono_us(void);
-int64_t rc_now_wall_ms(void);
 
 #endif

@@ -16,9 +16,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "rollcall/handshake.h" /* RC_NAME_MAX, rc_node_name_valid */
+#include "rollcall/isotime.h" /* rc_time_format_iso, rc_time_parse_iso */
+#include "rollcall/names.h"   /* RC_NAME_MAX, RC_HOST_MAX, rc_node_name_valid */
+#include "rollcall/url.h"     /* transitional: rc_url_decode, rc_hexval for the backends */
 
-#define RC_HOST_MAX 255
 #define RC_ENTRY_TEXT_MAX (64 * 1024) /* larger stored entries are rejected */
 #define RC_REGISTRY_MAX_ENTRIES 10000 /* list() stops (with a reject) beyond this */
 
@@ -112,14 +113,6 @@ void rc_reg_list_free(struct rc_reg_list *l); /* frees the arrays, zeroes l; NUL
 int rc_reg_list_add(struct rc_reg_list *l, const struct rc_entry *e);
 int rc_reg_list_reject(struct rc_reg_list *l, const char *what, size_t whatlen, const char *reason);
 
-/* URL helpers for backends. rc_hexval: the value of a hex digit, or -1.
- * rc_url_decode percent-decodes s[0..len) into out (cap bytes incl. NUL;
- * plus_space: '+' is ' ') and returns the decoded length, -EINVAL on a bad
- * escape or -ENAMETOOLONG. A %00 decodes to a NUL byte: callers that cannot
- * hold one check the result with memchr. */
-int rc_hexval(int c);
-ssize_t rc_url_decode(const char *s, size_t len, bool plus_space, char *out, size_t cap);
-
 /* Copies url into out with any password / secret query values replaced by
  * "***" (for logs and check-config). */
 void rc_registry_mask_url(const char *url, char *out, size_t outlen);
@@ -151,10 +144,5 @@ int rc_entry_format_body(const struct rc_entry *e, char *out, size_t cap, size_t
  * for anything else: bad name, bad port, control bytes, over-long lines. */
 int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct rc_entry *ret,
                    char *err, size_t errlen);
-
-/* ISO-8601 UTC with milliseconds, "2026-11-20T22:54:17.123Z" (25 bytes incl. NUL). */
-void rc_time_format_iso(int64_t unix_ms, char out[32]);
-/* Parses the same (also without fraction, or with +00:00). -EINVAL if not. */
-int rc_time_parse_iso(const char *s, size_t len, int64_t *ret_unix_ms);
 
 #endif
