@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rollcall/handshake.h" /* RC_NAME_MAX */
+#include "rollcall/names.h" /* RC_NAME_MAX, rc_node_name_valid */
 
 #define RC_PROBE_NAME "rollcall_probe"
 #define RC_PROBE_DEADLINE_MAX 10000

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rollcall/handshake.h"
+#include "rollcall/names.h"
 #include "rollcall/msg.h"
 #include "rollcall/probe.h"
 
