@@ -1,7 +1,8 @@
 /*
- * cookie.c - finds the distribution cookie the way Erlang does
- * (PROTOCOL.md section 7), so that a rollcall started beside BEAM nodes by
- * the same user shares their cookie without any configuration.
+ * cookie.c - finds the distribution cookie the way Erlang does (OTP's
+ * lib/kernel/src/auth.erl; docs/protocol.md section 7), so that a rollcall
+ * started beside BEAM nodes by the same user shares their cookie without
+ * any configuration.
  *
  * Order: the `cookie` key (ROLLCALL_COOKIE), else `cookie_file`, else
  * $HOME/.erlang.cookie, else $XDG_CONFIG_HOME/erlang/.erlang.cookie, else a

@@ -2,12 +2,16 @@
  * sweep.c - the agent loop: snapshots in, parallel pings out, one verdict
  * per peer per sweep, state changes logged once.
  *
- * Shape: the peer table is rebuilt from a registry snapshot only between
- * sweeps, so the pings of a running sweep can point straight at their peer.
- * Each sweep has one deadline (ping_timeout + a small slack); the pings carry
- * their own ping_timeout, so the sweep ends at the slowest answer or at the
- * deadline, whichever is first. A lost connection (the node's peer-down
- * callback) marks its peer down at once, between sweeps too.
+ * Shape: the peer table and its state machine are agent/peers.c; this file
+ * feeds it (snapshots, verdicts, the time) and emits what it reports
+ * changed (log lines, prune requests, dropped connections). A new snapshot
+ * is applied at the start of a sweep; each ping names its peer, so a table
+ * rebuilt under a running sweep would be safe too.
+ *
+ * Each sweep has one deadline (ping_timeout + a small slack); the pings
+ * carry their own ping_timeout, so the sweep ends at the slowest answer or
+ * at the deadline, whichever is first. A lost connection (the node's
+ * peer-down callback) marks its peer down at once, between sweeps too.
  *
  * Everything here runs on the loop thread; the registry worker only hands
  * over finished snapshots (worker.c).
@@ -25,27 +29,18 @@
 
 #include "rollcall/log.h"
 #include "rollcall/node.h"
+#include "rollcall/peers.h"
 #include "rollcall/registry.h"
 #include "rollcall/worker.h"
 
 #define SWEEP_SLACK_MS 50
 
-enum peer_state { PEER_UNKNOWN, PEER_UP, PEER_DOWN };
-
-struct peer {
-    struct rc_snap_entry se;
-    enum peer_state state;
-    enum rc_reason reason; /* of the last failure */
-    uint64_t rtt_us;
-    uint64_t failing_since_ms; /* monotonic, 0 = answering */
-    bool prune_requested;
-    uint64_t prune_requested_ms; /* monotonic; a remove that failed is asked again */
-    /* this sweep */
-    struct rc_ping *ping;
-    bool done;
-    bool alive;
-    enum rc_reason result;
+/* One ping of the running sweep. The peer is named, not pointed at: the
+ * table may be rebuilt while the ping runs. */
+struct sweep_ping {
     struct agent *agent;
+    struct rc_ping *ping; /* NULL once answered or cancelled */
+    char name[RC_NAME_MAX + 1];
 };
 
 struct agent {
@@ -55,8 +50,10 @@ struct agent {
     struct rc_worker *worker;
     struct event *ev_snapshot, *ev_sweep, *ev_deadline;
     struct event *ev_term, *ev_int, *ev_hup;
-    struct peer *peers; /* sorted by name; never contains self */
-    size_t npeers;
+    struct rc_peers peers;          /* never contains self */
+    struct rc_peer_changes changes; /* reused */
+    struct sweep_ping *pings;       /* the running sweep's, npings of them */
+    size_t npings, pings_cap;
     struct rc_snapshot *pending; /* newest snapshot, applied at the next sweep start */
     bool have_snapshot, sweeping, stopping;
     size_t outstanding;
@@ -64,125 +61,143 @@ struct agent {
     uint64_t sweeps;
 };
 
-static void log_state(struct agent *a, struct peer *p, enum peer_state to, enum rc_reason why)
+/* Emits one change of the peer table: log lines, a prune request, a dropped
+ * connection. */
+static void emit(struct agent *a, const struct rc_peer_change *c)
 {
-    if (p->state == to)
-        return;
-    p->state = to;
-    if (to == PEER_UP) {
-        struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", p->se.e.name),
-                                   RC_LF_D("rtt_ms", (double)p->rtt_us / 1000.0)};
+    switch (c->ev) {
+    case RC_PEER_EV_UP: {
+        struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", c->name),
+                                   RC_LF_D("rtt_ms", (double)c->rtt_us / 1000.0)};
+
         rc_log_event(RC_LOG_INFO, "peer_up", f, 3);
-    } else {
-        struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", p->se.e.name),
-                                   RC_LF_S("reason", rc_reason_str(why))};
+        return;
+    }
+    case RC_PEER_EV_DOWN: {
+        struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", c->name),
+                                   RC_LF_S("reason", rc_reason_str(c->reason))};
+
         rc_log_event(RC_LOG_INFO, "peer_down", f, 3);
+        return;
+    }
+    case RC_PEER_EV_LEFT:
+        if (!c->quiet) {
+            struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", c->name)};
+
+            rc_log_event(RC_LOG_INFO, "peer_left", f, 2);
+        }
+        rc_node_drop_peer(a->node, c->name);
+        return;
+    case RC_PEER_EV_PRUNE:
+        if (!c->quiet) {
+            struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", c->name),
+                                       RC_LF_I("age_ms", c->age_ms)};
+
+            rc_log_event(RC_LOG_INFO, "peer_pruned", f, 3);
+        }
+        rc_worker_prune(a->worker, c->name, (int64_t)a->cfg.stale_after_ms);
+        return;
     }
 }
 
-static struct peer *find_peer(struct agent *a, const char *name)
+static void emit_all(struct agent *a)
 {
-    size_t lo = 0, hi = a->npeers;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(a->peers[mid].se.e.name, name);
-        if (c == 0)
-            return &a->peers[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    for (size_t i = 0; i < a->changes.n; i++)
+        emit(a, &a->changes.v[i]);
+    a->changes.n = 0;
+}
+
+/* Records one verdict (the agent's only way to) and emits the change. */
+static void record(struct agent *a, const char *name, bool ok, enum rc_reason reason,
+                   uint64_t rtt_us)
+{
+    struct rc_verdict v = {.ok = ok, .reason = reason, .rtt_us = rtt_us};
+    struct rc_peer_change chg;
+
+    if (rc_peers_record(&a->peers, name, &v, &chg) == 1)
+        emit(a, &chg);
 }
 
 /* Replaces the peer table with the snapshot's members, carrying state over. */
 static void apply_snapshot(struct agent *a, struct rc_snapshot *s)
 {
-    struct peer *np = s->n ? calloc(s->n, sizeof *np) : NULL;
-    if (s->n && !np)
+    if (rc_peers_apply(&a->peers, s, &a->changes) != 0)
         return; /* keep the old table; try again next sweep */
-    size_t n = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->v[i].self)
-            continue;
-        struct peer *old = find_peer(a, s->v[i].e.name);
-        if (old) {
-            np[n] = *old;
-            old->agent = NULL; /* mark as carried over */
-        } else {
-            memset(&np[n], 0, sizeof np[n]);
-        }
-        np[n].se = s->v[i];
-        np[n].agent = a;
-        np[n].ping = NULL;
-        if (np[n].prune_requested && np[n].se.e.age_ms < (int64_t)a->cfg.stale_after_ms)
-            np[n].prune_requested = false; /* it came back */
-        n++;
-    }
-    for (size_t i = 0; i < a->npeers; i++) {
-        struct peer *old = &a->peers[i];
-        if (!old->agent)
-            continue;
-        if (!old->prune_requested) {
-            struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name),
-                                       RC_LF_S("node", old->se.e.name)};
-            rc_log_event(RC_LOG_INFO, "peer_left", f, 2);
-        }
-        rc_node_drop_peer(a->node, old->se.e.name);
-    }
-    free(a->peers);
-    a->peers = np;
-    a->npeers = n;
+    emit_all(a);
 }
 
 static void log_sweep(struct agent *a)
 {
+    const struct rc_peers *t = &a->peers;
+    size_t cap, len = 0, i = 0;
+    bool self_done = false;
+    char *line;
+
     if (!rc_log_enabled(RC_LOG_INFO))
         return;
-    if (rc_log_get_format() == RC_LOG_FMT_ELIXIR) {
-        /* The classic line: self["a@h": true, "b@h": false], self included,
-         * sorted by name. */
-        size_t cap = 64 + (a->npeers + 1) * (RC_NAME_MAX + 12);
-        char *line = malloc(cap);
-        if (!line)
-            return;
-        size_t len = 0;
-        bool self_done = false;
-        size_t i = 0;
-        while (i < a->npeers || !self_done) {
-            const char *name;
-            bool alive;
-            if (!self_done && (i == a->npeers || strcmp(a->cfg.name, a->peers[i].se.e.name) < 0)) {
-                name = a->cfg.name;
-                alive = true;
-                self_done = true;
-            } else {
-                name = a->peers[i].se.e.name;
-                alive = a->peers[i].alive;
-                i++;
-            }
-            len += (size_t)snprintf(line + len, cap - len, "%s\"%s\": %s", len ? ", " : "", name,
-                                    alive ? "true" : "false");
+    if (rc_log_get_format() != RC_LOG_FMT_ELIXIR) {
+        for (i = 0; i < t->n; i++) {
+            const struct rc_peer *p = &t->v[i];
+            struct rc_log_field f[] = {
+                RC_LF_S("self", a->cfg.name),
+                RC_LF_S("node", p->se.e.name),
+                RC_LF_B("alive", p->last.ok),
+                RC_LF_D("rtt_ms", p->last.ok ? (double)p->last.rtt_us / 1000.0 : 0.0),
+                RC_LF_S("reason", rc_reason_str(p->last.reason)),
+            };
+
+            rc_log_event(RC_LOG_INFO, "sweep", f, 5);
         }
-        rc_log_info("%s[%s]", a->cfg.name, line);
-        free(line);
         return;
     }
-    for (size_t i = 0; i < a->npeers; i++) {
-        struct peer *p = &a->peers[i];
-        struct rc_log_field f[] = {
-            RC_LF_S("self", a->cfg.name),
-            RC_LF_S("node", p->se.e.name),
-            RC_LF_B("alive", p->alive),
-            RC_LF_D("rtt_ms", p->alive ? (double)p->rtt_us / 1000.0 : 0.0),
-            RC_LF_S("reason", rc_reason_str(p->result)),
-        };
-        rc_log_event(RC_LOG_INFO, "sweep", f, 5);
+    /* The classic line: self["a@h": true, "b@h": false], self included,
+     * sorted by name. */
+    cap = 64 + (t->n + 1) * (RC_NAME_MAX + 12);
+    line = malloc(cap);
+    if (line == NULL)
+        return;
+    while (i < t->n || !self_done) {
+        const char *name;
+        bool alive;
+
+        if (!self_done && (i == t->n || strcmp(a->cfg.name, t->v[i].se.e.name) < 0)) {
+            name = a->cfg.name;
+            alive = true;
+            self_done = true;
+        } else {
+            name = t->v[i].se.e.name;
+            alive = t->v[i].last.ok;
+            i++;
+        }
+        len += (size_t)snprintf(line + len, cap - len, "%s\"%s\": %s", len != 0 ? ", " : "", name,
+                                alive ? "true" : "false");
     }
+    rc_log_info("%s[%s]", a->cfg.name, line);
+    free(line);
 }
 
-static bool has_new_members(struct agent *a, const struct rc_snapshot *s);
+static size_t count_alive(const struct rc_peers *t)
+{
+    size_t alive = 0;
+
+    for (size_t i = 0; i < t->n; i++)
+        alive += t->v[i].last.ok;
+    return alive;
+}
+
+static void log_sweep_done(struct agent *a)
+{
+    size_t alive = count_alive(&a->peers);
+    struct rc_log_field f[] = {
+        RC_LF_S("self", a->cfg.name),
+        RC_LF_I("sweep", (int64_t)a->sweeps),
+        RC_LF_I("peers", (int64_t)a->peers.n),
+        RC_LF_I("alive", (int64_t)alive),
+        RC_LF_D("duration_ms", (double)(rc_now_mono_us() - a->sweep_started_us) / 1000.0),
+    };
+    rc_log_event(RC_LOG_DEBUG, "sweep_done", f, 5);
+}
+
 static void start_sweep(struct agent *a);
 static void arm_sweep_timer(struct agent *a);
 
@@ -190,62 +205,22 @@ static void finish_sweep(struct agent *a)
 {
     if (!a->sweeping)
         return;
-    uint64_t now = rc_now_mono_ms();
-    for (size_t i = 0; i < a->npeers; i++) {
-        struct peer *p = &a->peers[i];
-        if (!p->done) {
-            rc_ping_cancel(p->ping);
-            p->ping = NULL;
-            p->done = true;
-            p->alive = false;
-            p->result = RC_REASON_TIMEOUT;
-            log_state(a, p, PEER_DOWN, RC_REASON_TIMEOUT);
-        }
-        /* Two-stage expiry: stale on the registry's clock AND failing for
-         * prune_after. A peer that answers is never pruned. */
-        if (p->alive) {
-            p->failing_since_ms = 0;
-        } else {
-            if (!p->failing_since_ms)
-                p->failing_since_ms = now;
-            bool stale = p->se.e.age_ms > (int64_t)a->cfg.stale_after_ms;
-            bool due = now - p->failing_since_ms >= a->cfg.prune_after_ms;
-            /* The entry still listed long after we asked: the remove failed
-             * (a registry outage, say). Ask again, without logging again. */
-            bool retry = p->prune_requested && now - p->prune_requested_ms >= a->cfg.prune_after_ms;
-            if (stale && due && (!p->prune_requested || retry)) {
-                if (!p->prune_requested) {
-                    struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name),
-                                               RC_LF_S("node", p->se.e.name),
-                                               RC_LF_I("age_ms", p->se.e.age_ms)};
-                    rc_log_event(RC_LOG_INFO, "peer_pruned", f, 3);
-                }
-                p->prune_requested = true;
-                p->prune_requested_ms = now;
-                rc_worker_prune(a->worker, p->se.e.name, (int64_t)a->cfg.stale_after_ms);
-            }
-        }
+    for (size_t i = 0; i < a->npings; i++) {
+        rc_ping_cancel(a->pings[i].ping);
+        a->pings[i].ping = NULL;
     }
+    /* timeouts for the pings still out, then the two-stage expiry */
+    rc_peers_sweep_end(&a->peers, rc_now_mono_ms(), &a->changes);
+    emit_all(a);
     a->sweeping = false;
     event_del(a->ev_deadline);
     a->sweeps++;
     log_sweep(a);
-    if (rc_log_enabled(RC_LOG_DEBUG)) {
-        size_t alive = 0;
-        for (size_t i = 0; i < a->npeers; i++)
-            alive += a->peers[i].alive;
-        struct rc_log_field f[] = {
-            RC_LF_S("self", a->cfg.name),
-            RC_LF_I("sweep", (int64_t)a->sweeps),
-            RC_LF_I("peers", (int64_t)a->npeers),
-            RC_LF_I("alive", (int64_t)alive),
-            RC_LF_D("duration_ms", (double)(rc_now_mono_us() - a->sweep_started_us) / 1000.0),
-        };
-        rc_log_event(RC_LOG_DEBUG, "sweep_done", f, 5);
-    }
+    if (rc_log_enabled(RC_LOG_DEBUG))
+        log_sweep_done(a);
     /* A member joined while this sweep ran: greet it now rather than at the
      * next tick (start_sweep applies the snapshot, so this cannot repeat). */
-    if (a->pending && has_new_members(a, a->pending)) {
+    if (a->pending != NULL && rc_peers_has_new(&a->peers, a->pending)) {
         start_sweep(a);
         arm_sweep_timer(a);
     }
@@ -253,65 +228,72 @@ static void finish_sweep(struct agent *a)
 
 static void ping_done(void *arg, enum rc_reason r, uint64_t rtt_us)
 {
-    struct peer *p = arg;
-    struct agent *a = p->agent;
-    p->ping = NULL;
-    if (p->done)
-        return;
-    p->done = true;
-    p->result = r;
-    p->alive = r == RC_REASON_OK;
-    if (p->alive) {
-        p->rtt_us = rtt_us;
-        log_state(a, p, PEER_UP, r);
-    } else {
-        p->reason = r;
-        log_state(a, p, PEER_DOWN, r);
-    }
+    struct sweep_ping *sp = arg;
+    struct agent *a = sp->agent;
+
+    sp->ping = NULL;
+    record(a, sp->name, r == RC_REASON_OK, r, rtt_us);
     if (--a->outstanding == 0)
         finish_sweep(a);
 }
 
 static void start_sweep(struct agent *a)
 {
+    struct sweep_ping *pings;
+    struct timeval tv;
+    uint64_t ms;
+
     if (a->sweeping || a->stopping)
         return;
-    if (a->pending) {
+    if (a->pending != NULL) {
         apply_snapshot(a, a->pending);
         rc_snapshot_free(a->pending);
         a->pending = NULL;
     }
+    if (a->peers.n > a->pings_cap) {
+        pings = calloc(a->peers.n, sizeof(*pings));
+        if (pings == NULL) {
+            rc_log_error("sweep: out of memory, skipping this sweep");
+            return;
+        }
+        free(a->pings);
+        a->pings = pings;
+        a->pings_cap = a->peers.n;
+    }
+    a->npings = a->peers.n;
     a->sweeping = true;
     a->outstanding = 0;
     a->sweep_started_us = rc_now_mono_us();
-    for (size_t i = 0; i < a->npeers; i++) {
-        struct peer *p = &a->peers[i];
-        p->done = false;
-        p->alive = false;
-        p->ping = NULL;
-        p->agent = a;
-        if (!p->se.ip[0]) {
-            p->done = true;
-            p->result = RC_REASON_RESOLVE_FAILED;
-            log_state(a, p, PEER_DOWN, RC_REASON_RESOLVE_FAILED);
+    rc_peers_sweep_begin(&a->peers);
+    for (size_t i = 0; i < a->peers.n; i++) {
+        const struct rc_peer *p = &a->peers.v[i];
+        struct sweep_ping *sp = &a->pings[i];
+        int r;
+
+        sp->agent = a;
+        sp->ping = NULL;
+        snprintf(sp->name, sizeof(sp->name), "%s", p->se.e.name);
+        if (p->se.ip[0] == '\0') {
+            record(a, sp->name, false, RC_REASON_RESOLVE_FAILED, 0);
             continue;
         }
         a->outstanding++;
-        int r = rc_node_ping(a->node, p->se.e.name, p->se.ip, p->se.e.port, a->cfg.ping_timeout_ms,
-                             ping_done, p, &p->ping);
+        r = rc_node_ping(a->node, p->se.e.name, p->se.ip, p->se.e.port, a->cfg.ping_timeout_ms,
+                         ping_done, sp, &sp->ping);
         if (r != 0) {
+            /* no socket, no memory: our failure, not the peer's */
             a->outstanding--;
-            p->done = true;
-            p->result = RC_REASON_PROTOCOL_ERROR;
-            log_state(a, p, PEER_DOWN, p->result);
+            sp->ping = NULL;
+            record(a, sp->name, false, RC_REASON_LOCAL_ERROR, 0);
         }
     }
     if (a->outstanding == 0) {
         finish_sweep(a);
         return;
     }
-    uint64_t ms = a->cfg.ping_timeout_ms + SWEEP_SLACK_MS;
-    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    ms = a->cfg.ping_timeout_ms + SWEEP_SLACK_MS;
+    tv.tv_sec = (time_t)(ms / 1000);
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
     event_add(a->ev_deadline, &tv);
 }
 
@@ -323,6 +305,7 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct agent *a = arg;
+
     if (a->sweeping) {
         rc_log_debug("sweep: previous sweep still running, skipping this tick");
         return;
@@ -334,22 +317,16 @@ static void arm_sweep_timer(struct agent *a)
 {
     uint64_t ms = a->cfg.interval_ms;
     struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+
     event_del(a->ev_sweep);
     event_add(a->ev_sweep, &tv);
-}
-
-static bool has_new_members(struct agent *a, const struct rc_snapshot *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (!s->v[i].self && !find_peer(a, s->v[i].e.name))
-            return true;
-    return false;
 }
 
 /* Worker thread -> loop. */
 static void notify_from_worker(void *arg)
 {
     struct agent *a = arg;
+
     event_active(a->ev_snapshot, EV_READ, 0);
 }
 
@@ -357,7 +334,8 @@ static void snapshot_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct agent *a = arg;
     struct rc_snapshot *s = rc_worker_take(a->worker);
-    if (!s)
+
+    if (s == NULL)
         return;
     rc_snapshot_free(a->pending);
     a->pending = s;
@@ -366,7 +344,7 @@ static void snapshot_cb(evutil_socket_t fd, short what, void *arg)
         a->have_snapshot = true;
         start_sweep(a);
         arm_sweep_timer(a);
-    } else if (!a->sweeping && has_new_members(a, s)) {
+    } else if (!a->sweeping && rc_peers_has_new(&a->peers, s)) {
         /* A node joined: greet it now, not up to an interval later. The
          * timer restarts so sweeps stay an interval apart. */
         start_sweep(a);
@@ -377,16 +355,16 @@ static void snapshot_cb(evutil_socket_t fd, short what, void *arg)
 static void peer_down_cb(void *arg, const char *name, enum rc_reason reason)
 {
     struct agent *a = arg;
-    struct peer *p = find_peer(a, name);
-    if (!p)
-        return;
-    p->reason = reason;
-    log_state(a, p, PEER_DOWN, reason);
+    struct rc_peer_change chg;
+
+    if (rc_peers_mark_down(&a->peers, name, reason, &chg) == 1)
+        emit(a, &chg);
 }
 
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct agent *a = arg;
+
     rc_log_info("received %s, leaving the cluster", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     a->stopping = true;
     event_base_loopexit(a->base, NULL);
@@ -396,37 +374,32 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct agent *a = arg;
     struct rc_config next;
-    char err[4096] = "";
-    if (rc_config_reload(&a->cfg, &next, err, sizeof err) != 0) {
+    char err[4096] = "", lerr[256] = "";
+    bool new_interval;
+
+    /* next: the running configuration with the keys SIGHUP may change
+     * re-read; err: the keys that changed but wait for a restart */
+    if (rc_config_reload(&a->cfg, &next, err, sizeof(err)) != 0) {
         rc_log_error("SIGHUP: configuration not applied, keeping the running one:");
-        for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+        for (char *line = strtok(err, "\n"); line != NULL; line = strtok(NULL, "\n"))
             rc_log_error("  %s", line);
         return;
     }
-    char lerr[256] = "";
     if (strcmp(next.log_file, a->cfg.log_file) != 0) {
-        if (rc_log_open(next.log_file, lerr, sizeof lerr) != 0) {
+        if (rc_log_open(next.log_file, lerr, sizeof(lerr)) != 0) {
             rc_log_error("SIGHUP: configuration not applied: %s", lerr);
             return;
         }
-    } else if (rc_log_reopen(lerr, sizeof lerr) != 0) {
+    } else if (rc_log_reopen(lerr, sizeof(lerr)) != 0) {
         rc_log_error("SIGHUP: cannot reopen the log: %s", lerr);
     }
     rc_log_set_level(next.log_level);
     rc_log_set_format(next.log_format);
-    if (strcmp(next.name, a->cfg.name) || strcmp(next.registry, a->cfg.registry) ||
-        next.epmd != a->cfg.epmd || next.epmd_port != a->cfg.epmd_port ||
-        next.dist_port_min != a->cfg.dist_port_min || next.dist_port_max != a->cfg.dist_port_max ||
-        strcmp(next.cookie, a->cfg.cookie) || strcmp(next.cookie_file, a->cfg.cookie_file))
-        rc_log_warn("SIGHUP: name, cookie, registry and port settings change only on restart");
-    bool new_interval = next.interval_ms != a->cfg.interval_ms;
-    a->cfg.interval_ms = next.interval_ms;
-    a->cfg.ping_timeout_ms = next.ping_timeout_ms;
-    a->cfg.stale_after_ms = next.stale_after_ms;
-    a->cfg.prune_after_ms = next.prune_after_ms;
-    a->cfg.log_level = next.log_level;
-    a->cfg.log_format = next.log_format;
-    snprintf(a->cfg.log_file, sizeof a->cfg.log_file, "%s", next.log_file);
+    if (err[0] != '\0')
+        rc_log_warn("SIGHUP: %s change only on restart", err);
+    new_interval = next.interval_ms != a->cfg.interval_ms;
+    a->cfg = next;
+    rc_peers_set_expiry(&a->peers, a->cfg.stale_after_ms, a->cfg.prune_after_ms);
     if (new_interval) {
         rc_worker_set_interval(a->worker, a->cfg.interval_ms);
         if (a->have_snapshot)
@@ -436,25 +409,45 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
                 (unsigned long long)a->cfg.interval_ms, (unsigned long long)a->cfg.ping_timeout_ms);
 }
 
+static const char *epmd_word(enum rc_epmd_mode m)
+{
+    switch (m) {
+    case RC_EPMD_AUTO:
+        return "auto";
+    case RC_EPMD_SYSTEM:
+        return "system";
+    case RC_EPMD_EMBEDDED:
+        return "embedded";
+    default:
+        return "off";
+    }
+}
+
 int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cookie_len)
 {
     int rc = 1;
-    char err[512] = "";
-    struct agent *a = calloc(1, sizeof *a);
-    if (!a) {
+    char err[512] = "", masked[RC_URL_MAX];
+    struct agent *a;
+    struct rc_node_opts o;
+    struct rc_entry self;
+    struct event **evs[6];
+
+    a = calloc(1, sizeof(*a));
+    if (a == NULL) {
         rc_log_error("out of memory");
         return 1;
     }
     a->cfg = *cfg;
+    rc_peers_init(&a->peers, cfg->stale_after_ms, cfg->prune_after_ms);
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
     a->base = event_base_new();
-    if (!a->base) {
+    if (a->base == NULL) {
         rc_log_error("cannot create the event loop");
         goto out_free;
     }
 
-    struct rc_node_opts o = {
+    o = (struct rc_node_opts){
         .name = cfg->name,
         .cookie = cookie,
         .cookie_len = cookie_len,
@@ -465,17 +458,16 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
         .port_max = cfg->dist_port_max,
         .epmd_check_ms = cfg->interval_ms,
     };
-    a->node = rc_node_new(a->base, &o, err, sizeof err);
-    if (!a->node) {
+    a->node = rc_node_new(a->base, &o, err, sizeof(err));
+    if (a->node == NULL) {
         rc_log_error("%s", err);
         goto out_base;
     }
     rc_node_on_peer_down(a->node, peer_down_cb, a);
 
-    struct rc_entry self;
-    memset(&self, 0, sizeof self);
-    snprintf(self.name, sizeof self.name, "%s", cfg->name);
-    snprintf(self.host, sizeof self.host, "%s", strchr(cfg->name, '@') + 1);
+    memset(&self, 0, sizeof(self));
+    snprintf(self.name, sizeof(self.name), "%s", cfg->name);
+    snprintf(self.host, sizeof(self.host), "%s", strchr(cfg->name, '@') + 1);
     self.port = rc_node_port(a->node);
     self.started_at_ms = rc_now_wall_ms();
 
@@ -485,8 +477,8 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
     a->ev_term = evsignal_new(a->base, SIGTERM, stop_cb, a);
     a->ev_int = evsignal_new(a->base, SIGINT, stop_cb, a);
     a->ev_hup = evsignal_new(a->base, SIGHUP, hup_cb, a);
-    if (!a->ev_snapshot || !a->ev_sweep || !a->ev_deadline || !a->ev_term || !a->ev_int ||
-        !a->ev_hup) {
+    if (a->ev_snapshot == NULL || a->ev_sweep == NULL || a->ev_deadline == NULL ||
+        a->ev_term == NULL || a->ev_int == NULL || a->ev_hup == NULL) {
         rc_log_error("out of memory");
         goto out_events;
     }
@@ -494,19 +486,13 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
     event_add(a->ev_int, NULL);
     event_add(a->ev_hup, NULL);
 
-    char masked[RC_URL_MAX];
-    rc_registry_mask_url(cfg->registry, masked, sizeof masked);
+    rc_registry_mask_url(cfg->registry, masked, sizeof(masked));
     rc_log_info("rollcall %s starting as %s (distribution port %u, epmd %s, registry %s)",
-                ROLLCALL_VERSION, cfg->name, rc_node_port(a->node),
-                cfg->epmd == RC_EPMD_AUTO       ? "auto"
-                : cfg->epmd == RC_EPMD_SYSTEM   ? "system"
-                : cfg->epmd == RC_EPMD_EMBEDDED ? "embedded"
-                                                : "off",
-                masked);
+                ROLLCALL_VERSION, cfg->name, rc_node_port(a->node), epmd_word(cfg->epmd), masked);
 
     a->worker = rc_worker_start(cfg->registry, &self, cfg->interval_ms, notify_from_worker, a, err,
-                                sizeof err);
-    if (!a->worker) {
+                                sizeof(err));
+    if (a->worker == NULL) {
         rc_log_error("%s", err);
         goto out_events;
     }
@@ -515,27 +501,38 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
     rc = 0;
 
     /* Leave: our entry first (so listers stop seeing us), then the
-     * connections (so peers see us go at once). */
+     * connections (so peers see us go at once). The running sweep ends
+     * without verdicts: the peers did nothing wrong. */
     rc_worker_stop(a->worker, true);
     a->worker = NULL;
-    for (size_t i = 0; i < a->npeers; i++)
-        rc_ping_cancel(a->peers[i].ping);
+    for (size_t i = 0; i < a->npings; i++) {
+        rc_ping_cancel(a->pings[i].ping);
+        a->pings[i].ping = NULL;
+    }
+    rc_peers_leave(&a->peers);
+    a->sweeping = false;
 
 out_events:
     rc_worker_stop(a->worker, false);
     rc_node_free(a->node);
     a->node = NULL;
-    struct event **evs[] = {&a->ev_snapshot, &a->ev_sweep, &a->ev_deadline,
-                            &a->ev_term,     &a->ev_int,   &a->ev_hup};
-    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
-        if (*evs[i])
+    evs[0] = &a->ev_snapshot;
+    evs[1] = &a->ev_sweep;
+    evs[2] = &a->ev_deadline;
+    evs[3] = &a->ev_term;
+    evs[4] = &a->ev_int;
+    evs[5] = &a->ev_hup;
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (*evs[i] != NULL)
             event_free(*evs[i]);
 out_base:
     rc_node_free(a->node);
     event_base_free(a->base);
 out_free:
     rc_snapshot_free(a->pending);
-    free(a->peers);
+    rc_peers_free(&a->peers);
+    rc_peer_changes_free(&a->changes);
+    free(a->pings);
     free(a);
     return rc;
 }

@@ -56,7 +56,7 @@ struct rc_worker {
 
 void rc_snapshot_free(struct rc_snapshot *s)
 {
-    if (!s)
+    if (s == NULL)
         return;
     free(s->v);
     free(s);
@@ -66,24 +66,29 @@ int rc_resolve_host(const char *host, char *out, size_t outlen)
 {
     struct in_addr a4;
     struct in6_addr a6;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
+    struct addrinfo *res = NULL;
+    const struct addrinfo *pick;
+    const void *addr;
+    int r;
+
     if (inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1) {
         snprintf(out, outlen, "%s", host);
         return 0;
     }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
         return -ENOENT;
-    const struct addrinfo *pick = res;
-    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+    pick = res;
+    for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
         if (ai->ai_family == AF_INET) {
             pick = ai;
             break;
         }
-    const void *addr = pick->ai_family == AF_INET
-                           ? (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr
-                           : (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
-    int r = inet_ntop(pick->ai_family, addr, out, (socklen_t)outlen) ? 0 : -EINVAL;
+    }
+    addr = pick->ai_family == AF_INET
+               ? (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr
+               : (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
+    r = inet_ntop(pick->ai_family, addr, out, (socklen_t)outlen) != NULL ? 0 : -EINVAL;
     freeaddrinfo(res);
     return r;
 }
@@ -100,26 +105,28 @@ static void warn_reject(struct rc_worker *w, const struct rc_reject *r)
 {
     uint64_t now = rc_now_mono_ms();
     struct warned *slot = NULL, *oldest = &w->warned[0];
+    uint32_t suppressed = 0;
+
     for (size_t i = 0; i < WARN_TABLE; i++) {
         struct warned *x = &w->warned[i];
-        if (x->what[0] && strcmp(x->what, r->what) == 0) {
+
+        if (x->what[0] != '\0' && strcmp(x->what, r->what) == 0) {
             slot = x;
             break;
         }
         if (x->at_ms < oldest->at_ms)
             oldest = x;
     }
-    if (slot && now - slot->at_ms < WARN_EVERY_MS)
+    if (slot != NULL && now - slot->at_ms < WARN_EVERY_MS)
         return;
-    if (!slot) {
+    if (slot == NULL) {
         slot = oldest;
-        snprintf(slot->what, sizeof slot->what, "%s", r->what);
+        snprintf(slot->what, sizeof(slot->what), "%s", r->what);
     }
     slot->at_ms = now;
-    uint32_t suppressed = 0;
     if (!rc_ratelimit_allow(&w->rl_rejects, now, 20, 60000, &suppressed))
         return;
-    if (suppressed)
+    if (suppressed != 0)
         rc_log_warn("registry: %u more rejected entries not shown", suppressed);
     rc_log_warn("registry: skipping entry %s: %s", r->what, r->reason);
 }
@@ -128,7 +135,7 @@ static void registry_failed(struct rc_worker *w, const char *step, int rc, const
 {
     if (!w->outage)
         rc_log_error("registry unavailable (%s): %s (%s); pinging the last known members", step,
-                     why[0] ? why : "error", strerror(-rc));
+                     why[0] != '\0' ? why : "error", strerror(-rc));
     else
         rc_log_debug("registry still unavailable (%s): %s", step, why);
     w->outage = true;
@@ -139,15 +146,18 @@ static void registry_failed(struct rc_worker *w, const char *step, int rc, const
 
 static void do_prunes(struct rc_worker *w)
 {
+    struct prune_req *list, *p;
+    char err[256];
+
     pthread_mutex_lock(&w->mu);
-    struct prune_req *list = w->prunes;
+    list = w->prunes;
     w->prunes = NULL;
     pthread_mutex_unlock(&w->mu);
-    while (list) {
-        struct prune_req *p = list;
+    while (list != NULL) {
+        p = list;
         list = p->next;
-        char err[256] = "";
-        if (w->reg) {
+        err[0] = '\0';
+        if (w->reg != NULL) {
             int r = w->reg->ops->remove(w->reg->ctx, p->name, p->min_age_ms, err, sizeof err);
             if (r != 0)
                 rc_log_warn("registry: could not prune %s: %s", p->name, err);
@@ -156,12 +166,48 @@ static void do_prunes(struct rc_worker *w)
     }
 }
 
+/* A snapshot of list (its addresses resolved, sorted by name), or NULL. */
+static struct rc_snapshot *snapshot_of(struct rc_worker *w, const struct rc_reg_list *list)
+{
+    struct rc_snapshot *s = calloc(1, sizeof(*s));
+    char from_name[RC_HOST_MAX + 1];
+
+    if (s != NULL && list->n != 0)
+        s->v = calloc(list->n, sizeof(*s->v));
+    if (s == NULL || (list->n != 0 && s->v == NULL)) {
+        rc_snapshot_free(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < list->n; i++) {
+        struct rc_snap_entry *se = &s->v[s->n];
+        const char *host, *at;
+
+        se->e = list->entries[i];
+        se->self = strcmp(se->e.name, w->self.name) == 0;
+        host = se->e.host;
+        if (host[0] == '\0') {
+            at = strchr(se->e.name, '@');
+            snprintf(from_name, sizeof(from_name), "%s", at != NULL ? at + 1 : "");
+            host = from_name;
+        }
+        if (rc_resolve_host(host, se->ip, sizeof(se->ip)) != 0)
+            se->ip[0] = '\0';
+        s->n++;
+    }
+    qsort(s->v, s->n, sizeof(*s->v), cmp_entry);
+    return s;
+}
+
 static void round_trip(struct rc_worker *w)
 {
     char err[512] = "";
+    struct rc_reg_list list = {0};
+    struct rc_snapshot *s;
+    uint64_t t0, t1, t2;
     int r;
-    if (!w->reg) {
-        r = rc_registry_open(w->url, &w->reg, err, sizeof err);
+
+    if (w->reg == NULL) {
+        r = rc_registry_open(w->url, &w->reg, err, sizeof(err));
         if (r != 0) {
             registry_failed(w, "open", r, err);
             return;
@@ -169,20 +215,19 @@ static void round_trip(struct rc_worker *w)
     }
     do_prunes(w);
     w->self.updated_at_ms = rc_now_wall_ms();
-    uint64_t t0 = rc_now_mono_us();
+    t0 = rc_now_mono_us();
     r = w->reg->ops->publish(w->reg->ctx, &w->self, err, sizeof err);
-    uint64_t t1 = rc_now_mono_us();
+    t1 = rc_now_mono_us();
     if (r != 0) {
         registry_failed(w, "publish", r, err);
         return;
     }
-    struct rc_reg_list list = {0};
     r = w->reg->ops->list(w->reg->ctx, &list, err, sizeof err);
     if (r != 0) {
         registry_failed(w, "list", r, err);
         return;
     }
-    uint64_t t2 = rc_now_mono_us();
+    t2 = rc_now_mono_us();
     if (rc_log_enabled(RC_LOG_DEBUG)) {
         struct rc_log_field f[] = {
             RC_LF_D("publish_ms", (double)(t1 - t0) / 1000.0),
@@ -190,6 +235,7 @@ static void round_trip(struct rc_worker *w)
             RC_LF_I("entries", (int64_t)list.n),
             RC_LF_I("rejects", (int64_t)list.nrejects),
         };
+
         rc_log_event(RC_LOG_DEBUG, "registry_round", f, 4);
     }
     if (w->outage)
@@ -198,32 +244,10 @@ static void round_trip(struct rc_worker *w)
     for (size_t i = 0; i < list.nrejects; i++)
         warn_reject(w, &list.rejects[i]);
 
-    struct rc_snapshot *s = calloc(1, sizeof *s);
-    if (s && list.n)
-        s->v = calloc(list.n, sizeof *s->v);
-    if (!s || (list.n && !s->v)) {
-        rc_snapshot_free(s);
-        rc_reg_list_free(&list);
-        return;
-    }
-    for (size_t i = 0; i < list.n; i++) {
-        struct rc_snap_entry *se = &s->v[s->n];
-        se->e = list.entries[i];
-        se->self = strcmp(se->e.name, w->self.name) == 0;
-        const char *host = se->e.host;
-        char from_name[RC_HOST_MAX + 1];
-        if (!host[0]) {
-            const char *at = strchr(se->e.name, '@');
-            snprintf(from_name, sizeof from_name, "%s", at ? at + 1 : "");
-            host = from_name;
-        }
-        if (rc_resolve_host(host, se->ip, sizeof se->ip) != 0)
-            se->ip[0] = '\0';
-        s->n++;
-    }
+    s = snapshot_of(w, &list);
     rc_reg_list_free(&list);
-    qsort(s->v, s->n, sizeof *s->v, cmp_entry);
-
+    if (s == NULL)
+        return;
     pthread_mutex_lock(&w->mu);
     s->seq = ++w->seq;
     rc_snapshot_free(w->ready);
@@ -232,48 +256,64 @@ static void round_trip(struct rc_worker *w)
     w->notify(w->arg);
 }
 
+/* Sleeps, under w->mu, until due on the monotonic clock or until stopped
+ * or woken (a new interval). */
+static void sleep_until(struct rc_worker *w, uint64_t due)
+{
+    struct timespec ts;
+    uint64_t now, wait;
+
+    while (!w->stop) {
+        now = rc_now_mono_ms();
+        if (now >= due)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        wait = due - now;
+        ts.tv_sec += (time_t)(wait / 1000);
+        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+    }
+}
+
+static void remove_self_entry(struct rc_worker *w)
+{
+    char err[512] = "";
+
+    if (w->reg == NULL && rc_registry_open(w->url, &w->reg, err, sizeof(err)) != 0)
+        rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
+    if (w->reg != NULL) {
+        int r = w->reg->ops->remove(w->reg->ctx, w->self.name, 0, err, sizeof err);
+        if (r != 0)
+            rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
+        else
+            rc_log_info("removed %s from the registry", w->self.name);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct rc_worker *w = arg;
+    uint64_t started;
+    bool remove_self;
+
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
         pthread_mutex_unlock(&w->mu);
-        uint64_t started = rc_now_mono_ms();
+        started = rc_now_mono_ms();
         round_trip(w);
         pthread_mutex_lock(&w->mu);
         /* Sleep the rest of the interval on the monotonic clock. */
-        uint64_t due = started + w->interval_ms;
-        while (!w->stop) {
-            uint64_t now = rc_now_mono_ms();
-            if (now >= due)
-                break;
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            uint64_t wait = due - now;
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&w->cond, &w->mu, &ts);
-        }
+        sleep_until(w, started + w->interval_ms);
     }
-    bool remove_self = w->remove_self;
+    remove_self = w->remove_self;
     pthread_mutex_unlock(&w->mu);
 
-    if (remove_self) {
-        char err[512] = "";
-        if (!w->reg && rc_registry_open(w->url, &w->reg, err, sizeof err) != 0)
-            rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
-        if (w->reg) {
-            int r = w->reg->ops->remove(w->reg->ctx, w->self.name, 0, err, sizeof err);
-            if (r != 0)
-                rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
-            else
-                rc_log_info("removed %s from the registry", w->self.name);
-        }
-    }
+    if (remove_self)
+        remove_self_entry(w);
     rc_registry_close(w->reg);
     w->reg = NULL;
     return NULL;
@@ -283,25 +323,28 @@ struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entr
                                   uint64_t interval_ms, void (*notify)(void *), void *arg,
                                   char *err, size_t errlen)
 {
-    if (!rc_registry_load(registry_url, err, errlen))
+    struct rc_worker *w;
+    pthread_condattr_t ca;
+    int r;
+
+    if (rc_registry_load(registry_url, err, errlen) == NULL)
         return NULL;
-    struct rc_worker *w = calloc(1, sizeof *w);
-    if (!w) {
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    snprintf(w->url, sizeof w->url, "%s", registry_url);
+    snprintf(w->url, sizeof(w->url), "%s", registry_url);
     w->self = *self;
     w->interval_ms = interval_ms;
     w->notify = notify;
     w->arg = arg;
-    pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&w->mu, NULL);
-    int r = pthread_create(&w->thread, NULL, worker_main, w);
+    r = pthread_create(&w->thread, NULL, worker_main, w);
     if (r != 0) {
         snprintf(err, errlen, "cannot start the registry thread: %s", strerror(r));
         pthread_cond_destroy(&w->cond);
@@ -314,8 +357,10 @@ struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entr
 
 struct rc_snapshot *rc_worker_take(struct rc_worker *w)
 {
+    struct rc_snapshot *s;
+
     pthread_mutex_lock(&w->mu);
-    struct rc_snapshot *s = w->ready;
+    s = w->ready;
     w->ready = NULL;
     pthread_mutex_unlock(&w->mu);
     return s;
@@ -323,10 +368,11 @@ struct rc_snapshot *rc_worker_take(struct rc_worker *w)
 
 void rc_worker_prune(struct rc_worker *w, const char *name, int64_t min_age_ms)
 {
-    struct prune_req *p = calloc(1, sizeof *p);
-    if (!p)
+    struct prune_req *p = calloc(1, sizeof(*p));
+
+    if (p == NULL)
         return;
-    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->name, sizeof(p->name), "%s", name);
     p->min_age_ms = min_age_ms;
     pthread_mutex_lock(&w->mu);
     p->next = w->prunes;
@@ -344,7 +390,9 @@ void rc_worker_set_interval(struct rc_worker *w, uint64_t interval_ms)
 
 void rc_worker_stop(struct rc_worker *w, bool remove_self)
 {
-    if (!w)
+    struct prune_req *p;
+
+    if (w == NULL)
         return;
     pthread_mutex_lock(&w->mu);
     w->stop = true;
@@ -353,8 +401,8 @@ void rc_worker_stop(struct rc_worker *w, bool remove_self)
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
     rc_snapshot_free(w->ready);
-    while (w->prunes) {
-        struct prune_req *p = w->prunes;
+    while (w->prunes != NULL) {
+        p = w->prunes;
         w->prunes = p->next;
         free(p);
     }

@@ -4,9 +4,9 @@
  * Pure functions over byte buffers (no sockets, no logging, no allocation)
  * so that the unit tests and the fuzzer drive exactly the code the daemon
  * runs. Every parser checks a length before it reads the bytes it covers and
- * writes its out-parameters only on success. Facts: PROTOCOL.md section 1.
+ * writes its out-parameters only on success. Facts: docs/protocol.md, "EPMD".
  */
-#include "rollcall/epmd.h"
+#include "rollcall/epmd_msg.h"
 #include "rollcall/bytes.h"
 
 #include <errno.h>
@@ -21,9 +21,11 @@
  * NUL; '@' is the caller's business, it passes the part before it). */
 static int alive_len(const char *alive, size_t *ret_len)
 {
-    if (!alive)
+    size_t n;
+
+    if (alive == NULL)
         return -EINVAL;
-    size_t n = strnlen(alive, RC_EPMD_ALIVE_MAX + 1);
+    n = strnlen(alive, RC_EPMD_ALIVE_MAX + 1);
     if (n < 1 || n > RC_EPMD_ALIVE_MAX)
         return -EINVAL;
     *ret_len = n;
@@ -32,20 +34,23 @@ static int alive_len(const char *alive, size_t *ret_len)
 
 static bool name_ok(const uint8_t *p, size_t n)
 {
-    return n >= 1 && n <= RC_EPMD_ALIVE_MAX && !memchr(p, 0, n);
+    return n >= 1 && n <= RC_EPMD_ALIVE_MAX && memchr(p, 0, n) == NULL;
 }
 
 int rc_epmd_build_alive2_req(uint8_t *out, size_t cap, size_t *ret_len, uint16_t port,
                              const char *alive)
 {
-    size_t n;
-    int r = alive_len(alive, &n);
+    size_t n, body;
+    uint8_t *p;
+    int r;
+
+    r = alive_len(alive, &n);
     if (r < 0)
         return r;
-    size_t body = ALIVE2_REQ_FIXED + n;
+    body = ALIVE2_REQ_FIXED + n;
     if (cap < 2 + body)
         return -ENOSPC;
-    uint8_t *p = rc_put16(out, (uint16_t)body);
+    p = rc_put16(out, (uint16_t)body);
     *p++ = RC_EPMD_ALIVE2_REQ;
     p = rc_put16(p, port);
     *p++ = 77; /* NodeType: OTP's erl_epmd sends 'M' for hidden nodes too */
@@ -62,9 +67,11 @@ int rc_epmd_build_alive2_req(uint8_t *out, size_t cap, size_t *ret_len, uint16_t
 
 int rc_epmd_parse_alive2_resp(const uint8_t *buf, size_t len, uint32_t *ret_creation)
 {
+    uint32_t creation;
+    size_t want;
+
     if (len < 1)
         return -EAGAIN;
-    size_t want;
     if (buf[0] == RC_EPMD_ALIVE2_X_RESP)
         want = 6;
     else if (buf[0] == RC_EPMD_ALIVE2_RESP)
@@ -77,7 +84,7 @@ int rc_epmd_parse_alive2_resp(const uint8_t *buf, size_t len, uint32_t *ret_crea
         return -EPROTO;
     if (buf[1] != 0)
         return -EEXIST;
-    uint32_t creation = want == 6 ? rc_get32(buf + 2) : rc_get16(buf + 2);
+    creation = want == 6 ? rc_get32(buf + 2) : rc_get16(buf + 2);
     if (creation == 0) /* never valid in a handshake, pid or ref */
         return -EPROTO;
     *ret_creation = creation;
@@ -86,13 +93,16 @@ int rc_epmd_parse_alive2_resp(const uint8_t *buf, size_t len, uint32_t *ret_crea
 
 int rc_epmd_build_port_please2_req(uint8_t *out, size_t cap, size_t *ret_len, const char *alive)
 {
+    uint8_t *p;
     size_t n;
-    int r = alive_len(alive, &n);
+    int r;
+
+    r = alive_len(alive, &n);
     if (r < 0)
         return r;
     if (cap < 3 + n)
         return -ENOSPC;
-    uint8_t *p = rc_put16(out, (uint16_t)(1 + n));
+    p = rc_put16(out, (uint16_t)(1 + n));
     *p++ = RC_EPMD_PORT_PLEASE2_REQ;
     memcpy(p, alive, n);
     *ret_len = 3 + n;
@@ -104,6 +114,8 @@ int rc_epmd_parse_port2_resp(const uint8_t *buf, size_t len, bool eof,
 {
     /* Anything still incomplete is -EAGAIN before EOF and malformed after. */
     int short_read = eof ? -EPROTO : -EAGAIN;
+    struct rc_epmd_node_info info;
+    size_t nlen, elen, total;
 
     if (len < 2)
         return len == 1 && buf[0] != RC_EPMD_PORT2_RESP ? -EPROTO : short_read;
@@ -114,13 +126,13 @@ int rc_epmd_parse_port2_resp(const uint8_t *buf, size_t len, bool eof,
     if (len < PORT2_RESP_FIXED)
         return short_read;
 
-    size_t nlen = rc_get16(buf + 10);
+    nlen = rc_get16(buf + 10);
     if (nlen < 1 || nlen > RC_EPMD_ALIVE_MAX)
         return -EPROTO;
     if (len < PORT2_RESP_FIXED + nlen + 2)
         return short_read;
-    size_t elen = rc_get16(buf + PORT2_RESP_FIXED + nlen);
-    size_t total = PORT2_RESP_FIXED + nlen + 2 + elen;
+    elen = rc_get16(buf + PORT2_RESP_FIXED + nlen);
+    total = PORT2_RESP_FIXED + nlen + 2 + elen;
     if (len < total)
         return short_read;
     if (len > total)
@@ -128,7 +140,7 @@ int rc_epmd_parse_port2_resp(const uint8_t *buf, size_t len, bool eof,
     if (!name_ok(buf + PORT2_RESP_FIXED, nlen))
         return -EPROTO;
 
-    struct rc_epmd_node_info info = {
+    info = (struct rc_epmd_node_info){
         .port = rc_get16(buf + 2),
         .node_type = buf[4],
         .protocol = buf[5],
@@ -145,12 +157,14 @@ int rc_epmd_parse_port2_resp(const uint8_t *buf, size_t len, bool eof,
 
 static int parse_alive2_body(const uint8_t *b, size_t n, struct rc_epmd_req *req)
 {
+    size_t nlen, elen;
+
     if (n < ALIVE2_REQ_FIXED + 1)
         return -EPROTO;
-    size_t nlen = rc_get16(b + 9);
-    if (!(nlen >= 1 && nlen <= RC_EPMD_ALIVE_MAX) || ALIVE2_REQ_FIXED + nlen > n)
+    nlen = rc_get16(b + 9);
+    if (nlen < 1 || nlen > RC_EPMD_ALIVE_MAX || ALIVE2_REQ_FIXED + nlen > n)
         return -EPROTO;
-    size_t elen = rc_get16(b + 11 + nlen);
+    elen = rc_get16(b + 11 + nlen);
     /* Exactly the declared fields: trailing bytes are as wrong as missing ones. */
     if (ALIVE2_REQ_FIXED + nlen + elen != n)
         return -EPROTO;
@@ -169,6 +183,7 @@ static int parse_alive2_body(const uint8_t *b, size_t n, struct rc_epmd_req *req
 static int parse_port_please2_body(const uint8_t *b, size_t n, struct rc_epmd_req *req)
 {
     size_t nlen = n - 1;
+
     /* Ancient clients NUL-terminated the name; epmd still strips one. */
     if (nlen > 0 && b[n - 1] == 0)
         nlen--;
@@ -181,20 +196,23 @@ static int parse_port_please2_body(const uint8_t *b, size_t n, struct rc_epmd_re
 
 int rc_epmd_parse_req(const uint8_t *buf, size_t len, size_t *ret_used, struct rc_epmd_req *ret)
 {
+    struct rc_epmd_req req;
+    const uint8_t *b;
+    size_t n;
+    int r;
+
     if (len < 2)
         return -EAGAIN;
-    size_t n = rc_get16(buf);
+    n = rc_get16(buf);
     /* The hard maximum first: nothing is waited for or parsed beyond it. */
     if (n < 1 || n >= RC_EPMD_MAX_REQ)
         return -EMSGSIZE;
     if (len < 2 + n)
         return -EAGAIN;
 
-    const uint8_t *b = buf + 2;
-    struct rc_epmd_req req;
+    b = buf + 2;
     memset(&req, 0, sizeof(req));
     req.type = b[0];
-    int r;
     switch (b[0]) {
     case RC_EPMD_ALIVE2_REQ:
         r = parse_alive2_body(b, n, &req);
@@ -231,7 +249,11 @@ int rc_epmd_build_alive2_x_resp(uint8_t *out, size_t cap, size_t *ret_len, uint8
 int rc_epmd_build_port2_resp(uint8_t *out, size_t cap, size_t *ret_len,
                              const struct rc_epmd_node_info *info)
 {
-    if (!info) {
+    size_t n, total;
+    uint8_t *p;
+    int r;
+
+    if (info == NULL) {
         if (cap < 2)
             return -ENOSPC;
         out[0] = RC_EPMD_PORT2_RESP;
@@ -239,14 +261,13 @@ int rc_epmd_build_port2_resp(uint8_t *out, size_t cap, size_t *ret_len,
         *ret_len = 2;
         return 0;
     }
-    size_t n;
-    int r = alive_len(info->alive, &n);
+    r = alive_len(info->alive, &n);
     if (r < 0)
         return r;
-    size_t total = PORT2_RESP_FIXED + n + 2;
+    total = PORT2_RESP_FIXED + n + 2;
     if (cap < total)
         return -ENOSPC;
-    uint8_t *p = out;
+    p = out;
     *p++ = RC_EPMD_PORT2_RESP;
     *p++ = 0;
     p = rc_put16(p, info->port);

@@ -2,7 +2,7 @@
  * handshake.c - the Erlang distribution handshake, version 6, both roles.
  *
  * Owns the Len:16 framing and the send_name / status / challenge /
- * challenge_reply / challenge_ack exchange (PROTOCOL.md section 2), and the
+ * challenge_reply / challenge_ack exchange (docs/protocol.md section 2), and the
  * node-name syntax check. It is a pure state machine over byte buffers so the
  * captured OTP exchanges can be replayed byte for byte in unit tests and the
  * fuzzer can drive it without sockets; the connection layer owns the socket,

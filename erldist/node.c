@@ -11,7 +11,7 @@
  *
  * Freeing: a connection that closes is unlinked from the name index at once
  * (so nothing finds it again) but freed only from the node's reaper event,
- * after the callback that closed it has returned (STYLE.md rule 5). Ping
+ * after the callback that closed it has returned (docs/conventions.md, "Ownership"). Ping
  * callbacks are likewise only ever called from the loop, never from inside
  * rc_node_ping, so a caller may start and cancel pings from any callback.
  *
@@ -204,6 +204,11 @@ static enum rc_reason reason_from_errno(int err)
         return RC_REASON_UNREACHABLE;
     case ETIMEDOUT:
         return RC_REASON_TIMEOUT;
+    case EMFILE: /* our side, not the peer's */
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        return RC_REASON_LOCAL_ERROR;
     default:
         return RC_REASON_CONNECTION_LOST;
     }
@@ -491,7 +496,7 @@ static void conn_up(struct rc_conn *c)
             ping_send(c, p);
 }
 
-/* The acceptor learned the peer's name: decide the status (PROTOCOL.md
+/* The acceptor learned the peer's name: decide the status (docs/protocol.md
  * section 2, simultaneous connect) and index the connection by name. */
 static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
 {
@@ -774,6 +779,12 @@ static void epmd_lookup_cb(void *arg, int result, uint16_t port)
         break;
     case EPROTO:
         r = RC_REASON_PROTOCOL_ERROR;
+        break;
+    case EMFILE: /* our side, not the peer's */
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        r = RC_REASON_LOCAL_ERROR;
         break;
     default:
         r = RC_REASON_EPMD_UNREACHABLE;

@@ -9,7 +9,7 @@
  * that it commits only on success.
  *
  * rc_term_skip validates a whole term the way OTP's own decoder would accept
- * it (PROTOCOL.md section 6): atoms are at most 255 characters of valid UTF-8
+ * it (docs/protocol.md section 6): atoms are at most 255 characters of valid UTF-8
  * (or latin1), BIT_BINARY bit counts, big-number signs and float values are
  * checked, NEW_FUN's inner fields must end exactly at its Size. It does not
  * look for duplicate map keys (that would need term comparison; OTP rejects

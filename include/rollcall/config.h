@@ -3,9 +3,9 @@
  *
  * Defaults < ini file < environment ROLLCALL_<KEY> < command-line --key.
  * One table holds every key with its section, type, bounds and default
- * (DESIGN.md "Configuration"); the ini sections only group keys. Every error
- * is collected (not just the first) and names its origin: "FILE:LINE: ...",
- * "environment ROLLCALL_X: ...", "option --x: ...".
+ * (agent/config.c; docs/config.md lists them); the ini sections only group
+ * keys. Every error is collected (not just the first) and names its origin:
+ * "FILE:LINE: ...", "environment ROLLCALL_X: ...", "option --x: ...".
  */
 #ifndef ROLLCALL_CONFIG_H
 #define ROLLCALL_CONFIG_H
@@ -17,7 +17,8 @@
 #include <stdio.h>
 
 #include "rollcall/epmd.h"
-#include "rollcall/handshake.h"
+#include "rollcall/handshake.h" /* RC_COOKIE_MAX */
+#include "rollcall/names.h"
 #include "rollcall/log.h"
 
 #define RC_URL_MAX 2048
@@ -70,23 +71,21 @@ int rc_config_load(struct rc_config *ret, struct rc_args *ret_args, int argc, ch
  * '*' bytes so that it never shows in ps or /proc/PID/cmdline. It keeps a
  * private copy of argv for rc_config_reload. */
 
-/* SIGHUP: re-reads the same ini, environment and flags into *ret. Returns 0
- * only if the whole validates; the caller then applies what may change at
- * run time (interval, timeouts, log level, format, file). */
+/* SIGHUP: re-reads the same ini, environment and flags. Returns 0 only if
+ * the whole validates (else -EINVAL, every error in err, *ret untouched). */
 int rc_config_reload(const struct rc_config *cur, struct rc_config *ret, char *err, size_t errlen);
+/* On success *ret is *cur with the keys SIGHUP may change (the table's
+ * reload flag: interval, ping_timeout, stale_after, prune_after and the log
+ * keys) re-read; err then names the other keys whose value changed and
+ * waits for a restart ("name, registry"), or is "". */
+
+/* --help and `rollcall help`: the commands and every key as a flag with its
+ * doc line and default, from the key table. */
+void rc_config_usage(FILE *out);
 
 /* check-config: prints every key as "section.key = value  (source)" with
  * secrets masked (cookie, passwords in the registry URL). */
 void rc_config_print(const struct rc_config *c, FILE *out);
-
-/* Parses "500ms", "2s", "1m", "1h" (a bare number is ms). -EINVAL if not. */
-int rc_duration_parse(const char *s, uint64_t *ret_ms);
-/* Formats ms back to the shortest exact unit ("1500ms", "2s", "1m"). */
-void rc_duration_format(uint64_t ms, char *out, size_t outlen);
-
-/* First global (non-loopback, non-link-local) IPv4 address of this host into
- * out, dotted. -ENOENT if there is none. */
-int rc_first_global_ipv4(char *out, size_t outlen);
 
 /* The cookie: cfg->cookie if set; else cfg->cookie_file; else Erlang's own
  * lookup ($HOME/.erlang.cookie, then $XDG_CONFIG_HOME/erlang/.erlang.cookie,

@@ -2,7 +2,7 @@
  * handshake.h - Erlang distribution handshake, version 6 (erldist/handshake.c).
  *
  * A pure state machine: bytes in, bytes out, no sockets, no clock, no logging,
- * so unit tests replay the captured OTP exchanges in ../shared/vectors and the
+ * so unit tests replay the captured OTP exchanges in tests/fixtures/vectors and the
  * fuzzer drives it directly. The caller owns the socket and the deadline.
  *
  * Framing: every handshake message is Len:16 + payload. rc_hs_feed consumes
@@ -23,7 +23,7 @@
 #define RC_COOKIE_MAX 255    /* cookie bytes */
 #define RC_HS_FRAME_MAX 1024 /* largest handshake frame accepted (payload bytes) */
 
-/* Distribution flags (PROTOCOL.md section 3). */
+/* Distribution flags (docs/protocol.md section 3). */
 #define RC_DFLAG_PUBLISHED 0x1ULL
 #define RC_DFLAG_EXTENDED_REFERENCES 0x4ULL
 #define RC_DFLAG_HANDSHAKE_23 0x1000000ULL

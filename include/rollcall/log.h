@@ -1,7 +1,7 @@
 /*
  * log.h - the daemon's one logger (agent/log.c).
  *
- * Three formats (DESIGN.md "Logs"):
+ * Three formats (docs/logs.md):
  *   elixir  "18:51:29.277 [info] message"               (local time, ms)
  *   text    logfmt: ts=2026-11-20T18:51:29.277Z level=info msg=... key=value ...
  *   json    {"ts":"2026-11-20T18:51:29.277Z","level":"info","msg":"...","key":value}

@@ -20,6 +20,7 @@ enum rc_reason {
     RC_REASON_UNREACHABLE,      /* EHOSTUNREACH / ENETUNREACH */
     RC_REASON_RESOLVE_FAILED,   /* the host name does not resolve */
     RC_REASON_SHUTDOWN,         /* we are stopping */
+    RC_REASON_LOCAL_ERROR,      /* our side: out of sockets or memory (EMFILE, ENOMEM, ...) */
 };
 
 /* Returns the stable lower-case word for a reason ("timeout", ...). Never NULL. */
@@ -50,6 +51,8 @@ static inline const char *rc_reason_str(enum rc_reason r)
         return "resolve_failed";
     case RC_REASON_SHUTDOWN:
         return "shutdown";
+    case RC_REASON_LOCAL_ERROR:
+        return "local_error";
     }
     return "unknown";
 }

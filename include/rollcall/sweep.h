@@ -7,7 +7,8 @@
  * the last answer is in or the deadline passes: so a sweep costs the slowest
  * peer, never the sum. State changes (up, down with its reason, pruned, left)
  * are logged once, as they happen: a lost connection marks its peer down at
- * once, without waiting for the next sweep.
+ * once, without waiting for the next sweep. The peer states themselves are
+ * the peer table's (peers.h); this is the loop around it.
  */
 #ifndef ROLLCALL_SWEEP_H
 #define ROLLCALL_SWEEP_H

@@ -78,7 +78,7 @@ int rc_term_dec_version(struct rc_term_dec *d);
 /* The tag at the cursor without consuming it, or -EMSGSIZE at the end. */
 int rc_term_peek_tag(const struct rc_term_dec *d);
 
-/* Validates and skips one whole term (any tag listed in PROTOCOL.md section 6;
+/* Validates and skips one whole term (any tag listed in docs/protocol.md section 6;
  * COMPRESSED, ATOM_CACHE_REF, LOCAL and unknown tags give -EPROTO). */
 int rc_term_skip(struct rc_term_dec *d);
 

@@ -4,7 +4,7 @@ A minimal Erlang distribution client of our own (handshake v6 as initiator,
 is_auth ping), so a test can ping an agent "the way OTP does" while it is
 under attack, measure the round trip, and also misbehave on purpose at any
 step (stop after send_name, wrong cookie, garbage after the handshake).
-Wire facts: PROTOCOL.md. Python 3 standard library only.
+Wire facts: docs/protocol.md; captures: tests/fixtures/vectors. Python 3 standard library only.
 """
 
 import hashlib

@@ -1,13 +1,14 @@
 /*
- * fuzz_config.c - the ini file path of rc_config_load, and rc_duration_parse.
+ * fuzz_config.c - the ini file path of rc_config_load, and the duration rule.
  *
  * The input is written to a memfd and loaded through the real command-line
  * path (`rollcall -c /proc/self/fd/N check-config`), so the fuzzer drives
  * exactly what a user's file drives: the line reader, inih, the key table,
  * every value parser and the error collector; a successful load is printed
  * too. ROLLCALL_NAME is set so that no run depends on the host's addresses.
- * The same bytes then go to rc_duration_parse, whose result must survive a
- * round trip through rc_duration_format.
+ * The same bytes then go to rc_duration_from_text (the base layer's one
+ * duration rule, which the configuration uses), whose result must survive a
+ * round trip through rc_duration_to_text.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "rollcall/config.h"
+#include "rollcall/duration.h"
 
 extern char **environ;
 
@@ -71,11 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(s, data, size);
     s[size] = '\0';
-    if (rc_duration_parse(s, &ms) == 0) {
+    if (rc_duration_from_text(s, size, &ms) == 0) {
         char out[32];
 
-        rc_duration_format(ms, out, sizeof(out));
-        if (rc_duration_parse(out, &back) != 0 || back != ms)
+        rc_duration_to_text(ms, out, sizeof(out));
+        if (rc_duration_from_text(out, strlen(out), &back) != 0 || back != ms)
             abort();
     }
     free(s);

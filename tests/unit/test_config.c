@@ -19,7 +19,10 @@
 
 #include <cmocka.h>
 
+#include "../../agent/config_int.h" /* the key table */
 #include "rollcall/config.h"
+#include "rollcall/duration.h"
+#include "rollcall/netif.h"
 #include "rollcall/registry.h"
 
 extern char **environ;
@@ -520,6 +523,8 @@ static void test_commands(void **state)
     assert_string_equal(f->err, "option --help takes no value");
     assert_int_equal(load(f, "--ping_timeout", "300ms", NULL), 0); /* '_' spelling tolerated */
     assert_int_equal(f->cfg.ping_timeout_ms, 300);
+    assert_int_equal(load(f, "help", NULL), 0); /* `rollcall help` is --help */
+    assert_true(f->args.help);
 }
 
 static void test_help_version_despite_bad_config(void **state)
@@ -672,7 +677,37 @@ static void test_reload(void **state)
     assert_int_equal(((unsigned char *)&next)[0], 0x5A);
 }
 
-/* ---- durations ---- */
+/* SIGHUP changes only the keys the table marks reloadable; the others keep
+ * their running value and are named. */
+static void test_reload_restart_keys(void **state)
+{
+    struct fx *f = *state;
+    struct rc_config next;
+    char err[1024];
+
+    WRITE_INI(f, "[node]\nepmd_port = 4369\n[agent]\ninterval = 2s\n");
+    assert_int_equal(load(f, "-c", f->ini, NULL), 0);
+    WRITE_INI(f, "[node]\nepmd_port = 4370\ndist_port_min = 9000\ndist_port_max = 9100\n"
+                 "[agent]\ninterval = 3s\n");
+    assert_int_equal(rc_config_reload(&f->cfg, &next, err, sizeof(err)), 0);
+    assert_int_equal(next.interval_ms, 3000);
+    assert_int_equal(next.epmd_port, 4369);
+    assert_int_equal(next.dist_port_min, 0);
+    assert_string_equal(next.name, f->cfg.name);
+    assert_string_equal(err, "epmd_port, dist_port_min, dist_port_max");
+
+    WRITE_INI(f, "[node]\nepmd_port = 4369\n[agent]\ninterval = 4s\n");
+    assert_int_equal(rc_config_reload(&f->cfg, &next, err, sizeof(err)), 0);
+    assert_int_equal(next.interval_ms, 4000);
+    assert_string_equal(err, "");
+}
+
+/* ---- durations (the base layer's one rule, as the configuration reads it) ---- */
+
+static int rc_duration_parse(const char *s, uint64_t *ret_ms)
+{
+    return rc_duration_from_text(s, s != NULL ? strlen(s) : 0, ret_ms);
+}
 
 static void test_durations(void **state)
 {
@@ -709,21 +744,21 @@ static void test_durations(void **state)
         assert_int_equal(rc_duration_parse(bad[i], &ms), -EINVAL);
     assert_int_equal(rc_duration_parse(NULL, &ms), -EINVAL);
 
-    rc_duration_format(1500, out, sizeof(out));
+    rc_duration_to_text(1500, out, sizeof(out));
     assert_string_equal(out, "1500ms");
-    rc_duration_format(2000, out, sizeof(out));
+    rc_duration_to_text(2000, out, sizeof(out));
     assert_string_equal(out, "2s");
-    rc_duration_format(90000, out, sizeof(out));
+    rc_duration_to_text(90000, out, sizeof(out));
     assert_string_equal(out, "90s");
-    rc_duration_format(120000, out, sizeof(out));
+    rc_duration_to_text(120000, out, sizeof(out));
     assert_string_equal(out, "2m");
-    rc_duration_format(7200000, out, sizeof(out));
+    rc_duration_to_text(7200000, out, sizeof(out));
     assert_string_equal(out, "2h");
-    rc_duration_format(0, out, sizeof(out));
+    rc_duration_to_text(0, out, sizeof(out));
     assert_string_equal(out, "0ms");
     /* round trip */
     for (uint64_t v = 1; v < 10000000; v = v * 3 + 7) {
-        rc_duration_format(v, out, sizeof(out));
+        rc_duration_to_text(v, out, sizeof(out));
         assert_int_equal(rc_duration_parse(out, &ms), 0);
         assert_int_equal(ms, v);
     }
@@ -779,6 +814,150 @@ static void test_shipped_ini_and_docs(void **state)
     free(docs);
 }
 
+/* Cell c (0-based) of a markdown table row "| a | b |" into out, trimmed. */
+static bool md_cell(const char *row, int c, char *out, size_t outlen)
+{
+    const char *p = row, *end;
+    size_t n;
+
+    for (int i = 0; i <= c; i++) {
+        p = strchr(p, '|');
+        if (p == NULL)
+            return false;
+        p++;
+    }
+    end = strchr(p, '|');
+    if (end == NULL)
+        return false;
+    while (p < end && *p == ' ')
+        p++;
+    while (end > p && end[-1] == ' ')
+        end--;
+    n = (size_t)(end - p);
+    if (n >= outlen)
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+/* docs/config.md's key table and its SIGHUP list against the key table:
+ * every key documented once, in its section, with its variable, flag and
+ * default; no key the program does not have; SIGHUP's keys exactly the
+ * reloadable ones. */
+static void test_docs_key_table(void **state)
+{
+    char path[512], *docs, *save = NULL, *line, *sighup, *rest;
+    unsigned seen[RC_CFG_NKEYS] = {0};
+    bool in_table = false, listed[RC_CFG_NKEYS] = {false};
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/docs/config.md", ROLLCALL_SOURCE_DIR);
+    docs = slurp(path);
+    assert_non_null(docs);
+    sighup = strstr(docs, "\n## SIGHUP");
+    assert_non_null(sighup);
+    rest = strstr(sighup, "Everything else");
+    assert_non_null(rest);
+    /* the reloadable keys are the backticked words of the bullets before
+     * "Everything else" */
+    for (char *b = strstr(sighup, "\n- "); b != NULL && b < rest; b = strstr(b + 1, "\n- ")) {
+        char *eol = strchr(b + 1, '\n');
+
+        for (char *q = strchr(b, '`'); q != NULL && q < eol; q = strchr(q, '`')) {
+            char *close = strchr(q + 1, '`');
+            const struct rc_key *k;
+
+            assert_non_null(close);
+            k = rc_cfg_key_find(q + 1, (size_t)(close - q - 1), false);
+            if (k == NULL)
+                fail_msg("docs/config.md SIGHUP names '%.*s', not a key", (int)(close - q - 1),
+                         q + 1);
+            listed[rc_cfg_key_index(k)] = true;
+            q = close + 1;
+        }
+    }
+    for (size_t i = 0; i < RC_CFG_NKEYS; i++)
+        if (listed[i] != rc_cfg_keys[i].reload)
+            fail_msg("docs/config.md SIGHUP: %s is %s but the key table says %s",
+                     rc_cfg_keys[i].name, listed[i] ? "listed" : "not listed",
+                     rc_cfg_keys[i].reload ? "reloadable" : "restart only");
+
+    for (line = strtok_r(docs, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        char sec[64], key[96], env[128], flag[96], def[128], want[160];
+        const struct rc_key *k;
+        size_t ki;
+
+        if (strcmp(line, "## Keys") == 0) {
+            in_table = true;
+            continue;
+        }
+        if (!in_table || strncmp(line, "| ", 2) != 0) {
+            if (in_table && strncmp(line, "## ", 3) == 0)
+                break;
+            continue;
+        }
+        assert_true(md_cell(line, 0, sec, sizeof(sec)));
+        if (strcmp(sec, "section") == 0 || strncmp(sec, "---", 3) == 0)
+            continue;
+        assert_true(md_cell(line, 1, key, sizeof(key)));
+        assert_true(md_cell(line, 2, env, sizeof(env)));
+        assert_true(md_cell(line, 3, flag, sizeof(flag)));
+        assert_true(md_cell(line, 5, def, sizeof(def)));
+        assert_true(strlen(key) > 2 && key[0] == '`' && key[strlen(key) - 1] == '`');
+        k = rc_cfg_key_find(key + 1, strlen(key) - 2, false);
+        if (k == NULL)
+            fail_msg("docs/config.md documents %s, which is not a key", key);
+        ki = rc_cfg_key_index(k);
+        seen[ki]++;
+        assert_string_equal(sec, k->section);
+        snprintf(want, sizeof(want), "`");
+        rc_cfg_env_name(k, want + 1, sizeof(want) - 2);
+        strcat(want, "`");
+        if (strncmp(env, want, strlen(want)) != 0)
+            fail_msg("docs/config.md: %s: environment %s, expected %s", k->name, env, want);
+        snprintf(want, sizeof(want), "`");
+        rc_cfg_flag_name(k, want + 1, sizeof(want) - 2);
+        strcat(want, "`");
+        assert_string_equal(flag, want);
+        if (k->def[0] != '\0') {
+            snprintf(want, sizeof(want), "`%s`", k->def);
+            if (strcmp(def, want) != 0)
+                fail_msg("docs/config.md: %s defaults to %s, the program to %s", k->name, def,
+                         want);
+        } else if (def[0] == '`' && strchr(def, '<') == NULL) {
+            fail_msg("docs/config.md: %s defaults to %s, the program to nothing", k->name, def);
+        }
+    }
+    for (size_t i = 0; i < RC_CFG_NKEYS; i++)
+        if (seen[i] != 1)
+            fail_msg("docs/config.md's key table has %s %u times", rc_cfg_keys[i].name, seen[i]);
+    free(docs);
+}
+
+/* --help is the key table: every flag, its doc line, its default. */
+static void test_usage_from_table(void **state)
+{
+    char *buf = NULL, fl[64];
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+
+    (void)state;
+    assert_non_null(out);
+    rc_config_usage(out);
+    fclose(out);
+    for (size_t i = 0; i < RC_CFG_NKEYS; i++) {
+        const struct rc_key *k = &rc_cfg_keys[i];
+
+        rc_cfg_flag_name(k, fl, sizeof(fl));
+        if (strstr(buf, fl) == NULL)
+            fail_msg("--help does not show %s", fl);
+        assert_non_null(strstr(buf, k->doc));
+    }
+    assert_non_null(strstr(buf, "--cookie COOKIE"));
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -798,8 +977,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_registry_password_scrubbed_from_argv, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_config_masks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_restart_keys, setup, teardown),
         cmocka_unit_test(test_durations),
         cmocka_unit_test_setup_teardown(test_shipped_ini_and_docs, setup, teardown),
+        cmocka_unit_test(test_docs_key_table),
+        cmocka_unit_test(test_usage_from_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /*
- * test_epmd.c - the EPMD client, keeper and embedded server (erldist/epmd.c)
- * on a real libevent loop, on 127.0.0.1 and ports picked at run time.
+ * test_epmd.c - the EPMD lookup client, registration keeper and embedded
+ * server (erldist/epmd_client.c, epmd_keeper.c, epmd_server.c) on a real
+ * libevent loop, on 127.0.0.1 and ports picked at run time.
  *
  * The "peers" are raw sockets driven between loop iterations, so a test can
  * say exactly which bytes a BEAM node or epmd would send.
@@ -32,7 +33,10 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
-#include "rollcall/epmd.h"
+#include "rollcall/epmd_client.h"
+#include "rollcall/epmd_keeper.h"
+#include "rollcall/epmd_msg.h"
+#include "rollcall/clock.h"
 #include "rollcall/log.h"
 
 #define LOOP_WAIT_MS 3000
@@ -44,10 +48,12 @@ static struct event_base *base;
 static uint16_t free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin;
+    socklen_t len;
     assert_true(fd >= 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+    sin = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
     assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    socklen_t len = sizeof(sin);
+    len = sizeof(sin);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
     close(fd);
     return ntohs(sin.sin_port);
@@ -69,12 +75,13 @@ static bool run_until(const bool *flag, uint64_t timeout_ms)
 {
     struct event *tick = event_new(base, -1, EV_PERSIST, noop_cb, NULL);
     struct timeval tv = {0, 5000};
+    uint64_t end;
     event_add(tick, &tv);
-    uint64_t end = rc_now_mono_ms() + timeout_ms;
-    while (!(flag && *flag) && rc_now_mono_ms() < end)
+    end = rc_now_mono_ms() + timeout_ms;
+    while (!(flag != NULL && *flag) && rc_now_mono_ms() < end)
         event_base_loop(base, EVLOOP_ONCE);
     event_free(tick);
-    return flag && *flag;
+    return flag != NULL && *flag;
 }
 
 static void run_for(uint64_t ms)
@@ -124,8 +131,9 @@ static struct lk lookup(uint16_t epmd_port, const char *alive)
 static int raw_connect(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sin;
     assert_true(fd >= 0);
-    struct sockaddr_in sin = loopback(port);
+    sin = loopback(port);
     assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
@@ -144,8 +152,9 @@ static size_t raw_read(int fd, uint8_t *buf, size_t cap, size_t min, uint64_t ti
     bool eof = false;
     uint64_t end = rc_now_mono_ms() + timeout_ms;
     while (got < min && !eof && rc_now_mono_ms() < end) {
+        ssize_t n;
         event_base_loop(base, EVLOOP_NONBLOCK);
-        ssize_t n = recv(fd, buf + got, cap - got, 0);
+        n = recv(fd, buf + got, cap - got, 0);
         if (n > 0)
             got += (size_t)n;
         else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
@@ -153,7 +162,7 @@ static size_t raw_read(int fd, uint8_t *buf, size_t cap, size_t min, uint64_t ti
         else
             poll(NULL, 0, 1);
     }
-    if (ret_eof)
+    if (ret_eof != NULL)
         *ret_eof = eof;
     return got;
 }
@@ -173,12 +182,14 @@ static int raw_alive2(uint16_t epmd_port, const char *alive, uint16_t port, uint
 {
     uint8_t req[300];
     size_t len;
+    int fd;
+    size_t want;
     assert_int_equal(rc_epmd_build_alive2_req(req, sizeof(req), &len, port, alive), 0);
     req[7] = (uint8_t)(high >> 8); /* High */
     req[8] = (uint8_t)high;
-    int fd = raw_connect(epmd_port);
+    fd = raw_connect(epmd_port);
     raw_send(fd, req, len);
-    size_t want = high >= 6 ? 6 : 4;
+    want = high >= 6 ? 6 : 4;
     *ret_len = raw_read(fd, ret_resp, want, want, LOOP_WAIT_MS, NULL);
     return fd;
 }
@@ -204,13 +215,15 @@ static size_t names(uint16_t epmd_port, char *out, size_t cap)
 {
     int fd = raw_connect(epmd_port);
     const uint8_t req[] = {0, 1, RC_EPMD_NAMES_REQ};
-    raw_send(fd, req, sizeof(req));
     uint8_t buf[8192];
-    size_t got = raw_read_to_eof(fd, buf, sizeof(buf));
+    size_t got;
+    size_t n;
+    raw_send(fd, req, sizeof(req));
+    got = raw_read_to_eof(fd, buf, sizeof(buf));
     close(fd);
     assert_true(got >= 4);
     assert_int_equal(be32(buf), epmd_port);
-    size_t n = got - 4 < cap - 1 ? got - 4 : cap - 1;
+    n = got - 4 < cap - 1 ? got - 4 : cap - 1;
     memcpy(out, buf + 4, n);
     out[n] = '\0';
     return n;
@@ -220,8 +233,12 @@ static size_t names(uint16_t epmd_port, char *out, size_t cap)
 static int run_cmd(char *const argv[], char *out, size_t cap)
 {
     int p[2];
+    pid_t pid;
+    size_t got = 0;
+    uint64_t end;
+    int status = 0;
     assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
+    pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         dup2(p[1], 1);
@@ -232,11 +249,11 @@ static int run_cmd(char *const argv[], char *out, size_t cap)
     }
     close(p[1]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
-    size_t got = 0;
-    uint64_t end = rc_now_mono_ms() + 10000;
+    end = rc_now_mono_ms() + 10000;
     for (;;) {
+        ssize_t n;
         event_base_loop(base, EVLOOP_NONBLOCK);
-        ssize_t n = read(p[0], out + got, cap - 1 - got);
+        n = read(p[0], out + got, cap - 1 - got);
         if (n > 0) {
             got += (size_t)n;
             continue;
@@ -247,7 +264,6 @@ static int run_cmd(char *const argv[], char *out, size_t cap)
     }
     out[got] = '\0';
     close(p[0]);
-    int status = 0;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -255,7 +271,7 @@ static int run_cmd(char *const argv[], char *out, size_t cap)
 static int setup(void **state)
 {
     base = event_base_new();
-    return base ? 0 : -1;
+    return base != NULL ? 0 : -1;
 }
 
 /* Children a failed assertion would leave behind (cmocka longjmps out). */
@@ -284,7 +300,7 @@ static struct rc_epmd *embedded(uint16_t port, const char *alive, uint16_t dist_
     char err[256] = "";
     struct rc_epmd *e =
         rc_epmd_new(base, RC_EPMD_EMBEDDED, port, alive, dist_port, 1000, err, sizeof(err));
-    if (!e)
+    if (e == NULL)
         fail_msg("rc_epmd_new: %s", err);
     return e;
 }
@@ -295,10 +311,17 @@ static void test_lookup_own_and_unknown(void **state)
 {
     uint16_t port = free_port();
     struct rc_epmd *e = embedded(port, "rollcall", 4370);
+    struct lk r;
+    int fd;
+    const uint8_t req[] = {0x00, 0x09, 'z', 'r', 'o', 'l', 'l', 'c', 'a', 'l', 'l'};
+    uint8_t buf[64];
+    size_t got;
+    const uint8_t want[] = {'w', 0,   0x11, 0x12, 77,  0,   0,   6,   0,   5, 0,
+                            8,   'r', 'o',  'l',  'l', 'c', 'a', 'l', 'l', 0, 0};
     assert_string_equal(rc_epmd_state(e), "embedded");
     assert_true(rc_epmd_creation(e) >= 4);
 
-    struct lk r = lookup(port, "rollcall");
+    r = lookup(port, "rollcall");
     assert_int_equal(r.result, 0);
     assert_int_equal(r.port, 4370);
 
@@ -307,13 +330,9 @@ static void test_lookup_own_and_unknown(void **state)
     assert_int_equal(r.port, 0);
 
     /* a raw PORT_PLEASE2 gets PORT2_RESP byte for byte, then EOF */
-    int fd = raw_connect(port);
-    const uint8_t req[] = {0x00, 0x09, 'z', 'r', 'o', 'l', 'l', 'c', 'a', 'l', 'l'};
+    fd = raw_connect(port);
     raw_send(fd, req, sizeof(req));
-    uint8_t buf[64];
-    size_t got = raw_read_to_eof(fd, buf, sizeof(buf));
-    const uint8_t want[] = {'w', 0,   0x11, 0x12, 77,  0,   0,   6,   0,   5, 0,
-                            8,   'r', 'o',  'l',  'l', 'c', 'a', 'l', 'l', 0, 0};
+    got = raw_read_to_eof(fd, buf, sizeof(buf));
     assert_int_equal(got, sizeof(want));
     assert_memory_equal(buf, want, sizeof(want));
     close(fd);
@@ -331,6 +350,10 @@ static void test_lookup_cancel(void **state)
     uint16_t port = free_port();
     struct rc_epmd *e = embedded(port, "rollcall", 4370);
     struct lk r1 = {0}, r2 = {0}, r3 = {0};
+    int lfd;
+    struct sockaddr_in mute;
+    socklen_t sl;
+    struct rc_epmd_lookup *l3;
 
     /* cancelled before the loop ran: a pending refusal or a reply never arrives */
     struct sockaddr_in up = loopback(port), down = loopback(free_port());
@@ -345,14 +368,13 @@ static void test_lookup_cancel(void **state)
     rc_epmd_lookup_cancel(NULL);
 
     /* cancelled mid-flight: connected and sent, the "EPMD" never answers */
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in mute = loopback(0);
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    mute = loopback(0);
     assert_int_equal(bind(lfd, (struct sockaddr *)&mute, sizeof(mute)), 0);
     assert_int_equal(listen(lfd, 8), 0);
-    socklen_t sl = sizeof(mute);
+    sl = sizeof(mute);
     getsockname(lfd, (struct sockaddr *)&mute, &sl);
-    struct rc_epmd_lookup *l3 =
-        rc_epmd_lookup_start(base, (struct sockaddr *)&mute, sizeof(mute), "x", lk_cb, &r3);
+    l3 = rc_epmd_lookup_start(base, (struct sockaddr *)&mute, sizeof(mute), "x", lk_cb, &r3);
     assert_non_null(l3);
     run_for(50);
     assert_int_equal(r3.calls, 0);
@@ -377,13 +399,6 @@ static void test_lookup_cancel(void **state)
 /* A server that answers garbage, or nothing, or too much. */
 static void test_lookup_malformed(void **state)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = loopback(0);
-    assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-    assert_int_equal(listen(lfd, 8), 0);
-    socklen_t sl = sizeof(sin);
-    getsockname(lfd, (struct sockaddr *)&sin, &sl);
-
     const struct {
         const char *answer;
         size_t len;
@@ -393,13 +408,23 @@ static void test_lookup_malformed(void **state)
         {"w\x01", 2, -ENOENT}, {"v\x00\x00\x00\x00\x05", 6, -EPROTO},
         {NULL, 5000, -EPROTO}, /* over the client's cap */
     };
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = loopback(0);
+    socklen_t sl;
+
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    assert_int_equal(listen(lfd, 8), 0);
+    sl = sizeof(sin);
+    getsockname(lfd, (struct sockaddr *)&sin, &sl);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct lk r = {0};
         struct rc_epmd_lookup *l =
             rc_epmd_lookup_start(base, (struct sockaddr *)&sin, sizeof(sin), "py", lk_cb, &r);
-        assert_non_null(l);
         int c = -1;
-        uint64_t end = rc_now_mono_ms() + LOOP_WAIT_MS;
+        uint64_t end;
+        uint8_t big[5000];
+        assert_non_null(l);
+        end = rc_now_mono_ms() + LOOP_WAIT_MS;
         while (c < 0 && rc_now_mono_ms() < end) {
             event_base_loop(base, EVLOOP_NONBLOCK);
             c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
@@ -407,10 +432,9 @@ static void test_lookup_malformed(void **state)
                 poll(NULL, 0, 1);
         }
         assert_true(c >= 0);
-        uint8_t big[5000];
         memset(big, 'w', sizeof(big));
-        if (cases[i].len)
-            send(c, cases[i].answer ? (const void *)cases[i].answer : big, cases[i].len,
+        if (cases[i].len != 0)
+            send(c, cases[i].answer != NULL ? (const void *)cases[i].answer : big, cases[i].len,
                  MSG_NOSIGNAL);
         shutdown(c, SHUT_WR);
         assert_true(run_until(&r.done, LOOP_WAIT_MS));
@@ -426,24 +450,28 @@ static void test_alive2_registration(void **state)
 {
     uint16_t port = free_port();
     struct rc_epmd *e = embedded(port, "rollcall", 4370);
+    struct lk r;
+    uint8_t resp[8];
+    size_t len;
+    int dup;
+    const uint8_t dup_want[] = {'v', 1, 0, 0, 0, 99};
+    bool eof;
+    uint32_t c2;
 
     uint32_t c1;
     int reg = registered(port, "beam", 5555, &c1);
     uint32_t now = (uint32_t)time(NULL);
     assert_true(c1 >= now - 5 && c1 <= now + 5); /* a fresh name: unix time */
 
-    struct lk r = lookup(port, "beam");
+    r = lookup(port, "beam");
     assert_int_equal(r.result, 0);
     assert_int_equal(r.port, 5555);
 
     /* a duplicate gets Result 1, creation 99, and its socket stays open */
-    uint8_t resp[8];
-    size_t len;
-    int dup = raw_alive2(port, "beam", 6666, 6, resp, &len);
-    const uint8_t dup_want[] = {'v', 1, 0, 0, 0, 99};
+    dup = raw_alive2(port, "beam", 6666, 6, resp, &len);
     assert_int_equal(len, 6);
     assert_memory_equal(resp, dup_want, 6);
-    bool eof = false;
+    eof = false;
     raw_read(dup, resp, sizeof(resp), 1, 100, &eof);
     assert_false(eof);
     close(dup);
@@ -462,7 +490,6 @@ static void test_alive2_registration(void **state)
     assert_int_equal(r.result, -ENOENT);
 
     /* the name comes back with creation + 1 */
-    uint32_t c2;
     reg = registered(port, "beam", 5556, &c2);
     assert_int_equal(c2, c1 + 1);
     r = lookup(port, "beam");
@@ -495,11 +522,12 @@ static void test_names(void **state)
     uint16_t port = free_port();
     struct rc_epmd *e = embedded(port, "rollcall", 4370);
     char out[4096];
+    uint32_t c;
+    int reg;
     names(port, out, sizeof(out));
     assert_string_equal(out, "name rollcall at port 4370\n");
 
-    uint32_t c;
-    int reg = registered(port, "beam", 5555, &c);
+    reg = registered(port, "beam", 5555, &c);
     names(port, out, sizeof(out));
     assert_string_equal(out, "name rollcall at port 4370\nname beam at port 5555\n");
     close(reg);
@@ -513,6 +541,10 @@ static void test_bad_requests_closed(void **state)
 {
     uint16_t port = free_port();
     struct rc_epmd *e = embedded(port, "rollcall", 4370);
+    const uint8_t req[] = {0x00, 0x02, 'z', 'r'};
+    uint8_t one[8];
+    struct lk r;
+    int fd;
     const struct {
         uint8_t b[8];
         size_t len;
@@ -525,29 +557,29 @@ static void test_bad_requests_closed(void **state)
         {{0x00, 0x01, 'n', 0x00, 0x01}, 5}, /* bytes after the request */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int fd = raw_connect(port);
-        raw_send(fd, cases[i].b, cases[i].len);
+        int cfd = raw_connect(port);
         uint8_t buf[64];
         bool eof = false;
-        size_t got = raw_read(fd, buf, sizeof(buf), sizeof(buf), LOOP_WAIT_MS, &eof);
+        size_t got;
+
+        raw_send(cfd, cases[i].b, cases[i].len);
+        got = raw_read(cfd, buf, sizeof(buf), sizeof(buf), LOOP_WAIT_MS, &eof);
         assert_true(eof);
         assert_int_equal(got, 0);
-        close(fd);
+        close(cfd);
     }
     /* a request split into single bytes is fine */
-    int fd = raw_connect(port);
-    const uint8_t req[] = {0x00, 0x02, 'z', 'r'};
+    fd = raw_connect(port);
     for (size_t i = 0; i < sizeof(req); i++) {
         raw_send(fd, req + i, 1);
         run_for(5);
     }
-    uint8_t buf[8];
-    assert_int_equal(raw_read_to_eof(fd, buf, sizeof(buf)), 2);
-    assert_int_equal(buf[0], 'w');
-    assert_int_equal(buf[1], 1);
+    assert_int_equal(raw_read_to_eof(fd, one, sizeof(one)), 2);
+    assert_int_equal(one[0], 'w');
+    assert_int_equal(one[1], 1);
     close(fd);
 
-    struct lk r = lookup(port, "rollcall");
+    r = lookup(port, "rollcall");
     assert_int_equal(r.port, 4370);
     rc_epmd_free(e);
 }
@@ -555,7 +587,15 @@ static void test_bad_requests_closed(void **state)
 static void test_many_connections(void **state)
 {
     enum { N = 1100 };
+    static int fds[N];
     struct rlimit rl;
+    uint16_t port;
+    struct rc_epmd *e;
+    struct sockaddr_in sin;
+    int closed = 0;
+    uint64_t end;
+    struct lk r;
+
     getrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < 4096) {
         rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
@@ -564,21 +604,20 @@ static void test_many_connections(void **state)
     if (rl.rlim_cur < 2 * N + 64)
         skip();
 
-    uint16_t port = free_port();
-    struct rc_epmd *e = embedded(port, "rollcall", 4370);
-    static int fds[N];
-    struct sockaddr_in sin = loopback(port);
+    port = free_port();
+    e = embedded(port, "rollcall", 4370);
+    sin = loopback(port);
     for (int i = 0; i < N; i++) {
+        int rc;
         fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         assert_true(fds[i] >= 0);
-        int r = connect(fds[i], (struct sockaddr *)&sin, sizeof(sin));
-        assert_true(r == 0 || errno == EINPROGRESS);
+        rc = connect(fds[i], (struct sockaddr *)&sin, sizeof(sin));
+        assert_true(rc == 0 || errno == EINPROGRESS);
         if (i % 100 == 0)
             event_base_loop(base, EVLOOP_NONBLOCK);
     }
     /* the server takes 1024 and closes the rest at once */
-    int closed = 0;
-    uint64_t end = rc_now_mono_ms() + 5000;
+    end = rc_now_mono_ms() + 5000;
     while (closed < N - 1024 && rc_now_mono_ms() < end) {
         run_for(10);
         closed = 0;
@@ -594,7 +633,7 @@ static void test_many_connections(void **state)
     for (int i = 0; i < N; i++)
         close(fds[i]);
     run_for(100);
-    struct lk r = lookup(port, "rollcall");
+    r = lookup(port, "rollcall");
     assert_int_equal(r.result, 0);
     assert_int_equal(r.port, 4370);
     rc_epmd_free(e);
@@ -608,16 +647,20 @@ static void test_idle_timeout(void **state)
     uint32_t c;
     int reg = registered(port, "beam", 5555, &c);
     int idle = raw_connect(port);
-    raw_send(idle, "\x00", 1); /* half a length */
     uint8_t buf[8];
-    bool eof = false;
-    uint64_t t0 = rc_now_mono_ms();
+    bool eof;
+    uint64_t t0;
+    uint64_t took;
+    struct lk r;
+    raw_send(idle, "\x00", 1); /* half a length */
+    eof = false;
+    t0 = rc_now_mono_ms();
     raw_read(idle, buf, sizeof(buf), 1, 12000, &eof);
-    uint64_t took = rc_now_mono_ms() - t0;
+    took = rc_now_mono_ms() - t0;
     assert_true(eof);
     assert_in_range(took, 9500, 11500);
     close(idle);
-    struct lk r = lookup(port, "beam");
+    r = lookup(port, "beam");
     assert_int_equal(r.port, 5555);
     close(reg);
     rc_epmd_free(e);
@@ -633,22 +676,27 @@ static void test_keeper_auto_register_and_takeover(void **state)
     const uint64_t interval = 200;
     struct rc_epmd *k =
         rc_epmd_new(base, RC_EPMD_AUTO, port, "kpr", 6000, interval, err, sizeof(err));
+    uint32_t c1;
+    uint32_t now;
+    struct lk r;
+    char out[4096];
+    uint64_t t0;
+    uint64_t took;
     assert_non_null(k);
     assert_true(run_until_state(k, "system", LOOP_WAIT_MS));
-    uint32_t c1 = rc_epmd_creation(k);
-    uint32_t now = (uint32_t)time(NULL);
+    c1 = rc_epmd_creation(k);
+    now = (uint32_t)time(NULL);
     assert_true(c1 >= now - 5 && c1 <= now + 5);
-    struct lk r = lookup(port, "kpr");
+    r = lookup(port, "kpr");
     assert_int_equal(r.port, 6000);
-    char out[4096];
     names(port, out, sizeof(out));
     assert_string_equal(out, "name srv at port 4370\nname kpr at port 6000\n");
 
     /* the EPMD dies: the keeper serves the port within one interval */
-    uint64_t t0 = rc_now_mono_ms();
+    t0 = rc_now_mono_ms();
     rc_epmd_free(srv);
     assert_true(run_until_state(k, "embedded", LOOP_WAIT_MS));
-    uint64_t took = rc_now_mono_ms() - t0;
+    took = rc_now_mono_ms() - t0;
     assert_true(took <= interval + 100);
     assert_true(rc_epmd_creation(k) >= 4);
     assert_int_not_equal(rc_epmd_creation(k), c1);
@@ -664,19 +712,22 @@ static void test_keeper_system(void **state)
     uint16_t port = free_port();
     char err[256] = "";
     struct rc_epmd *k = rc_epmd_new(base, RC_EPMD_SYSTEM, port, "kpr", 6000, 50, err, sizeof(err));
+    struct lk r;
+    struct rc_epmd *srv;
+    struct rc_epmd *k2;
     assert_non_null(k);
     run_for(300);
     assert_string_equal(rc_epmd_state(k), "none"); /* nothing to register with, no takeover */
-    struct lk r = lookup(port, "kpr");
+    r = lookup(port, "kpr");
     assert_int_equal(r.result, -ECONNREFUSED);
 
-    struct rc_epmd *srv = embedded(port, "srv", 4370);
+    srv = embedded(port, "srv", 4370);
     assert_true(run_until_state(k, "system", LOOP_WAIT_MS));
     r = lookup(port, "kpr");
     assert_int_equal(r.port, 6000);
 
     /* the same name twice: refused, and the second keeper keeps trying */
-    struct rc_epmd *k2 = rc_epmd_new(base, RC_EPMD_SYSTEM, port, "kpr", 6001, 50, err, sizeof(err));
+    k2 = rc_epmd_new(base, RC_EPMD_SYSTEM, port, "kpr", 6001, 50, err, sizeof(err));
     assert_non_null(k2);
     run_for(300);
     assert_string_equal(rc_epmd_state(k2), "none");
@@ -704,15 +755,17 @@ static void test_keeper_auto_port_busy(void **state)
     int blocker = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sin = {
         .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY)};
-    assert_int_equal(bind(blocker, (struct sockaddr *)&sin, sizeof(sin)), 0);
     char err[256] = "";
-    struct rc_epmd *k = rc_epmd_new(base, RC_EPMD_AUTO, port, "kpr", 6000, 50, err, sizeof(err));
+    struct rc_epmd *k;
+    struct lk r;
+    assert_int_equal(bind(blocker, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    k = rc_epmd_new(base, RC_EPMD_AUTO, port, "kpr", 6000, 50, err, sizeof(err));
     assert_non_null(k);
     run_for(300);
     assert_string_equal(rc_epmd_state(k), "none");
     close(blocker);
     assert_true(run_until_state(k, "embedded", LOOP_WAIT_MS));
-    struct lk r = lookup(port, "kpr");
+    r = lookup(port, "kpr");
     assert_int_equal(r.port, 6000);
     rc_epmd_free(k);
 }
@@ -724,6 +777,8 @@ static void test_embedded_bind_fails_and_off(void **state)
     char err[256] = "";
     struct rc_epmd *e =
         rc_epmd_new(base, RC_EPMD_EMBEDDED, port, "two", 4371, 1000, err, sizeof(err));
+    uint32_t now;
+    struct lk r;
     assert_null(e);
     assert_non_null(strstr(err, "in use"));
     rc_epmd_free(srv);
@@ -731,10 +786,10 @@ static void test_embedded_bind_fails_and_off(void **state)
     e = rc_epmd_new(base, RC_EPMD_OFF, port, "off", 4372, 1000, err, sizeof(err));
     assert_non_null(e);
     assert_string_equal(rc_epmd_state(e), "off");
-    uint32_t now = (uint32_t)time(NULL);
+    now = (uint32_t)time(NULL);
     assert_true(rc_epmd_creation(e) >= now - 5 && rc_epmd_creation(e) <= now + 5);
     run_for(50);
-    struct lk r = lookup(port, "off");
+    r = lookup(port, "off");
     assert_int_equal(r.result, -ECONNREFUSED);
     rc_epmd_free(e);
     rc_epmd_free(NULL);
@@ -748,8 +803,10 @@ static void test_embedded_bind_fails_and_off(void **state)
 static void start_real_epmd(const char *epmd, uint16_t port)
 {
     char portstr[8];
+    pid_t pid;
+    uint64_t end;
     snprintf(portstr, sizeof(portstr), "%u", port);
-    pid_t pid = fork();
+    pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
@@ -760,7 +817,7 @@ static void start_real_epmd(const char *epmd, uint16_t port)
     }
     child_epmd = pid;
     /* ready when it accepts */
-    uint64_t end = rc_now_mono_ms() + 5000;
+    end = rc_now_mono_ms() + 5000;
     for (;;) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in sin = loopback(port);
@@ -777,51 +834,57 @@ static void start_real_epmd(const char *epmd, uint16_t port)
 static void test_real_epmd(void **state)
 {
     const char *epmd = getenv("ROLLCALL_REAL_EPMD");
-    if (!epmd || !*epmd)
-        skip();
-    uint16_t port = free_port();
-    start_real_epmd(epmd, port);
+    char portstr[8], out[4096];
+    char *const names_argv[] = {(char *)epmd, "-port", portstr, "-names", NULL};
+    uint16_t port;
     const uint64_t interval = 200;
     char err[256] = "";
-    struct rc_epmd *sys =
-        rc_epmd_new(base, RC_EPMD_SYSTEM, port, "rcsys", 7000, interval, err, sizeof(err));
-    struct rc_epmd *aut =
-        rc_epmd_new(base, RC_EPMD_AUTO, port, "rcauto", 7001, interval, err, sizeof(err));
+    struct rc_epmd *sys;
+    struct rc_epmd *aut;
+    uint32_t now;
+    struct lk r;
+    struct rc_epmd *dup;
+    uint32_t old;
+    uint64_t t0;
+    uint64_t took;
+    if (epmd == NULL || epmd[0] == '\0')
+        skip();
+    port = free_port();
+    start_real_epmd(epmd, port);
+    sys = rc_epmd_new(base, RC_EPMD_SYSTEM, port, "rcsys", 7000, interval, err, sizeof(err));
+    aut = rc_epmd_new(base, RC_EPMD_AUTO, port, "rcauto", 7001, interval, err, sizeof(err));
     assert_non_null(sys);
     assert_non_null(aut);
     assert_true(run_until_state(sys, "system", LOOP_WAIT_MS));
     assert_true(run_until_state(aut, "system", LOOP_WAIT_MS));
-    uint32_t now = (uint32_t)time(NULL);
+    now = (uint32_t)time(NULL);
     assert_true(rc_epmd_creation(sys) >= 4);
     assert_true(rc_epmd_creation(sys) <= now + 5);
 
-    struct lk r = lookup(port, "rcsys");
+    r = lookup(port, "rcsys");
     assert_int_equal(r.result, 0);
     assert_int_equal(r.port, 7000);
     r = lookup(port, "nobody");
     assert_int_equal(r.result, -ENOENT);
 
-    char portstr[8], out[4096];
     snprintf(portstr, sizeof(portstr), "%u", port);
-    char *const names_argv[] = {(char *)epmd, "-port", portstr, "-names", NULL};
     assert_int_equal(run_cmd(names_argv, out, sizeof(out)), 0);
     assert_non_null(strstr(out, "name rcsys at port 7000\n"));
     assert_non_null(strstr(out, "name rcauto at port 7001\n"));
 
     /* a duplicate with the real epmd: refused, stays "none" */
-    struct rc_epmd *dup =
-        rc_epmd_new(base, RC_EPMD_SYSTEM, port, "rcsys", 7002, interval, err, sizeof(err));
+    dup = rc_epmd_new(base, RC_EPMD_SYSTEM, port, "rcsys", 7002, interval, err, sizeof(err));
     run_for(2 * interval);
     assert_string_equal(rc_epmd_state(dup), "none");
     rc_epmd_free(dup);
 
     /* epmd dies: system notices, auto takes over within one interval */
-    uint32_t old = rc_epmd_creation(aut);
+    old = rc_epmd_creation(aut);
     reap(&child_epmd);
-    uint64_t t0 = rc_now_mono_ms();
+    t0 = rc_now_mono_ms();
     assert_true(run_until_state(aut, "embedded", LOOP_WAIT_MS));
     assert_true(rc_epmd_creation(aut) != old);
-    uint64_t took = rc_now_mono_ms() - t0;
+    took = rc_now_mono_ms() - t0;
     assert_true(took <= interval + 100);
     /* ... and the system-mode keeper registers with the embedded one */
     assert_true(run_until_state(sys, "system", LOOP_WAIT_MS));
@@ -839,19 +902,28 @@ static void test_real_epmd(void **state)
 static void test_real_erl(void **state)
 {
     const char *erl = getenv("ROLLCALL_REAL_ERL");
-    if (!erl || !*erl)
-        skip();
-    uint16_t port = free_port();
-    struct rc_epmd *e = embedded(port, "rollcall", 4370);
+    uint16_t port;
+    struct rc_epmd *e;
     char portstr[8];
+    char home[] = "/tmp/rollcall_test_epmd_XXXXXX"; /* erl must not touch the real HOME */
+    int p[2];
+    pid_t pid;
+    char out[4096] = "";
+    size_t got = 0;
+    uint64_t end;
+    struct lk r;
+    char cookie[sizeof(home) + 16];
+    char want[128];
+    if (erl == NULL || erl[0] == '\0')
+        skip();
+    port = free_port();
+    e = embedded(port, "rollcall", 4370);
     snprintf(portstr, sizeof(portstr), "%u", port);
 
     /* A BEAM node registers with us, prints what erl_epmd:names/1 sees, waits. */
-    char home[] = "/tmp/rollcall_test_epmd_XXXXXX"; /* erl must not touch the real HOME */
     assert_non_null(mkdtemp(home));
-    int p[2];
     assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
+    pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         setenv("HOME", home, 1);
@@ -872,27 +944,24 @@ static void test_real_erl(void **state)
     child_erl = pid;
     close(p[1]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
-    char out[4096] = "";
-    size_t got = 0;
-    uint64_t end = rc_now_mono_ms() + 20000;
-    while (!strchr(out, '\n') && rc_now_mono_ms() < end) {
+    end = rc_now_mono_ms() + 20000;
+    while (strchr(out, '\n') == NULL && rc_now_mono_ms() < end) {
+        ssize_t n;
         event_base_loop(base, EVLOOP_NONBLOCK);
-        ssize_t n = read(p[0], out + got, sizeof(out) - 1 - got);
+        n = read(p[0], out + got, sizeof(out) - 1 - got);
         if (n > 0)
             got += (size_t)n;
         out[got] = '\0';
         poll(NULL, 0, 5);
     }
-    struct lk r = lookup(port, "beam1");
+    r = lookup(port, "beam1");
     reap(&child_erl);
     close(p[0]);
-    char cookie[sizeof(home) + 16];
     snprintf(cookie, sizeof(cookie), "%s/.erlang.cookie", home);
     unlink(cookie);
     rmdir(home);
     assert_int_equal(r.result, 0);
     assert_true(r.port > 0);
-    char want[128];
     snprintf(want, sizeof(want), "NAMES [{\"beam1\",%u},{\"rollcall\",4370}]", r.port);
     assert_non_null(strstr(out, want));
     run_for(50);
@@ -903,8 +972,6 @@ static void test_real_erl(void **state)
 
 int main(void)
 {
-    /* SIGPIPE stays at its default on purpose: epmd.c sends with MSG_NOSIGNAL. */
-    rc_log_set_level(getenv("ROLLCALL_TEST_DEBUG") ? RC_LOG_DEBUG : RC_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lookup_own_and_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookup_refused, setup, teardown),
@@ -922,5 +989,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_real_epmd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_erl, setup, teardown),
     };
+
+    /* SIGPIPE stays at its default on purpose: the EPMD code sends with MSG_NOSIGNAL. */
+    rc_log_set_level(getenv("ROLLCALL_TEST_DEBUG") != NULL ? RC_LOG_DEBUG : RC_LOG_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

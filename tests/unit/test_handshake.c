@@ -3,7 +3,7 @@
  *
  * The replay tests feed OTP's side of four real exchanges and compare what we
  * send with the captured bytes. The hex below is copied from the capture files
- * (tests/fixtures/vectors/, originally ../shared/vectors/), cited by file and
+ * (tests/fixtures/vectors/), cited by file and
  * line; every frame includes its Len:16. Cookie of all captures: "vectors".
  */
 #include <stdarg.h>

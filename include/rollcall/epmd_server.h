@@ -1,0 +1,30 @@
+/*
+ * epmd_server.h - the embedded EPMD server (erldist/epmd_server.c), modelled
+ * on OTP's erts/epmd/src/epmd_srv.c. The keeper (epmd_keeper.h) starts it
+ * when the host has no EPMD; nothing else needs to.
+ *
+ * Contract: it listens on 0.0.0.0:epmd_port and answers PORT_PLEASE2 and
+ * NAMES for our own node and for BEAM nodes that registered with ALIVE2 from
+ * loopback; it refuses ALIVE2 from other addresses and bounds connections
+ * and idle time. One request per connection; a registration lives as long as
+ * its connection. It logs registrations at info and refusals as rate-limited
+ * warnings. Details: docs/epmd.md, "The embedded server".
+ */
+#ifndef ROLLCALL_EPMD_SERVER_H
+#define ROLLCALL_EPMD_SERVER_H
+
+#include <stdint.h>
+
+struct event_base;
+
+struct rc_epmd_server;
+/* Binds and listens now. alive is our own name (1..RC_EPMD_ALIVE_MAX bytes,
+ * no '@'), served with dist_port. NULL with errno set on failure (EADDRINUSE
+ * when the port is taken, ENOMEM, ...). */
+struct rc_epmd_server *rc_epmd_server_new(struct event_base *base, uint16_t epmd_port,
+                                          const char *alive, uint16_t dist_port);
+/* Closes the listener and every connection, registrations included, without
+ * logging each unregistration. NULL is fine. */
+void rc_epmd_server_free(struct rc_epmd_server *s);
+
+#endif
