@@ -52,17 +52,17 @@ void rc_health_sweep(struct rc_health *h, uint32_t pinged, uint32_t timed_out, u
 
 struct rc_decision rc_detect_decide(const struct rc_round *r, uint64_t confirm_ms)
 {
-    struct rc_decision d = {RC_VERDICT_STAY, "none", "none"};
+    struct rc_decision d = {RC_DECIDE_STAY, "none", "none"};
     uint32_t silent = r->helpers_silent_acked + r->helpers_silent_unacked;
 
     if (r->direct_answered || r->helpers_ok > 0) {
-        d.verdict = RC_VERDICT_REFUTE;
+        d.verdict = RC_DECIDE_REFUTE;
         d.evidence = "answered";
         d.confirmed_by = r->direct_answered ? "direct" : "helpers";
         return d;
     }
     if (r->direct_refused || r->helpers_refused > 0) {
-        d.verdict = RC_VERDICT_DOWN;
+        d.verdict = RC_DECIDE_DOWN;
         d.evidence = "refused";
         d.confirmed_by = r->direct_refused && r->helpers_refused > 0 ? "direct+helpers"
                          : r->direct_refused                         ? "direct"
@@ -73,7 +73,7 @@ struct rc_decision rc_detect_decide(const struct rc_round *r, uint64_t confirm_m
         /* Nobody to ask: our own evidence, held twice as long. */
         if (r->silence_ms < 2 * confirm_ms)
             return d;
-        d.verdict = RC_VERDICT_DOWN;
+        d.verdict = RC_DECIDE_DOWN;
         d.evidence = r->direct_tcp == RC_TCP_ACKED ? "acked_unanswered" : "silent";
         d.confirmed_by = "direct";
         return d;
@@ -84,7 +84,7 @@ struct rc_decision rc_detect_decide(const struct rc_round *r, uint64_t confirm_m
         return d;
     if (r->silence_ms < confirm_ms)
         return d;
-    d.verdict = RC_VERDICT_DOWN;
+    d.verdict = RC_DECIDE_DOWN;
     /* Whose silence: a kernel that acknowledges while nobody answers is a
      * process (frozen, overloaded); bytes nobody acknowledges, the network
      * or the host. Either way everyone has waited confirm_ms for a word. */

@@ -41,6 +41,7 @@
 #include "rollcall/bytes.h"
 #include "rollcall/log.h"
 #include "rollcall/msg.h"
+#include "rollcall/probe.h"
 
 #define CONN_BUCKETS 1024 /* name index; a power of two */
 
@@ -85,6 +86,8 @@ struct rc_conn {
     struct rc_hs hs;
     uint64_t opened_ms, last_read_ms, last_write_ms;
     struct rc_ping *pings;
+    uint64_t probe_window_ms; /* probe messages: this second's start, and count */
+    uint32_t probe_count;
 };
 
 struct rc_node {
@@ -112,11 +115,14 @@ struct rc_node {
     void *down_arg;
     struct rc_node_stats stats;
     struct rc_ratelimit rl_refuse, rl_inbound;
+    rc_probe_msg_cb probe_cb;
+    void *probe_arg;
 };
 
 static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down);
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+static void handle_probe(struct rc_conn *c, const uint8_t *pkt, size_t len);
 
 /* ---- helpers ---- */
 
@@ -612,7 +618,40 @@ static void handle_packet(struct rc_conn *c, const uint8_t *pkt, size_t len)
                 break;
             }
         }
+    } else if (m.kind == RC_MSG_OTHER) {
+        handle_probe(c, pkt, len);
     }
+}
+
+/* A packet that is not a ping nor a reply: an indirect probe message for
+ * the agent, or nothing for us. Bad probes and floods close this connection
+ * only (quietly: the peer is pinged afresh at the next sweep). */
+static void handle_probe(struct rc_conn *c, const uint8_t *pkt, size_t len)
+{
+    struct rc_node *n = c->node;
+    struct rc_probe p;
+    uint64_t now;
+    int r = rc_probe_parse(pkt, len, &p);
+
+    if (r == 0)
+        return;
+    if (r < 0) {
+        log_inbound_failure(c, RC_REASON_PROTOCOL_ERROR, "malformed probe message");
+        conn_close(c, RC_REASON_PROTOCOL_ERROR, false);
+        return;
+    }
+    now = rc_now_mono_ms();
+    if (now - c->probe_window_ms >= 1000) {
+        c->probe_window_ms = now;
+        c->probe_count = 0;
+    }
+    if (++c->probe_count > RC_NODE_PROBE_RATE) {
+        log_inbound_failure(c, RC_REASON_PROTOCOL_ERROR, "probe flood");
+        conn_close(c, RC_REASON_PROTOCOL_ERROR, false);
+        return;
+    }
+    if (n->probe_cb != NULL && c->peer[0] != '\0')
+        n->probe_cb(n->probe_arg, c->peer, &p);
 }
 
 static void read_packets(struct rc_conn *c)
@@ -815,6 +854,71 @@ static int conn_start_outbound(struct rc_conn *c, uint16_t port)
     return 0;
 }
 
+/* The kernel's view of an established connection's socket. */
+static bool conn_tcp_info(const struct rc_conn *c, struct tcp_info *ti)
+{
+    socklen_t len = sizeof *ti;
+    int fd;
+
+    if (c->st != CS_UP || c->bev == NULL)
+        return false;
+    fd = bufferevent_getfd(c->bev);
+    memset(ti, 0, sizeof *ti);
+    return fd >= 0 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len) == 0;
+}
+
+/* Bytes unacknowledged and the retransmission timer backed off twice or
+ * more (the next try is >= 4 RTO away). */
+static bool conn_stuck(const struct rc_conn *c)
+{
+    struct tcp_info ti;
+
+    return conn_tcp_info(c, &ti) && ti.tcpi_unacked > 0 && ti.tcpi_backoff >= 2;
+}
+
+int rc_node_link_info(const struct rc_node *n, const char *peer, struct rc_link_info *ret)
+{
+    struct rc_conn *c = find_conn((struct rc_node *)n, peer, NULL);
+    struct tcp_info ti;
+
+    memset(ret, 0, sizeof *ret);
+    if (c == NULL)
+        return -ENOENT;
+    ret->up = c->st == CS_UP;
+    ret->handshaking = c->st == CS_HANDSHAKE;
+    if (!conn_tcp_info(c, &ti))
+        return 0;
+    ret->unacked = ti.tcpi_unacked;
+    ret->retransmits = ti.tcpi_retransmits;
+    ret->backoff = ti.tcpi_backoff;
+    ret->rto_ms = ti.tcpi_rto / 1000;
+    ret->last_ack_recv_ms = ti.tcpi_last_ack_recv;
+    ret->last_data_recv_ms = ti.tcpi_last_data_recv;
+    return 0;
+}
+
+void rc_node_on_probe(struct rc_node *n, rc_probe_msg_cb cb, void *arg)
+{
+    n->probe_cb = cb;
+    n->probe_arg = arg;
+}
+
+int rc_node_send_probe(struct rc_node *n, const char *peer, const struct rc_probe *p)
+{
+    struct rc_conn *c = find_conn(n, peer, NULL);
+    uint8_t buf[RC_MSG_OUT_MAX];
+    size_t len;
+    int r;
+
+    if (c == NULL || c->st != CS_UP)
+        return -ENOTCONN;
+    r = rc_probe_build(buf, sizeof buf, &len, n->name, rc_node_creation(n), n->pid_id, p);
+    if (r != 0)
+        return r;
+    conn_write(c, buf, len);
+    return 0;
+}
+
 int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t port,
                  uint64_t timeout_ms, rc_ping_cb cb, void *arg, struct rc_ping **ret_ping)
 {
@@ -848,6 +952,15 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
     evtimer_add(p->timer, &tv);
 
     struct rc_conn *c = find_conn(n, peer, NULL);
+    if (c != NULL && conn_stuck(c)) {
+        /* A ping would queue behind TCP's backed-off retransmissions (a
+         * peer back from a cut is then seen only when the back-off ends):
+         * replace the connection instead of waiting on it. */
+        rc_log_debug("dist: connection to %s stuck in retransmission back-off, replacing it",
+                     c->peer);
+        conn_close(c, RC_REASON_TIMEOUT, false);
+        c = NULL;
+    }
     if (!c) {
         c = conn_new(n, false);
         if (!c) {

@@ -80,14 +80,14 @@ struct rc_round {
     uint32_t helpers_unknown;        /* unknown / busy: no opinion */
 };
 
-enum rc_verdict {
-    RC_VERDICT_STAY = 0, /* still suspect: no answer, no evidence of death yet */
-    RC_VERDICT_REFUTE,   /* it answered (directly or to a helper): up */
-    RC_VERDICT_DOWN,     /* confirmed */
+enum rc_decide {
+    RC_DECIDE_STAY = 0, /* still suspect: no answer, no evidence of death yet */
+    RC_DECIDE_REFUTE,   /* it answered (directly or to a helper): up */
+    RC_DECIDE_DOWN,     /* confirmed */
 };
 
 struct rc_decision {
-    enum rc_verdict verdict;
+    enum rc_decide verdict;
     const char *evidence;     /* static words: "refused", "acked_unanswered", "silent", ... */
     const char *confirmed_by; /* static words: "direct", "helpers", "direct+helpers" */
 };

@@ -36,6 +36,7 @@ struct rc_ping;
 #define RC_NODE_TICK_MS 15000             /* send a tick after this long without writing */
 #define RC_NODE_IDLE_MS 60000             /* close after this long without reading (net_ticktime) */
 #define RC_NODE_OUT_MAX (1024 * 1024)     /* unsent bytes to a peer before we give up on it */
+#define RC_NODE_PROBE_RATE 100            /* probe messages per second on one connection */
 
 struct rc_node_opts {
     const char *name; /* full node name, validated */
@@ -86,6 +87,32 @@ void rc_ping_cancel(struct rc_ping *p);
 /* Closes the connection to peer if any (a node that left the registry). No
  * peer-down callback is made for it. */
 void rc_node_drop_peer(struct rc_node *n, const char *peer);
+
+/* ---- detection under gray failure (docs/detection.md) ---- */
+
+/* What the kernel says about the connection to a peer (TCP_INFO); all zero
+ * but the flags when there is no established socket. -ENOENT: no
+ * connection at all. */
+struct rc_link_info {
+    bool up, handshaking;
+    uint32_t unacked;     /* segments sent and not acknowledged */
+    uint32_t retransmits; /* of the oldest unacknowledged segment */
+    uint32_t backoff;     /* exponential back-off steps of the retransmission timer */
+    uint32_t rto_ms;
+    uint32_t last_ack_recv_ms, last_data_recv_ms; /* ago */
+};
+int rc_node_link_info(const struct rc_node *n, const char *peer, struct rc_link_info *ret);
+
+/* Indirect probe messages (include/rollcall/probe.h) arriving from peer on
+ * an established connection; malformed ones and more than
+ * RC_NODE_PROBE_RATE a second close that connection (without a peer-down
+ * report) and never reach the callback. */
+struct rc_probe;
+typedef void (*rc_probe_msg_cb)(void *arg, const char *peer, const struct rc_probe *p);
+void rc_node_on_probe(struct rc_node *n, rc_probe_msg_cb cb, void *arg);
+/* Sends p to peer over its established connection: 0, -ENOTCONN (none),
+ * -EINVAL (bad fields). */
+int rc_node_send_probe(struct rc_node *n, const char *peer, const struct rc_probe *p);
 
 /* Counters for logs and benchmarks. */
 struct rc_node_stats {

@@ -13,3 +13,15 @@ if(NFQUEUE_FOUND)
 else()
   message(STATUS "libnetfilter_queue not found: no rcnet_delayer (tests/net delay scenarios)")
 endif()
+
+# net/detect: a short harness run asserting counts (tests/net/test_detect.py):
+# no false down under loss, delay and starvation; every kill -9, link cut
+# and SIGSTOP detected by all and healed. Root, namespaces, nftables and
+# the delayer; fails loudly when any is missing. ~3 minutes, alone.
+if(NOT Python3_EXECUTABLE)
+  find_package(Python3 COMPONENTS Interpreter)
+endif()
+add_test(NAME net/detect
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/net/test_detect.py
+                 $<TARGET_FILE:rollcall>)
+set_tests_properties(net/detect PROPERTIES LABELS integration TIMEOUT 900 RUN_SERIAL TRUE)

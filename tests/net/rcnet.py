@@ -21,8 +21,8 @@ Faults (whatever this kernel offers; it has no sch_netem):
 - delay with jitter: `iptables-nft -j NFQUEUE` on every node's OUTPUT and the
   user-space delayer (tests/net/delayer.c) holding each packet D +- J ms;
 - one-way cut: an egress rule dropping n1's packets to n2 (n2 -> n1 flows);
-- CPU starvation: the node's agents and two busy loops in a cgroup (v1 cpu
-  controller) with a CFS quota of 10 % in 1 s periods;
+- CPU starvation: the node's agents and three busy loops in a cgroup (v1 or
+  v2 cpu controller) with a CFS quota of 5 % in 1 s periods;
 - kill -9, link down without reset (the hub's v<i> set down: the cable
   pulled at the switch, no RST can come back), SIGSTOP: on both agents of one
   node at once, in --trials trials, each healed afterwards (restart, link up,
@@ -68,7 +68,7 @@ SCENARIOS = {
     "oneway": ("gray", "one-way cut: n1 -> n2 dropped, n2 -> n1 flows"),
     "delay100": ("gray", "100 ms +- 50 ms delay on every link"),
     "delay250": ("gray", "250 ms +- 50 ms delay on every link"),
-    "starve": ("gray", "one node starved of CPU (10 % quota in 1 s periods, 2 busy loops)"),
+    "starve": ("gray", "one node starved of CPU (5 % quota in 1 s periods, 3 busy loops)"),
     "kill9": ("trial", "kill -9 of one node's agents"),
     "linkdown": ("trial", "link down at the switch, no reset"),
     "sigstop": ("trial", "SIGSTOP of one node's agents"),
@@ -254,7 +254,7 @@ class Net:
             stop_proc(p)
         self.others = []
 
-    def starve(self, i, quota_us=100000, period_us=1000000, hogs=2):
+    def starve(self, i, quota_us=50000, period_us=1000000, hogs=3):
         root = "/sys/fs/cgroup/cpu"
         if not os.path.isdir(root) and os.path.isfile("/sys/fs/cgroup/cgroup.controllers"):
             root = "/sys/fs/cgroup"  # cgroup v2
@@ -603,7 +603,8 @@ def run_scenario(args, name, rollcall, serf, delayer):
         _ = t_start
     finally:
         net.down()
-        CURRENT.remove(net)
+        if net in CURRENT:
+            CURRENT.remove(net)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     return result
