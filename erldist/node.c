@@ -88,6 +88,7 @@ struct rc_conn {
     struct rc_ping *pings;
     uint64_t probe_window_ms; /* probe messages: this second's start, and count */
     uint32_t probe_count;
+    bool ping_timed_out; /* since the last answer: worth asking TCP whether it is stuck */
 };
 
 struct rc_node {
@@ -391,6 +392,8 @@ static void ping_timer_cb(evutil_socket_t fd, short what, void *arg)
     }
     struct rc_conn *c = p->conn;
     ping_detach(p);
+    if (c != NULL && c->st == CS_UP)
+        c->ping_timed_out = true;
     /* A connection that never came up and has nobody waiting on it is not
      * worth keeping: the next sweep starts afresh (a frozen peer's
      * half-open handshake would otherwise pin memory). */
@@ -614,6 +617,7 @@ static void handle_packet(struct rc_conn *c, const uint8_t *pkt, size_t len)
         for (struct rc_ping *p = c->pings; p; p = p->next) {
             if (p->sent && p->ref[0] == m.ref_ids[0] && p->ref[1] == m.ref_ids[1] &&
                 p->ref[2] == m.ref_ids[2]) {
+                c->ping_timed_out = false;
                 ping_finish(p, m.yes ? RC_REASON_OK : RC_REASON_HANDSHAKE_FAILED);
                 break;
             }
@@ -952,7 +956,7 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
     evtimer_add(p->timer, &tv);
 
     struct rc_conn *c = find_conn(n, peer, NULL);
-    if (c != NULL && conn_stuck(c)) {
+    if (c != NULL && c->ping_timed_out && conn_stuck(c)) {
         /* A ping would queue behind TCP's backed-off retransmissions (a
          * peer back from a cut is then seen only when the back-off ends):
          * replace the connection instead of waiting on it. */
