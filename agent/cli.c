@@ -20,7 +20,18 @@
 #include "rollcall/node.h"
 #include "rollcall/peers.h"
 #include "rollcall/registry.h"
+#include "rollcall/text.h"
 #include "rollcall/worker.h"
+
+/* A reject on stderr: the store's raw bytes escaped once (docs/logs.md). */
+static void print_reject(const struct rc_reject *rj)
+{
+    char what[4 * RC_REJECT_WHAT_MAX + 8], why[4 * sizeof(rj->reason)];
+
+    rc_text_escape_cut(rj->what, rj->whatlen, RC_TEXT_BARE, what, sizeof(what));
+    rc_text_escape_cut(rj->reason, strlen(rj->reason), RC_TEXT_BARE, why, sizeof(why));
+    fprintf(stderr, "rollcall: skipped registry entry %s%s: %s\n", what, rj->cut ? "..." : "", why);
+}
 
 static void resolve_entry(const struct rc_entry *e, char *ip, size_t iplen)
 {
@@ -171,7 +182,7 @@ static int read_registry(const struct rc_config *cfg, struct rc_reg_list *ret)
     rc_registry_mask_url(cfg->registry, masked, sizeof(masked));
     r = rc_registry_open(cfg->registry, &reg, err, sizeof err);
     if (r == 0)
-        r = reg->ops->list(reg->ctx, ret, err, sizeof err);
+        r = rc_registry_list(reg, ret, err, sizeof err);
     rc_registry_close(reg);
     if (r != 0)
         fprintf(stderr, "rollcall: registry %s: %s\n", masked, err[0] != '\0' ? err : strerror(-r));
@@ -217,8 +228,7 @@ int rc_cli_members(const struct rc_config *cfg, const uint8_t *cookie, size_t co
     if (read_registry(cfg, &list) != 0)
         return 2;
     for (size_t i = 0; i < list.nrejects; i++)
-        fprintf(stderr, "rollcall: skipped registry entry %s: %s\n", list.rejects[i].what,
-                list.rejects[i].reason);
+        print_reject(&list.rejects[i]);
     if (ping_all(cfg, cookie, cookie_len, list.entries, list.n, &t) != 0) {
         rc_peers_free(&t);
         rc_reg_list_free(&list);
@@ -268,7 +278,7 @@ int rc_cli_ping(const struct rc_config *cfg, const uint8_t *cookie, size_t cooki
      * publishes one; without it we ask the host's EPMD. A registry that
      * cannot be read is not fatal here. */
     if (rc_registry_open(cfg->registry, &reg, err, sizeof err) == 0 &&
-        reg->ops->list(reg->ctx, &list, err, sizeof err) == 0) {
+        rc_registry_list(reg, &list, err, sizeof err) == 0) {
         for (size_t i = 0; i < list.n; i++)
             if (strcmp(list.entries[i].name, name) == 0)
                 e = list.entries[i];

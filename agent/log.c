@@ -8,7 +8,8 @@
  * on a pipe where only PIPE_BUF-sized writes are atomic. The level and format
  * are atomics: the level check before any formatting costs one load.
  *
- * Escaping is done here and nowhere else, because callers log names that
+ * Escaping is done here (with the one escaper, base/text.c) and nowhere
+ * else: callers pass raw bytes, because they log names that
  * came from the network or from a registry anyone can write to. A byte that
  * is not printable (C0, DEL, a C1 control encoded in UTF-8) or not part of
  * valid UTF-8 never reaches the output raw: elixir and text write \n, \t,
@@ -39,7 +40,9 @@
 #include <unistd.h>
 
 #include "rollcall/err.h"
+#include "rollcall/fileio.h"
 #include "rollcall/log.h"
+#include "rollcall/text.h"
 #include "rollcall/clock.h"
 #include "rollcall/isotime.h"
 
@@ -196,16 +199,7 @@ void rc_log_close(void)
 static void sink_write(const char *buf, size_t len)
 {
     pthread_mutex_lock(&log_lock);
-    while (len > 0) {
-        ssize_t n = write(log_fd, buf, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break; /* nowhere left to complain to */
-        buf += n;
-        len -= (size_t)n;
-    }
+    (void)rc_write_full(log_fd, buf, len); /* nowhere left to complain to */
     pthread_mutex_unlock(&log_lock);
 }
 
@@ -264,108 +258,20 @@ static void ob_tail(struct ob *o, const char *s)
     o->buf[o->len] = '\0';
 }
 
-/* ---- escaping ---- */
+/* ---- escaping (base/text.c is the one escaper) ---- */
 
-enum esc_mode {
-    ESC_BARE,   /* elixir message: quotes stay as they are */
-    ESC_QUOTED, /* inside a "..." logfmt value: quotes escaped too */
-    ESC_JSON,   /* inside a JSON string */
-};
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if s[0] starts none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+/* Appends s (n bytes) escaped for mode; returns false if the line filled up
+ * (whole escapes only: the cut never splits one). */
+static bool put_escaped(struct ob *o, const char *s, size_t n, enum rc_text_mode mode)
 {
-    unsigned char c = s[0];
+    size_t used;
 
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-
-        return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-
-        return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80
-                   ? 4
-                   : 0;
-    }
-    return 0;
-}
-
-/* U+0080..U+009F: C1 controls, which some terminals still obey. */
-static bool is_c1(const unsigned char *s, size_t ulen)
-{
-    return ulen == 2 && s[0] == 0xC2 && s[1] < 0xA0;
-}
-
-/* Appends s (n bytes) escaped for mode; returns false if the line filled up. */
-static bool put_escaped(struct ob *o, const char *s, size_t n, enum esc_mode mode)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    char tmp[16];
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned char c = p[i];
-        size_t ulen = utf8_len(p + i, n - i);
-        bool ok;
-
-        if (c == '\\') {
-            ok = ob_put(o, "\\\\", 2);
-        } else if (c == '"' && mode != ESC_BARE) {
-            ok = ob_put(o, "\\\"", 2);
-        } else if (c == '\n') {
-            ok = ob_put(o, "\\n", 2);
-        } else if (c == '\t') {
-            ok = ob_put(o, "\\t", 2);
-        } else if (c == '\r') {
-            ok = ob_put(o, "\\r", 2);
-        } else if (c < 0x20 || c == 0x7F) {
-            snprintf(tmp, sizeof(tmp), mode == ESC_JSON ? "\\u%04x" : "\\x%02x", c);
-            ok = ob_puts(o, tmp);
-        } else if (ulen == 0) {
-            /* an invalid byte: JSON gets the text \xNN (backslash escaped) */
-            snprintf(tmp, sizeof(tmp), mode == ESC_JSON ? "\\\\x%02x" : "\\x%02x", c);
-            ok = ob_puts(o, tmp);
-            ulen = 1;
-        } else if (is_c1(p + i, ulen)) {
-            if (mode == ESC_JSON)
-                snprintf(tmp, sizeof(tmp), "\\u%04x", p[i + 1]);
-            else
-                snprintf(tmp, sizeof(tmp), "\\x%02x\\x%02x", p[i], p[i + 1]);
-            ok = ob_puts(o, tmp);
-        } else {
-            ok = ob_put(o, s + i, ulen);
-        }
-        if (!ok)
-            return false;
-        i += ulen == 0 ? 1 : ulen;
-    }
-    return true;
-}
-
-/* A logfmt value may go bare if it is non-empty printable text without
- * space, quote, '=' or backslash (valid non-control UTF-8 is fine). */
-static bool bare_ok(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-
-    if (n == 0)
+    if (o->full)
         return false;
-    for (size_t i = 0; i < n;) {
-        size_t ulen = utf8_len(p + i, n - i);
-
-        if (ulen == 0 || is_c1(p + i, ulen))
-            return false;
-        if (ulen == 1 &&
-            (p[i] <= ' ' || p[i] == 0x7F || p[i] == '"' || p[i] == '=' || p[i] == '\\'))
-            return false;
-        i += ulen;
+    o->len += rc_text_escape(s, n, mode, o->buf + o->len, o->limit - o->len + 1, &used);
+    if (used < n) {
+        o->full = true;
+        return false;
     }
     return true;
 }
@@ -375,8 +281,8 @@ static void put_str_value(struct ob *o, const char *s, enum rc_log_format fmt)
 {
     if (s == NULL)
         s = "";
-    if (fmt != RC_LOG_FMT_JSON && bare_ok(s)) {
-        if (!put_escaped(o, s, strlen(s), ESC_BARE))
+    if (fmt != RC_LOG_FMT_JSON && rc_text_bare_ok(s, strlen(s))) {
+        if (!put_escaped(o, s, strlen(s), RC_TEXT_BARE))
             ob_tail(o, "...");
         return;
     }
@@ -384,7 +290,7 @@ static void put_str_value(struct ob *o, const char *s, enum rc_log_format fmt)
         ob_tail(o, fmt == RC_LOG_FMT_JSON ? "null" : "\"\"");
         return;
     }
-    if (!put_escaped(o, s, strlen(s), fmt == RC_LOG_FMT_JSON ? ESC_JSON : ESC_QUOTED))
+    if (!put_escaped(o, s, strlen(s), fmt == RC_LOG_FMT_JSON ? RC_TEXT_JSON : RC_TEXT_QUOTED))
         ob_tail(o, "...");
     ob_tail(o, "\"");
 }
@@ -537,7 +443,7 @@ size_t rc_log_render(char *out, size_t cap, enum rc_log_format fmt, enum rc_log_
         ob_puts(&o, " [");
         ob_puts(&o, rc_log_level_str(level));
         ob_puts(&o, "] ");
-        if (!put_escaped(&o, msg, strlen(msg), ESC_BARE))
+        if (!put_escaped(&o, msg, strlen(msg), RC_TEXT_BARE))
             ob_tail(&o, "...");
     }
     for (size_t i = 0; i < nfields && !o.full; i++) {

@@ -128,7 +128,7 @@ static void warn_reject(struct rc_worker *w, const struct rc_reject *r)
         return;
     if (suppressed != 0)
         rc_log_warn("registry: %u more rejected entries not shown", suppressed);
-    rc_log_warn("registry: skipping entry %s: %s", r->what, r->reason);
+    rc_log_warn("registry: skipping entry %s%s: %s", r->what, r->cut ? "..." : "", r->reason);
 }
 
 static void registry_failed(struct rc_worker *w, const char *step, int rc, const char *why)
@@ -158,7 +158,7 @@ static void do_prunes(struct rc_worker *w)
         list = p->next;
         err[0] = '\0';
         if (w->reg != NULL) {
-            int r = w->reg->ops->remove(w->reg->ctx, p->name, p->min_age_ms, err, sizeof err);
+            int r = rc_registry_remove(w->reg, p->name, p->min_age_ms, err, sizeof err);
             if (r != 0)
                 rc_log_warn("registry: could not prune %s: %s", p->name, err);
         }
@@ -203,7 +203,6 @@ static void round_trip(struct rc_worker *w)
     char err[512] = "";
     struct rc_reg_list list = {0};
     struct rc_snapshot *s;
-    uint64_t t0, t1, t2;
     int r;
 
     if (w->reg == NULL) {
@@ -215,28 +214,15 @@ static void round_trip(struct rc_worker *w)
     }
     do_prunes(w);
     w->self.updated_at_ms = rc_now_wall_ms();
-    t0 = rc_now_mono_us();
-    r = w->reg->ops->publish(w->reg->ctx, &w->self, err, sizeof err);
-    t1 = rc_now_mono_us();
+    r = rc_registry_publish(w->reg, &w->self, err, sizeof err);
     if (r != 0) {
         registry_failed(w, "publish", r, err);
         return;
     }
-    r = w->reg->ops->list(w->reg->ctx, &list, err, sizeof err);
+    r = rc_registry_list(w->reg, &list, err, sizeof err); /* logs registry_round */
     if (r != 0) {
         registry_failed(w, "list", r, err);
         return;
-    }
-    t2 = rc_now_mono_us();
-    if (rc_log_enabled(RC_LOG_DEBUG)) {
-        struct rc_log_field f[] = {
-            RC_LF_D("publish_ms", (double)(t1 - t0) / 1000.0),
-            RC_LF_D("list_ms", (double)(t2 - t1) / 1000.0),
-            RC_LF_I("entries", (int64_t)list.n),
-            RC_LF_I("rejects", (int64_t)list.nrejects),
-        };
-
-        rc_log_event(RC_LOG_DEBUG, "registry_round", f, 4);
     }
     if (w->outage)
         rc_log_info("registry available again");
@@ -286,7 +272,7 @@ static void remove_self_entry(struct rc_worker *w)
     if (w->reg == NULL && rc_registry_open(w->url, &w->reg, err, sizeof(err)) != 0)
         rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
     if (w->reg != NULL) {
-        int r = w->reg->ops->remove(w->reg->ctx, w->self.name, 0, err, sizeof err);
+        int r = rc_registry_remove(w->reg, w->self.name, 0, err, sizeof err);
         if (r != 0)
             rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
         else

@@ -41,7 +41,8 @@
 #include <unistd.h>
 
 #include "rollcall/err.h"
-#include "rollcall/log.h"
+#include "rollcall/clock.h"
+#include "rollcall/fileio.h"
 #include "rollcall/registry.h"
 
 #ifndef O_PATH
@@ -250,21 +251,6 @@ static void cleanup_tmp(struct fs_ctx *ctx)
     closedir(d);
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void fs_close(void *vctx)
 {
     struct fs_ctx *ctx = vctx;
@@ -331,7 +317,7 @@ static int fs_publish(void *vctx, const struct rc_entry *self, char *err, size_t
         rc_seterr(err, errlen, "cannot create a temp file in %s: %s", ctx->dir, strerror(-rv));
         goto out_close_dir;
     }
-    rv = write_all(fd, text, len);
+    rv = rc_write_full(fd, text, len);
     if (rv == 0 && fsync(fd) < 0)
         rv = -errno;
     if (rv < 0) {
@@ -364,7 +350,7 @@ out_close_dir:
 static ssize_t read_entry(struct fs_ctx *ctx, int fd, const struct stat *st, char *why,
                           size_t whylen)
 {
-    size_t got = 0;
+    ssize_t n;
 
     if (!S_ISREG(st->st_mode)) {
         rc_seterr(why, whylen, "not a regular file");
@@ -372,23 +358,15 @@ static ssize_t read_entry(struct fs_ctx *ctx, int fd, const struct stat *st, cha
     }
     if (st->st_size > RC_ENTRY_TEXT_MAX)
         goto too_big;
-    /* Read one byte past the limit: the file may have grown since fstat. */
-    while (got <= RC_ENTRY_TEXT_MAX) {
-        ssize_t n = read(fd, ctx->buf + got, RC_ENTRY_TEXT_MAX + 1 - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc_seterr(why, whylen, "read failed: %s", strerror(errno));
-            return -1;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    if (got > RC_ENTRY_TEXT_MAX)
+    /* Bounded: the file may have grown since fstat. */
+    n = rc_read_bounded(fd, ctx->buf, RC_ENTRY_TEXT_MAX);
+    if (n == -EFBIG)
         goto too_big;
-    return (ssize_t)got;
+    if (n < 0) {
+        rc_seterr(why, whylen, "read failed: %s", strerror((int)-n));
+        return -1;
+    }
+    return n;
 
 too_big:
     rc_seterr(why, whylen, "larger than %d bytes", RC_ENTRY_TEXT_MAX);
@@ -498,10 +476,8 @@ static int fs_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
         if (e.age_ms < 0)
             e.age_ms = 0;
         rv = rc_reg_list_add(&l, &e);
-        if (rv == -E2BIG) {
-            snprintf(why, sizeof(why), "more than %d entries; the rest are ignored",
-                     RC_REGISTRY_MAX_ENTRIES);
-            rv = rc_reg_list_reject(&l, name, strlen(name), why);
+        if (rv == -E2BIG) { /* the cap: the facade reports the rest */
+            rv = 0;
             break;
         }
     next:
@@ -527,10 +503,6 @@ static int fs_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     struct stat st;
     int rv = 0, dfd;
 
-    if (name == NULL || !rc_node_name_valid(name)) {
-        rc_seterr(err, errlen, "cannot remove: not a valid node name");
-        return -EINVAL;
-    }
     dfd = dir_open(ctx, O_PATH, false, err, errlen);
     if (dfd == -ENOENT)
         return 0; /* no directory, no entry */

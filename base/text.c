@@ -112,15 +112,12 @@ size_t rc_text_escape_cut(const char *in, size_t len, enum rc_text_mode mode, ch
     if (cap == 0)
         return 0;
     o = rc_text_escape(in, len, mode, out, cap, &used);
-    if (used == len)
-        return o;
+    if (used == len || cap < 4)
+        return o; /* all of it, or no room to mark the cut */
     /* did not fit: again with room for "..." */
-    o = rc_text_escape(in, len, mode, out, cap > 3 ? cap - 3 : 1, &used);
-    if (cap > 3) {
-        memcpy(out + o, "...", 4);
-        o += 3;
-    }
-    return o;
+    o = rc_text_escape(in, len, mode, out, cap - 3, &used);
+    memcpy(out + o, "...", 4);
+    return o + 3;
 }
 
 bool rc_text_bare_ok(const char *s, size_t len)

@@ -3,7 +3,7 @@
  *
  * Library-like code (base/, the registry, the backends, the erldist codecs)
  * does not log: it returns 0 or -errno and writes why into a caller buffer
- * `char *err, size_t errlen` (docs/conventions: errors).
+ * `char *err, size_t errlen` (docs/conventions.md).
  */
 #ifndef ROLLCALL_ERR_H
 #define ROLLCALL_ERR_H

@@ -40,7 +40,7 @@ size_t rc_text_escape(const char *in, size_t len, enum rc_text_mode mode, char *
                       size_t *ret_used);
 
 /* The same, but a cut shows: when in does not fit, the output ends in "..."
- * (cap >= 4 for that to fit). For one-line messages without a logger (the
+ * (when cap >= 4; a smaller cap just cuts). For one-line messages without a logger (the
  * CLI's stderr, error strings). Returns the length written. */
 size_t rc_text_escape_cut(const char *in, size_t len, enum rc_text_mode mode, char *out,
                           size_t cap);

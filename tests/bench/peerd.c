@@ -282,7 +282,7 @@ int main(int argc, char *argv[])
         snprintf(e.host, sizeof e.host, "%s", d->ips[k]);
         e.port = rc_node_port(d->nodes[k]);
         e.started_at_ms = started;
-        if (d->reg->ops->publish(d->reg->ctx, &e, err, sizeof err) != 0) {
+        if (rc_registry_publish(d->reg, &e, err, sizeof err) != 0) {
             fprintf(stderr, "peerd: %s: %s\n", name, err);
             goto out;
         }
@@ -302,7 +302,7 @@ out:
     for (size_t k = 0; d->nodes && k < count && d->nodes[k]; k++) {
         /* Leave as an agent does: the entry first, then the connections. */
         if (d->reg)
-            d->reg->ops->remove(d->reg->ctx, rc_node_name(d->nodes[k]), 0, err, sizeof err);
+            rc_registry_remove(d->reg, rc_node_name(d->nodes[k]), 0, err, sizeof err);
         rc_node_free(d->nodes[k]);
     }
     rc_registry_close(d->reg);

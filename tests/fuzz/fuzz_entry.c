@@ -1,14 +1,17 @@
 /*
  * fuzz_entry.c - libFuzzer target for what the registry reads from other
- * machines and from the user: rc_entry_parse (backends/entry.c) on the raw
- * input under a fixed name, rc_time_parse_iso on the raw input, and
- * rc_registry_mask_url and the reject escaping (backends/registry.c) on it.
+ * machines and from the user: rc_entry_parse (registry/entry.c) on the raw
+ * input under a fixed name, rc_time_parse_iso (base/isotime.c) on the raw
+ * input, rc_registry_mask_url (base/url.c) and a reject (registry/list.c)
+ * shown through the one escaper (base/text.c).
  *
  * Beyond memory safety (run under ASan/UBSan), it checks:
  *   - an accepted entry formats and parses back to the same fields;
  *   - an accepted time formats and parses back to the same instant;
  *   - a masked URL is NUL-terminated within its buffer, whatever the size;
- *   - an escaped reject is printable ASCII or valid UTF-8, no control bytes.
+ *   - a reject keeps a prefix of the raw bytes, cut only past
+ *     RC_REJECT_WHAT_MAX, and escaped in every mode it is valid UTF-8
+ *     without control bytes.
  * Seeds: tests/fuzz/corpus/fuzz_entry/.
  */
 #include <stdint.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 
 #include "rollcall/registry.h"
+#include "rollcall/text.h"
 
 #define HINT "fuzz@127.0.0.1"
 
@@ -70,23 +74,27 @@ static void check_mask(const uint8_t *data, size_t size)
 
 static void check_reject(const uint8_t *data, size_t size)
 {
+    static const enum rc_text_mode modes[] = {RC_TEXT_BARE, RC_TEXT_QUOTED, RC_TEXT_JSON};
     struct rc_reg_list l = {0};
-    const unsigned char *p;
+    const struct rc_reject *r;
+    char out[8 * (RC_REJECT_WHAT_MAX + 1) + 1];
 
     if (rc_reg_list_reject(&l, (const char *)data, size, "fuzz") != 0)
         abort();
-    for (p = (const unsigned char *)l.rejects[0].what; *p != '\0'; p++)
-        if (*p < 0x20 || *p == 0x7F)
-            abort();
-    if (memchr(l.rejects[0].what, '\0', sizeof(l.rejects[0].what)) == NULL)
+    r = &l.rejects[0];
+    if (r->whatlen > RC_REJECT_WHAT_MAX || r->what[r->whatlen] != '\0' ||
+        memcmp(r->what, data, r->whatlen) != 0 || r->cut != (r->whatlen < size) ||
+        (size > RC_REJECT_WHAT_MAX && r->whatlen + 3 < RC_REJECT_WHAT_MAX))
         abort();
-    /* escaped output parses as text: the entry parser checks UTF-8 and controls */
-    {
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        size_t used, n = rc_text_escape(r->what, r->whatlen, modes[m], out, sizeof(out), &used);
         struct rc_entry e;
         char err[128];
-        const char *w = l.rejects[0].what;
 
-        if (rc_entry_parse(w, strlen(w), HINT, &e, err, sizeof(err)) != 0 &&
+        if (used != r->whatlen || strlen(out) != n)
+            abort();
+        /* escaped output is text: the entry parser checks UTF-8 and controls */
+        if (rc_entry_parse(out, n, HINT, &e, err, sizeof(err)) != 0 &&
             (strstr(err, "UTF-8") != NULL || strstr(err, "control") != NULL ||
              strstr(err, "NUL") != NULL))
             abort();

@@ -24,12 +24,14 @@
  * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
  *
  * The backends are included (not just linked) so the garbage writers can use
- * their URL parsers and raw connections; the linker then takes these copies
- * and not the library's.
+ * their URL parsers and raw connections; the registry itself loads the
+ * backend modules (rollcall-<scheme>.so, next to this binary) exactly as the
+ * agent does, through the facade (rc_registry_publish/list/remove).
  */
 #include "../../backends/postgres.c"
 #include "../../backends/redis.c"
 #include "../../backends/s3.c"
+#include "rollcall/text.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -155,7 +157,7 @@ static int r_publish(struct conf *c, const struct rc_entry *e, char *err)
     int rv;
 
     err[0] = '\0';
-    rv = c->reg->ops->publish(c->reg->ctx, e, err, CONF_ERRLEN);
+    rv = rc_registry_publish(c->reg, e, err, CONF_ERRLEN);
     check_err(c, "publish", err);
     if (rv < 0 && err[0] == '\0')
         fail(c, "publish failed (%s) without a reason in err", strerror(-rv));
@@ -168,7 +170,7 @@ static int r_list(struct conf *c, struct rc_reg_list *l, char *err)
 
     err[0] = '\0';
     memset(l, 0, sizeof(*l));
-    rv = c->reg->ops->list(c->reg->ctx, l, err, CONF_ERRLEN);
+    rv = rc_registry_list(c->reg, l, err, CONF_ERRLEN);
     check_err(c, "list", err);
     if (rv < 0 && err[0] == '\0')
         fail(c, "list failed (%s) without a reason in err", strerror(-rv));
@@ -182,7 +184,7 @@ static int r_remove(struct conf *c, const char *name, int64_t min_age, char *err
     int rv;
 
     err[0] = '\0';
-    rv = c->reg->ops->remove(c->reg->ctx, name, min_age, err, CONF_ERRLEN);
+    rv = rc_registry_remove(c->reg, name, min_age, err, CONF_ERRLEN);
     check_err(c, "remove", err);
     if (rv < 0 && err[0] == '\0')
         fail(c, "remove failed (%s) without a reason in err", strerror(-rv));
@@ -722,20 +724,31 @@ static void t_garbage_rejected(struct conf *c)
         if (find(&l, g.names[i]) != NULL)
             fail(c, "garbage entry %s was listed as valid", g.names[i]);
     for (size_t i = 0; i < l.nrejects; i++) {
-        const char *w = l.rejects[i].what;
+        const char *w = l.rejects[i].what; /* raw: escaped once where shown */
+        char shown[4 * RC_REJECT_WHAT_MAX + 8];
 
+        rc_text_escape_cut(w, l.rejects[i].whatlen, RC_TEXT_BARE, shown, sizeof(shown));
         if (strstr(w, c->pfx) != NULL)
             ours++;
-        for (const char *q = w; *q; q++)
+        if (l.rejects[i].whatlen == 0)
+            fail(c, "a reject names nothing");
+        for (const char *q = shown; *q; q++)
             if ((unsigned char)*q < ' ' || *q == 0x7f)
-                fail(c, "reject's what is not escaped for logging: %s", w);
+                fail(c, "reject's name is not escaped when shown: %s", shown);
         if (l.rejects[i].reason[0] == '\0')
-            fail(c, "reject of %s has no reason", w);
+            fail(c, "reject of %s has no reason", shown);
     }
     if (ours < (size_t)g.injected)
         fail(c, "%zu of our %d garbage entries rejected (want all)", ours, g.injected);
-    printf("FIGURE garbage: %zu rejects, e.g. \"%s\": %s\n", l.nrejects,
-           l.nrejects ? l.rejects[0].what : "", l.nrejects ? l.rejects[0].reason : "");
+    {
+        char shown[4 * RC_REJECT_WHAT_MAX + 8] = "";
+
+        if (l.nrejects > 0)
+            rc_text_escape_cut(l.rejects[0].what, l.rejects[0].whatlen, RC_TEXT_BARE, shown,
+                               sizeof(shown));
+        printf("FIGURE garbage: %zu rejects, e.g. \"%s\": %s\n", l.nrejects, shown,
+               l.nrejects ? l.rejects[0].reason : "");
+    }
     rc_reg_list_free(&l);
 out_cleanup:
     if (garbage(c, &g, true, err) < 0)
@@ -864,7 +877,7 @@ static void t_wrong_password(struct conf *c)
     if (rv < 0)
         return; /* refused at open: fine, err checked */
     err[0] = '\0';
-    rv = r->ops->list(r->ctx, &l, err, sizeof(err));
+    rv = rc_registry_list(r, &l, err, sizeof(err));
     check_err(c, "list (wrong password)", err);
     if (rv >= 0) {
         fail(c, "list with a wrong password succeeded");
@@ -893,7 +906,7 @@ static void t_bad_url(struct conf *c)
         struct rc_reg_list l;
 
         err[0] = '\0';
-        rv = r->ops->list(r->ctx, &l, err, sizeof(err));
+        rv = rc_registry_list(r, &l, err, sizeof(err));
         check_err(c, "list (bad URL)", err);
         if (rv >= 0) {
             fail(c, "a URL with an unknown parameter worked");
@@ -943,7 +956,7 @@ static void t_pg_concurrent_create(struct conf *c)
             }
             make_entry(c, &e, "race", "127.0.0.1", (uint16_t)(i + 1));
             snprintf(e.name, sizeof(e.name), "%s-race%d@127.0.0.1", c->pfx, i);
-            if (r->ops->publish(r->ctx, &e, kerr, sizeof(kerr)) < 0) {
+            if (rc_registry_publish(r, &e, kerr, sizeof(kerr)) < 0) {
                 fprintf(stderr, "child publish: %s\n", kerr);
                 _exit(1);
             }
@@ -978,12 +991,12 @@ static void t_pg_concurrent_create(struct conf *c)
             fail(c, "open: %s", e2);
         } else {
             make_entry(c, &e, "dropped", "127.0.0.1", 0);
-            if (r->ops->publish(r->ctx, &e, e2, sizeof(e2)) < 0)
+            if (rc_registry_publish(r, &e, e2, sizeof(e2)) < 0)
                 fail(c, "publish: %s", e2);
             snprintf(sql, sizeof(sql), "DROP TABLE %s.rollcall_nodes", schema);
             if (pgr_exec_simple(pc, sql, PGRES_COMMAND_OK, "drop table", e2, sizeof(e2)) < 0)
                 fail(c, "%s", e2);
-            else if (r->ops->publish(r->ctx, &e, e2, sizeof(e2)) < 0)
+            else if (rc_registry_publish(r, &e, e2, sizeof(e2)) < 0)
                 fail(c, "publish after the table was dropped: %s (want it created again)", e2);
             rc_registry_close(r);
         }

@@ -1,5 +1,5 @@
 /*
- * test_entry.c - the entry text format (backends/entry.c): what is rejected,
+ * test_entry.c - the entry text format (registry/entry.c): what is rejected,
  * what is tolerated, and that format and parse agree.
  */
 #include <errno.h>

@@ -888,33 +888,6 @@ static void test_output_buffer_full(void **state)
     assert_int_equal(out.len, sizeof(out.data) - 10); /* neither status nor challenge */
 }
 
-/* ---- node names ---- */
-
-static void test_node_name_valid(void **state)
-{
-    static const char *good[] = {
-        "a@b",   "py@127.0.0.1", "rollcall@10.0.0.5", "Node_1-x@Host-1.example.com",
-        "n@::1", "n@fe80::1"};
-    static const char *bad[] = {"",      "a",     "@b",    "a@",    "a@b@c",      "a.b@c",
-                                "a b@c", "a@b c", "a@b/c", "a@b\n", "\xc3\xa9@b", "a:b@c"};
-    char name[RC_NAME_MAX + 2];
-
-    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-        assert_true(rc_node_name_valid(good[i]));
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_false(rc_node_name_valid(bad[i]));
-    assert_false(rc_node_name_valid(NULL));
-
-    memset(name, 'h', sizeof(name));
-    name[0] = 'a';
-    name[1] = '@';
-    name[RC_NAME_MAX] = '\0';
-    assert_true(rc_node_name_valid(name));
-    name[RC_NAME_MAX] = 'h';
-    name[RC_NAME_MAX + 1] = '\0';
-    assert_false(rc_node_name_valid(name));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -937,7 +910,6 @@ int main(void)
         cmocka_unit_test(test_eof_reasons),
         cmocka_unit_test(test_init_rejects),
         cmocka_unit_test(test_output_buffer_full),
-        cmocka_unit_test(test_node_name_valid),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

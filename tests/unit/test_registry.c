@@ -1,6 +1,8 @@
 /*
- * test_registry.c - backends/registry.c: lookup by scheme, opening, URL
- * masking, the list helpers and their cap, the ISO-8601 time functions.
+ * test_registry.c - the registry facade (registry/registry.c, modules.c,
+ * list.c): lookup by scheme, module loading, opening, the checks and the
+ * list cap done once for every backend (over a fake backend), URL masking,
+ * the list helpers.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "rollcall/log.h"
 #include "rollcall/registry.h"
 
 /* ---- lookup and open ---- */
@@ -141,7 +144,7 @@ static void test_open_close(void **state)
     assert_int_equal(rc_registry_open(url, &r, err, sizeof(err)), 0);
     assert_non_null(r);
     assert_ptr_equal(r->ops, &rc_backend_fs);
-    assert_int_equal(r->ops->list(r->ctx, &l, err, sizeof(err)), 0);
+    assert_int_equal(rc_registry_list(r, &l, err, sizeof(err)), 0);
     assert_int_equal(l.n, 0);
     rc_reg_list_free(&l);
     rc_registry_close(r);
@@ -239,143 +242,198 @@ static void test_list_cap(void **state)
     rc_reg_list_free(NULL);
 }
 
-static void test_reject_escapes(void **state)
+/* A reject keeps the store's bytes as they are (escaping is the log line's
+ * job, once): cut at RC_REJECT_WHAT_MAX on a character boundary. */
+static void test_reject_raw(void **state)
 {
+    static const char hostile[] = "a\nb\r\t\\\x01\x7f\xff\xc3(\xc2\x85\xc3\xa9";
     struct rc_reg_list l = {0};
     char raw[400];
 
-    assert_int_equal(
-        rc_reg_list_reject(&l, "a\nb\r\t\\\x01\x7f\xff\xc3(\xc2\x85\xc3\xa9", 15, "bad\nreason"),
-        0);
-    assert_string_equal(l.rejects[0].what, "a\\nb\\r\\t\\\\\\x01\\x7F\\xFF\\xC3(\\u0085\xc3\xa9");
-    assert_string_equal(l.rejects[0].reason, "bad\\nreason");
+    assert_int_equal(rc_reg_list_reject(&l, hostile, 15, "bad\nreason"), 0);
+    assert_int_equal(l.rejects[0].whatlen, 15);
+    assert_memory_equal(l.rejects[0].what, hostile, 15);
+    assert_int_equal(l.rejects[0].what[15], '\0');
+    assert_false(l.rejects[0].cut);
+    assert_string_equal(l.rejects[0].reason, "bad\nreason");
     /* embedded NUL: whatlen counts, not strlen */
     assert_int_equal(rc_reg_list_reject(&l, "a\0b", 3, "r"), 0);
-    assert_string_equal(l.rejects[1].what, "a\\x00b");
+    assert_int_equal(l.rejects[1].whatlen, 3);
+    assert_memory_equal(l.rejects[1].what, "a\0b", 3);
+    /* NULL what and reason */
+    assert_int_equal(rc_reg_list_reject(&l, NULL, 5, NULL), 0);
+    assert_int_equal(l.rejects[2].whatlen, 0);
+    assert_string_equal(l.rejects[2].reason, "");
 
-    /* too long: cut on a character boundary, marked with "..." */
+    /* too long: cut on a character boundary, marked as cut */
     for (size_t i = 0; i < sizeof(raw); i += 2)
         memcpy(raw + i, "\xc3\xa9", 2);
     assert_int_equal(rc_reg_list_reject(&l, raw, sizeof(raw), "r"), 0);
-    {
-        const char *w = l.rejects[2].what;
-        size_t n = strlen(w);
-
-        assert_true(n < sizeof(l.rejects[2].what));
-        assert_true(n > 100);
-        assert_string_equal(w + n - 3, "...");
-        assert_int_equal((n - 3) % 2, 0); /* whole 2-byte characters */
-    }
-    memset(raw, '\n', sizeof(raw));
+    assert_true(l.rejects[3].cut);
+    assert_int_equal(l.rejects[3].whatlen, RC_REJECT_WHAT_MAX - 1); /* 158: whole characters */
+    assert_memory_equal(l.rejects[3].what, raw, l.rejects[3].whatlen);
+    /* not UTF-8: cut at the limit */
+    memset(raw, 0x80, sizeof(raw));
     assert_int_equal(rc_reg_list_reject(&l, raw, sizeof(raw), "r"), 0);
-    {
-        const char *w = l.rejects[3].what;
-        size_t n = strlen(w);
-
-        assert_string_equal(w + n - 3, "...");
-        assert_int_equal((n - 3) % 2, 0); /* whole "\n" escapes */
-    }
+    assert_int_equal(l.rejects[4].whatlen, RC_REJECT_WHAT_MAX);
+    memset(raw, '\n', sizeof(raw));
+    assert_int_equal(rc_reg_list_reject(&l, raw, RC_REJECT_WHAT_MAX, "r"), 0);
+    assert_false(l.rejects[5].cut);
+    assert_int_equal(l.rejects[5].whatlen, RC_REJECT_WHAT_MAX);
     rc_reg_list_free(&l);
 }
 
-/* ---- time ---- */
+/* ---- the facade, over a fake backend ---- */
 
-static void expect_time(const char *s, int64_t want)
+struct fake {
+    int publishes, lists, removes;
+    size_t nentries;    /* list() adds this many entries */
+    const char *reject; /* and this reject, if not NULL */
+};
+
+static struct fake fake_state;
+
+static int fake_open(const char *url, void **ret_ctx, char *err, size_t errlen)
 {
-    int64_t got = -12345;
-
-    if (rc_time_parse_iso(s, strlen(s), &got) != 0)
-        fail_msg("rejected \"%s\"", s);
-    if (got != want)
-        fail_msg("\"%s\" -> %lld, want %lld", s, (long long)got, (long long)want);
+    memset(&fake_state, 0, sizeof(fake_state));
+    *ret_ctx = &fake_state;
+    return 0;
 }
 
-static void expect_bad_time(const char *s)
+static int fake_publish(void *ctx, const struct rc_entry *self, char *err, size_t errlen)
 {
-    int64_t got = -12345;
-
-    if (rc_time_parse_iso(s, strlen(s), &got) != -EINVAL)
-        fail_msg("accepted \"%s\"", s);
-    assert_int_equal(got, -12345);
+    ((struct fake *)ctx)->publishes++;
+    return 0;
 }
 
-static void test_time_parse(void **state)
+static int fake_list(void *ctx, struct rc_reg_list *ret, char *err, size_t errlen)
 {
-    expect_time("1970-01-01T00:00:00.000Z", 0);
-    expect_time("2026-11-20T22:54:17.123Z", 1795215257123LL);
-    expect_time("2026-11-20T22:54:17Z", 1795215257000LL);
-    expect_time("2026-11-20T22:54:17.1Z", 1795215257100LL);
-    expect_time("2026-11-20T22:54:17.123456789Z", 1795215257123LL); /* truncated, not rounded */
-    expect_time("2026-11-20T22:54:17.999999z", 1795215257999LL);
-    expect_time("2026-11-20t22:54:17+00:00", 1795215257000LL);
-    expect_time("2026-11-20 22:54:17.123456Z", 1795215257123LL);
-    expect_time("2024-02-29T12:00:00Z", 1709208000000LL);
-    expect_time("2000-02-29T00:00:00Z", 951782400000LL);
-    expect_time("1969-12-31T23:59:59.999Z", -1);
-    expect_time("2016-12-31T23:59:60Z", 1483228800000LL); /* leap second */
-    expect_time("9999-12-31T23:59:59.999Z", 253402300799999LL);
+    struct fake *f = ctx;
+    struct rc_reg_list l = {0};
+    struct rc_entry e = {0};
+    int rv;
 
-    expect_bad_time(
-        "9999-12-31T23:59:60.999999999Z"); /* past the last formattable instant (fuzz_entry) */
-    expect_bad_time("");
-    expect_bad_time("2026-11-20");
-    expect_bad_time("2026-11-20T22:54:17");   /* no zone */
-    expect_bad_time("2026-11-20T22:54:17.Z"); /* empty fraction */
-    expect_bad_time("2026-11-20T22:54:17.1234567890Z");
-    expect_bad_time("2026-11-20T22:54:17+02:00");
-    expect_bad_time("2026-11-20T22:54:17-00:00");
-    expect_bad_time("2026-11-20T22:54:17Z ");
-    expect_bad_time(" 2026-11-20T22:54:17Z");
-    expect_bad_time("2026-11-20T22:54:17ZZ");
-    expect_bad_time("2026-1-20T22:54:17Z");
-    expect_bad_time("2026-00-20T22:54:17Z");
-    expect_bad_time("2026-13-20T22:54:17Z");
-    expect_bad_time("2026-11-00T22:54:17Z");
-    expect_bad_time("2026-11-31T22:54:17Z");
-    expect_bad_time("2023-02-29T22:54:17Z");
-    expect_bad_time("1900-02-29T22:54:17Z");
-    expect_bad_time("2026-11-20T24:00:00Z");
-    expect_bad_time("2026-11-20T23:60:00Z");
-    expect_bad_time("2026-11-20T23:59:61Z");
-    expect_bad_time("2026-11-20X22:54:17Z");
-    expect_bad_time("+2026-11-20T22:54:17Z");
-    expect_bad_time("2026-11-20T22:54:1Z");
-
-    /* len bounds the parse: the NUL-free prefix is all that is read */
-    int64_t got;
-    assert_int_equal(rc_time_parse_iso("2026-11-20T22:54:17Zjunk", 20, &got), 0);
-    assert_int_equal(got, 1795215257000LL);
-    assert_int_equal(rc_time_parse_iso("2026-11-20T22:54:17Z", 19, &got), -EINVAL);
-    assert_int_equal(rc_time_parse_iso(NULL, 0, &got), -EINVAL);
-}
-
-static void test_time_format(void **state)
-{
-    char out[32];
-
-    rc_time_format_iso(0, out);
-    assert_string_equal(out, "1970-01-01T00:00:00.000Z");
-    rc_time_format_iso(1795215257123LL, out);
-    assert_string_equal(out, "2026-11-20T22:54:17.123Z");
-    assert_int_equal(strlen(out), 24);
-    rc_time_format_iso(-1, out);
-    assert_string_equal(out, "1969-12-31T23:59:59.999Z");
-    rc_time_format_iso(1709208000000LL, out);
-    assert_string_equal(out, "2024-02-29T12:00:00.000Z");
-    /* out of the year 0000..9999 range: clamped */
-    rc_time_format_iso(INT64_MAX, out);
-    assert_string_equal(out, "9999-12-31T23:59:59.999Z");
-    rc_time_format_iso(INT64_MIN, out);
-    assert_string_equal(out, "0000-01-01T00:00:00.000Z");
-
-    /* format and parse agree across the range */
-    for (int64_t ms = -62167219200000LL; ms < 253402300799999LL; ms += 86399999LL * 97 + 7) {
-        int64_t back;
-
-        rc_time_format_iso(ms, out);
-        assert_int_equal(rc_time_parse_iso(out, strlen(out), &back), 0);
-        assert_int_equal(back, ms);
+    f->lists++;
+    for (size_t i = 0; i < f->nentries; i++) {
+        snprintf(e.name, sizeof(e.name), "n%zu@h", i);
+        rv = rc_reg_list_add(&l, &e);
+        if (rv == -E2BIG)
+            break; /* the cap: the facade reports it */
+        assert_int_equal(rv, 0);
     }
+    if (f->reject != NULL)
+        assert_int_equal(
+            rc_reg_list_reject(&l, f->reject, strlen(f->reject), "not a valid node name"), 0);
+    *ret = l;
+    return 0;
+}
+
+static int fake_remove(void *ctx, const char *name, int64_t min_age_ms, char *err, size_t errlen)
+{
+    ((struct fake *)ctx)->removes++;
+    return 0;
+}
+
+static void fake_close(void *ctx)
+{
+}
+
+static const struct rc_backend_ops fake_ops = {
+    .scheme = "fake",
+    .open = fake_open,
+    .publish = fake_publish,
+    .list = fake_list,
+    .remove = fake_remove,
+    .close = fake_close,
+};
+
+/* publish and remove: bad names never reach the backend */
+static void test_facade_checks(void **state)
+{
+    struct rc_registry *r = NULL;
+    struct rc_entry e = {0};
+    char err[128];
+
+    assert_int_equal(rc_registry_open_ops(&fake_ops, "fake://x", &r, err, sizeof(err)), 0);
+    strcpy(e.name, "../escape@h");
+    assert_int_equal(rc_registry_publish(r, &e, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "node name"));
+    strcpy(e.name, "a@h");
+    strcpy(e.host, "bad host");
+    assert_int_equal(rc_registry_publish(r, &e, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "host"));
+    memset(e.name, 'a', sizeof(e.name)); /* not NUL-terminated */
+    e.host[0] = '\0';
+    assert_int_equal(rc_registry_publish(r, &e, err, sizeof(err)), -EINVAL);
+    assert_int_equal(rc_registry_publish(r, NULL, err, sizeof(err)), -EINVAL);
+    assert_int_equal(rc_registry_remove(r, "a/b@h", 0, err, sizeof(err)), -EINVAL);
+    assert_int_equal(rc_registry_remove(r, "", 0, err, sizeof(err)), -EINVAL);
+    assert_int_equal(rc_registry_remove(r, NULL, 0, err, sizeof(err)), -EINVAL);
+    assert_int_equal(fake_state.publishes, 0);
+    assert_int_equal(fake_state.removes, 0);
+
+    strcpy(e.name, "a@h");
+    strcpy(e.host, "10.0.0.1");
+    assert_int_equal(rc_registry_publish(r, &e, err, sizeof(err)), 0);
+    assert_int_equal(rc_registry_remove(r, "a@h", 5, err, sizeof(err)), 0);
+    assert_int_equal(fake_state.publishes, 1);
+    assert_int_equal(fake_state.removes, 1);
+    rc_registry_close(r);
+}
+
+/* the cap is reported once, by the facade, naming the first entry dropped */
+static void test_facade_list_cap(void **state)
+{
+    struct rc_registry *r = NULL;
+    struct rc_reg_list l;
+    char err[128];
+
+    assert_int_equal(rc_registry_open_ops(&fake_ops, "fake://x", &r, err, sizeof(err)), 0);
+    fake_state.nentries = RC_REGISTRY_MAX_ENTRIES + 5;
+    assert_int_equal(rc_registry_list(r, &l, err, sizeof(err)), 0);
+    assert_int_equal(l.n, RC_REGISTRY_MAX_ENTRIES);
+    assert_int_equal(l.nrejects, 1);
+    assert_string_equal(l.rejects[0].what, "n10000@h");
+    assert_non_null(strstr(l.rejects[0].reason, "more than 10000 entries; the rest are ignored"));
+    rc_reg_list_free(&l);
+
+    fake_state.nentries = RC_REGISTRY_MAX_ENTRIES; /* exactly the cap: nothing to report */
+    assert_int_equal(rc_registry_list(r, &l, err, sizeof(err)), 0);
+    assert_int_equal(l.n, RC_REGISTRY_MAX_ENTRIES);
+    assert_int_equal(l.nrejects, 0);
+    rc_reg_list_free(&l);
+    rc_registry_close(r);
+}
+
+/*
+ * The double-escape bug (issue 10): a hostile name through the facade, then
+ * the agent's warning line ("registry: skipping entry %s%s: %s", worker.c)
+ * rendered in every format: one escape, as docs/logs.md shows.
+ */
+static void test_facade_reject_escaped_once(void **state)
+{
+    struct rc_registry *r = NULL;
+    struct rc_reg_list l;
+    char err[128], msg[512], line[1024];
+    const struct rc_reject *rj;
+
+    assert_int_equal(rc_registry_open_ops(&fake_ops, "fake://x", &r, err, sizeof(err)), 0);
+    fake_state.reject = "evil\x1b[2J@h";
+    assert_int_equal(rc_registry_list(r, &l, err, sizeof(err)), 0);
+    assert_int_equal(l.nrejects, 1);
+    rj = &l.rejects[0];
+    snprintf(msg, sizeof(msg), "registry: skipping entry %s%s: %s", rj->what, rj->cut ? "..." : "",
+             rj->reason);
+    rc_log_render(line, sizeof(line), RC_LOG_FMT_ELIXIR, RC_LOG_WARN, 0, msg, NULL, 0);
+    assert_non_null(strstr(line, "[warning] registry: skipping entry evil\\x1b[2J@h: not a valid"));
+    assert_null(strstr(line, "\\\\x"));
+    rc_log_render(line, sizeof(line), RC_LOG_FMT_TEXT, RC_LOG_WARN, 0, msg, NULL, 0);
+    assert_non_null(strstr(line, "msg=\"registry: skipping entry evil\\x1b[2J@h: not a valid"));
+    rc_log_render(line, sizeof(line), RC_LOG_FMT_JSON, RC_LOG_WARN, 0, msg, NULL, 0);
+    assert_non_null(
+        strstr(line, "\"msg\":\"registry: skipping entry evil\\u001b[2J@h: not a valid"));
+    rc_reg_list_free(&l);
+    rc_registry_close(r);
 }
 
 int main(void)
@@ -389,9 +447,10 @@ int main(void)
         cmocka_unit_test(test_mask_url),
         cmocka_unit_test(test_mask_url_truncates),
         cmocka_unit_test(test_list_cap),
-        cmocka_unit_test(test_reject_escapes),
-        cmocka_unit_test(test_time_parse),
-        cmocka_unit_test(test_time_format),
+        cmocka_unit_test(test_reject_raw),
+        cmocka_unit_test(test_facade_checks),
+        cmocka_unit_test(test_facade_list_cap),
+        cmocka_unit_test(test_facade_reject_escaped_once),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

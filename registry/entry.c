@@ -1,5 +1,6 @@
 /*
- * entry.c - the entry text format shared by the file and S3 backends.
+ * entry.c - the entry text format (store.h), shared by the file and S3
+ * backends; part of the store library every backend module links.
  *
  *   2026-11-20T22:54:17.123Z          first line: ISO-8601 UTC refresh time
  *   name=rollcall@10.0.0.5
@@ -28,7 +29,8 @@
 #include <string.h>
 
 #include "rollcall/err.h"
-#include "rollcall/registry.h"
+#include "rollcall/store.h"
+#include "rollcall/text.h"
 
 #define RC_ENTRY_LINE_MAX 1024 /* bytes per line, without the line end */
 
@@ -78,39 +80,18 @@ static size_t check_bytes(const unsigned char *s, size_t len, const char **what)
             *what = c == 0 ? "NUL byte" : "control byte";
             return line;
         }
-        if (c < 0x80) {
-            i++;
-            continue;
+        n = rc_utf8_decode(s + i, len - i, &cp);
+        if (n == 0) {
+            *what = "invalid UTF-8";
+            return line;
         }
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 2, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            n = 3, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            n = 4, cp = c & 0x07;
-        else
-            goto bad_utf8;
-        if (len - i < n)
-            goto bad_utf8;
-        for (size_t k = 1; k < n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                goto bad_utf8;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            goto bad_utf8;
-        if (cp <= 0x9F) {
+        if (cp >= 0x80 && cp <= 0x9F) {
             *what = "control character";
             return line;
         }
         i += n;
     }
     return 0;
-
-bad_utf8:
-    *what = "invalid UTF-8";
-    return line;
 }
 
 /* "key=" with key [a-z0-9_]+: returns the key length, 0 if the line is not one. */
