@@ -273,15 +273,7 @@ static void round_eval(struct rc_confirm *cf, struct round *r, uint64_t now, boo
         latest = p->suspect_since_ms;
     r->ev.silence_ms = now > latest ? now - latest : 0;
     r->ev.suspect_ms = now > p->suspect_since_ms ? now - p->suspect_since_ms : 0;
-    if (r->nhelpers == 0 && cf->peers->n > 1) {
-        /* Others exist but none could be asked (no connection to any): no
-         * evidence either way. */
-        d.verdict = RC_DECIDE_STAY;
-        d.evidence = "none";
-        d.confirmed_by = "none";
-    } else {
-        d = rc_detect_decide(&r->ev, confirm_ms(cf));
-    }
+    d = rc_detect_decide(&r->ev, confirm_ms(cf), 2 * (cf->interval_ms + cf->ping_timeout_ms));
     round_blame_helpers(cf, r);
     if (d.verdict == RC_DECIDE_STAY) {
         if (rc_log_enabled(RC_LOG_DEBUG)) {

@@ -50,7 +50,8 @@ void rc_health_sweep(struct rc_health *h, uint32_t pinged, uint32_t timed_out, u
     }
 }
 
-struct rc_decision rc_detect_decide(const struct rc_round *r, uint64_t confirm_ms)
+struct rc_decision rc_detect_decide(const struct rc_round *r, uint64_t confirm_ms,
+                                    uint64_t alone_ms)
 {
     struct rc_decision d = {RC_DECIDE_STAY, "none", "none"};
     uint32_t silent = r->helpers_silent_acked + r->helpers_silent_unacked;
@@ -69,17 +70,18 @@ struct rc_decision rc_detect_decide(const struct rc_round *r, uint64_t confirm_m
                                                                      : "helpers";
         return d;
     }
-    if (r->helpers_asked == 0) {
-        /* Nobody to ask: our own evidence, held twice as long. */
-        if (r->silence_ms < 2 * confirm_ms)
+    if (r->helpers_asked == 0 || r->helpers_replied == 0) {
+        /* Nobody to ask, or nobody answered us (we may be the one cut
+         * off): our own evidence, held for alone_ms. */
+        if (r->silence_ms < alone_ms)
             return d;
         d.verdict = RC_DECIDE_DOWN;
         d.evidence = r->direct_tcp == RC_TCP_ACKED ? "acked_unanswered" : "silent";
         d.confirmed_by = "direct";
         return d;
     }
-    /* Helpers asked but none answered us, or none had an opinion: we may be
-     * the one who is cut off. No evidence; stay suspect. */
+    /* Helpers replied, but none with a timeout (unknown, busy): no opinion,
+     * no evidence; stay suspect. */
     if (silent == 0)
         return d;
     if (r->silence_ms < confirm_ms)

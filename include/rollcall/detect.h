@@ -93,10 +93,13 @@ struct rc_decision {
 };
 
 /* confirm_ms: how long a peer must be unheard by everyone before a timeout
- * can become a down (interval + ping_timeout with the defaults), already
- * stretched by our health factor. With no helper to ask (helpers_asked 0) a
- * down needs twice that. A round in which helpers were asked and none
- * replied is no evidence (we may be the one cut off). */
-struct rc_decision rc_detect_decide(const struct rc_round *r, uint64_t confirm_ms);
+ * confirmed by a helper's timeout becomes a down (interval + ping_timeout
+ * with the defaults), already stretched by our health factor. alone_ms: the
+ * same when no helper confirms, because none could be asked or none
+ * replied (we may be the one cut off): our own silence alone, held longer
+ * (the agent gives twice interval + ping_timeout). Helpers that replied
+ * without an opinion (unknown, busy) are no evidence: stay. */
+struct rc_decision rc_detect_decide(const struct rc_round *r, uint64_t confirm_ms,
+                                    uint64_t alone_ms);
 
 #endif

@@ -95,7 +95,7 @@ static void test_refute(void **state)
     struct rc_decision d;
 
     r.direct_answered = true;
-    d = rc_detect_decide(&r, 1500);
+    d = rc_detect_decide(&r, 1500, 3000);
     assert_int_equal(d.verdict, RC_DECIDE_REFUTE);
     assert_string_equal(d.confirmed_by, "direct");
     /* one helper reaching it outweighs everything else */
@@ -104,7 +104,7 @@ static void test_refute(void **state)
     r.helpers_ok = 1;
     r.helpers_silent_unacked = 2;
     r.direct_tcp = RC_TCP_UNACKED;
-    d = rc_detect_decide(&r, 1500);
+    d = rc_detect_decide(&r, 1500, 3000);
     assert_int_equal(d.verdict, RC_DECIDE_REFUTE);
     assert_string_equal(d.confirmed_by, "helpers");
 }
@@ -116,14 +116,14 @@ static void test_refused_is_immediate(void **state)
 
     r.silence_ms = 10; /* however recent the last answer */
     r.direct_refused = true;
-    d = rc_detect_decide(&r, 1500);
+    d = rc_detect_decide(&r, 1500, 3000);
     assert_int_equal(d.verdict, RC_DECIDE_DOWN);
     assert_string_equal(d.evidence, "refused");
     assert_string_equal(d.confirmed_by, "direct");
     r.direct_refused = false;
     r.helpers_replied = 1;
     r.helpers_refused = 1;
-    d = rc_detect_decide(&r, 1500);
+    d = rc_detect_decide(&r, 1500, 3000);
     assert_int_equal(d.verdict, RC_DECIDE_DOWN);
     assert_string_equal(d.confirmed_by, "helpers");
 }
@@ -140,27 +140,34 @@ static void test_lossy_link_stays_suspect(void **state)
     r.helpers_replied = 3;
     r.helpers_silent_acked = 3;
     r.direct_tcp = RC_TCP_ACKED;
-    d = rc_detect_decide(&r, 1500);
+    d = rc_detect_decide(&r, 1500, 3000);
     assert_int_equal(d.verdict, RC_DECIDE_STAY);
     /* helpers with no opinion (unknown/busy) are no evidence either */
     r = round_base();
     r.helpers_replied = 3;
     r.helpers_unknown = 3;
-    d = rc_detect_decide(&r, 1500);
+    d = rc_detect_decide(&r, 1500, 3000);
     assert_int_equal(d.verdict, RC_DECIDE_STAY);
 }
 
-/* We asked and nobody answered us: we are the likely problem. */
-static void test_no_helper_reply_stays(void **state)
+/* We asked and nobody answered us: we may be the one cut off. Our own
+ * silence alone, held for alone_ms (not stretched by health: a node cut
+ * off from everyone does end up logging them down). */
+static void test_no_helper_reply_alone(void **state)
 {
     struct rc_round r = round_base();
     struct rc_decision d;
 
-    r.silence_ms = 60000;
     r.helpers_replied = 0;
     r.direct_tcp = RC_TCP_UNACKED;
-    d = rc_detect_decide(&r, 1500);
+    r.silence_ms = 2999;
+    d = rc_detect_decide(&r, 1500, 3000);
     assert_int_equal(d.verdict, RC_DECIDE_STAY);
+    r.silence_ms = 3000;
+    d = rc_detect_decide(&r, 9000, 3000); /* a stretched confirm_ms does not apply */
+    assert_int_equal(d.verdict, RC_DECIDE_DOWN);
+    assert_string_equal(d.evidence, "silent");
+    assert_string_equal(d.confirmed_by, "direct");
 }
 
 static void test_confirmed_down(void **state)
@@ -173,18 +180,18 @@ static void test_confirmed_down(void **state)
     r.helpers_silent_unacked = 2;
     r.direct_tcp = RC_TCP_UNACKED;
     r.silence_ms = 1500;
-    d = rc_detect_decide(&r, 1500);
+    d = rc_detect_decide(&r, 1500, 3000);
     assert_int_equal(d.verdict, RC_DECIDE_DOWN);
     assert_string_equal(d.evidence, "silent");
     assert_string_equal(d.confirmed_by, "direct+helpers");
     /* a frozen process: kernels acknowledge, nobody answers */
     r.direct_tcp = RC_TCP_ACKED;
-    d = rc_detect_decide(&r, 1500);
+    d = rc_detect_decide(&r, 1500, 3000);
     assert_int_equal(d.verdict, RC_DECIDE_DOWN);
     assert_string_equal(d.evidence, "acked_unanswered");
     /* the same one millisecond earlier: not yet */
     r.silence_ms = 1499;
-    d = rc_detect_decide(&r, 1500);
+    d = rc_detect_decide(&r, 1500, 3000);
     assert_int_equal(d.verdict, RC_DECIDE_STAY);
 }
 
@@ -196,10 +203,10 @@ static void test_alone(void **state)
     memset(&r, 0, sizeof r);
     r.direct_tcp = RC_TCP_UNACKED;
     r.silence_ms = 2999;
-    d = rc_detect_decide(&r, 1500);
+    d = rc_detect_decide(&r, 1500, 3000);
     assert_int_equal(d.verdict, RC_DECIDE_STAY);
     r.silence_ms = 3000;
-    d = rc_detect_decide(&r, 1500);
+    d = rc_detect_decide(&r, 1500, 3000);
     assert_int_equal(d.verdict, RC_DECIDE_DOWN);
     assert_string_equal(d.confirmed_by, "direct");
 }
@@ -376,7 +383,7 @@ int main(void)
         cmocka_unit_test(test_refute),
         cmocka_unit_test(test_refused_is_immediate),
         cmocka_unit_test(test_lossy_link_stays_suspect),
-        cmocka_unit_test(test_no_helper_reply_stays),
+        cmocka_unit_test(test_no_helper_reply_alone),
         cmocka_unit_test(test_confirmed_down),
         cmocka_unit_test(test_alone),
         cmocka_unit_test(test_suspect_refuted),
