@@ -45,8 +45,8 @@ void rc_health_sweep(struct rc_health *h, uint32_t pinged, uint32_t timed_out, u
     if (bad) {
         if (h->score < RC_HEALTH_MAX)
             h->score++;
-    } else if (timed_out == 0 && h->score > 0) {
-        h->score--;
+    } else if (timed_out == 0) {
+        h->score /= 2; /* a clean sweep: trust comes back fast once we are well */
     }
 }
 

@@ -89,6 +89,13 @@ struct rc_conn {
     uint64_t probe_window_ms; /* probe messages: this second's start, and count */
     uint32_t probe_count;
     bool ping_timed_out; /* since the last answer: worth asking TCP whether it is stuck */
+    /* A connection stuck in TCP back-off is replaced, not closed (the peer
+     * would take a close for a crash): it leaves the name index (replaced),
+     * keeps reading, and closes quietly once its successor is up (or has
+     * failed). The peer's acceptor drops its side quietly when the new one
+     * arrives. */
+    bool replaced;
+    struct rc_conn *old, *successor;
 };
 
 struct rc_node {
@@ -444,6 +451,7 @@ static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down)
     if (c->st == CS_DEAD)
         return;
     bool was_up = c->st == CS_UP;
+    bool quiet = c->replaced;
     if (c->inbound && c->st == CS_HANDSHAKE)
         n->nhandshakes--;
     c->st = CS_DEAD;
@@ -458,10 +466,22 @@ static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down)
     n->dead = c;
     event_active(n->reaper, EV_TIMEOUT, 0);
 
+    if (c->successor != NULL) {
+        c->successor->old = NULL;
+        c->successor = NULL;
+    }
+    if (c->old != NULL) {
+        /* the replacement failed before it came up: the stuck one goes too */
+        struct rc_conn *o = c->old;
+        c->old = NULL;
+        o->successor = NULL;
+        conn_close(o, RC_REASON_TIMEOUT, false);
+    }
+
     char peer[RC_NAME_MAX + 1];
     snprintf(peer, sizeof peer, "%s", c->peer);
     conn_fail_pings(c, why);
-    if (was_up && report_down && n->down_cb && peer[0])
+    if (was_up && report_down && !quiet && n->down_cb && peer[0])
         n->down_cb(n->down_arg, peer, why);
 }
 
@@ -498,6 +518,13 @@ static void conn_up(struct rc_conn *c)
     c->st = CS_UP;
     rc_log_debug("dist: connection to %s up (%s, %s)", c->peer, c->addr,
                  c->inbound ? "inbound" : "outbound");
+    if (c->old != NULL) {
+        /* the connection this one replaces (stuck in back-off) goes quietly */
+        struct rc_conn *o = c->old;
+        c->old = NULL;
+        o->successor = NULL;
+        conn_close(o, RC_REASON_TIMEOUT, false);
+    }
     /* Send the pings that waited for the connection. Collect first: a
      * write failure may close c and fail them. */
     for (struct rc_ping *p = c->pings; p && c->st == CS_UP; p = p->next)
@@ -956,24 +983,33 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
     evtimer_add(p->timer, &tv);
 
     struct rc_conn *c = find_conn(n, peer, NULL);
-    if (c != NULL && c->ping_timed_out && conn_stuck(c)) {
+    struct rc_conn *stuck = NULL;
+    if (c != NULL && c->ping_timed_out && c->old == NULL && conn_stuck(c)) {
         /* A ping would queue behind TCP's backed-off retransmissions (a
          * peer back from a cut is then seen only when the back-off ends):
-         * replace the connection instead of waiting on it. */
+         * dial a replacement instead of waiting on it (struct rc_conn). */
         rc_log_debug("dist: connection to %s stuck in retransmission back-off, replacing it",
                      c->peer);
-        conn_close(c, RC_REASON_TIMEOUT, false);
+        index_del(n, c);
+        c->replaced = true;
+        stuck = c;
         c = NULL;
     }
     if (!c) {
         c = conn_new(n, false);
         if (!c) {
+            if (stuck != NULL)
+                conn_close(stuck, RC_REASON_TIMEOUT, false);
             event_free(p->timer);
             free(p);
             return -EMFILE;
         }
         snprintf(c->peer, sizeof c->peer, "%s", peer);
         index_add(n, c);
+        if (stuck != NULL) {
+            c->old = stuck;
+            stuck->successor = c;
+        }
         c->ss = ss;
         c->sslen = sslen;
         ping_attach(c, p);

@@ -10,7 +10,7 @@
  *   ping_timeout, never above the cap the caller gives).
  * - rc_health: Lifeguard-style local health, 0..RC_HEALTH_MAX. It rises when
  *   a sweep misses most peers at once (the fault is more likely ours) or the
- *   loop itself ran late, falls by one per clean sweep, and stretches our own
+ *   loop itself ran late, halves with each clean sweep, and stretches our own
  *   confirmation time by (1 + score).
  * - rc_detect_decide: one confirmation round's evidence in, one of refute /
  *   down / stay suspect out, with the words that go into the log.

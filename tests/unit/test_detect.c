@@ -67,8 +67,10 @@ static void test_health(void **state)
     /* a sweep with some loss neither heals nor hurts */
     rc_health_sweep(&h, 10, 1, 0, 1000);
     assert_int_equal(h.score, RC_HEALTH_MAX);
-    /* clean sweeps heal one step each */
-    for (int i = 0; i < RC_HEALTH_MAX; i++)
+    /* clean sweeps halve it: 8, 4, 2, 1, 0 */
+    rc_health_sweep(&h, 10, 0, 0, 1000);
+    assert_int_equal(h.score, 4);
+    for (int i = 0; i < 3; i++)
         rc_health_sweep(&h, 10, 0, 0, 1000);
     assert_int_equal(h.score, 0);
     rc_health_sweep(&h, 10, 0, 0, 1000);
