@@ -30,7 +30,7 @@
  *   and the next call reconnects; a call that fails on a connection it
  *   reused retries once on a fresh one (every statement is idempotent).
  * - Rows are untrusted like any registry content (someone may INSERT by
- *   hand): rc_pg_decode_row() validates each one and bad rows become rejects.
+ *   hand): pg_decode_row() validates each one and bad rows become rejects.
  *
  * Never logs; err never holds the password (libpq's parse errors, which can
  * quote the URI, are not passed on). A ctx serves one thread at a time.
@@ -42,23 +42,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 
+#include "rollcall/clock.h"
 #include "rollcall/err.h"
-#include "rollcall/registry.h"
+#include "rollcall/backend.h"
+#include "rollcall/url.h"
 
-#define PG_DEFAULT_CLUSTER "rollcall"
-#define PG_CLUSTER_MAX 64
-#define PG_URI_MAX 4096
+#include "postgres_int.h"
+
 #define PG_STATEMENT_TIMEOUT_MS 5000
 #define PG_STR2(x) #x
 #define PG_STR(x) PG_STR2(x)
 #define PG_LOCK_KEY "7526481350247380332" /* pg_advisory_xact_lock key: "rollcall" */
-#define PG_CLUSTER_PARAM "rollcall_cluster"
 
-static bool pgr_cluster_valid(const char *s)
+bool pg_cluster_valid(const char *s)
 {
     size_t n = strlen(s);
 
@@ -79,8 +78,8 @@ static bool pgr_cluster_valid(const char *s)
  * the URI libpq gets (every other parameter kept in order) into out and the
  * cluster name (default "rollcall") into cluster. err never quotes the URI.
  */
-static int rc_pg_url_split(const char *url, char *out, size_t outcap,
-                           char cluster[PG_CLUSTER_MAX + 1], char *err, size_t errlen)
+int pg_url_split(const char *url, char *out, size_t outcap, char cluster[PG_CLUSTER_MAX + 1],
+                 char *err, size_t errlen)
 {
     const char *q, *p;
     size_t o, base;
@@ -118,9 +117,8 @@ static int rc_pg_url_split(const char *url, char *out, size_t outcap,
                 return -EINVAL;
             }
             have_cluster = true;
-            ssize_t n = rc_url_decode(v, vlen, false, cluster, PG_CLUSTER_MAX + 1);
-
-            if (n < 0 || memchr(cluster, '\0', (size_t)n) != NULL || !pgr_cluster_valid(cluster))
+            if (rc_url_decode_str(v, vlen, cluster, PG_CLUSTER_MAX + 1) < 0 ||
+                !pg_cluster_valid(cluster))
                 goto bad_cluster;
         } else if (plen > 0) {
             out[o] = o == base ? '?' : '&';
@@ -143,10 +141,8 @@ bad_cluster:
 
 /* ---- rows ---- */
 
-enum { PG_COL_NAME, PG_COL_HOST, PG_COL_PORT, PG_COL_STARTED, PG_COL_SEEN, PG_COL_AGE, PG_NCOLS };
-
 /* A decimal int64 of exactly len bytes, optional leading '-'. */
-static bool pgr_int64(const char *s, int len, int64_t *ret)
+static bool pg_int64_parse(const char *s, int len, int64_t *ret)
 {
     int64_t v = 0;
     bool neg = false;
@@ -174,9 +170,8 @@ static bool pgr_int64(const char *s, int len, int64_t *ret)
  * started_at ms, last_seen ms, age ms (NULL when not a finite time). Pure.
  * -EPROTO with a reason in why for anything someone may have written badly.
  */
-static int rc_pg_decode_row(const char *const val[PG_NCOLS], const int len[PG_NCOLS],
-                            const bool isnull[PG_NCOLS], struct rc_entry *ret, char *why,
-                            size_t whylen)
+int pg_decode_row(const char *const val[PG_NCOLS], const int len[PG_NCOLS],
+                  const bool isnull[PG_NCOLS], struct rc_entry *ret, char *why, size_t whylen)
 {
     struct rc_entry e;
     int64_t port, v;
@@ -198,22 +193,23 @@ static int rc_pg_decode_row(const char *const val[PG_NCOLS], const int len[PG_NC
         e.host[len[PG_COL_HOST]] = '\0';
     }
     if (!isnull[PG_COL_PORT]) {
-        if (!pgr_int64(val[PG_COL_PORT], len[PG_COL_PORT], &port) || port < 0 || port > 65535) {
+        if (!pg_int64_parse(val[PG_COL_PORT], len[PG_COL_PORT], &port) || port < 0 ||
+            port > 65535) {
             rc_seterr(why, whylen, "port is not a number 0..65535");
             return -EPROTO;
         }
         e.port = (uint16_t)port;
     }
     if (!isnull[PG_COL_STARTED]) {
-        if (!pgr_int64(val[PG_COL_STARTED], len[PG_COL_STARTED], &v)) {
+        if (!pg_int64_parse(val[PG_COL_STARTED], len[PG_COL_STARTED], &v)) {
             rc_seterr(why, whylen, "started_at is not a finite time");
             return -EPROTO;
         }
         e.started_at_ms = v;
     }
     if (isnull[PG_COL_SEEN] || isnull[PG_COL_AGE] ||
-        !pgr_int64(val[PG_COL_SEEN], len[PG_COL_SEEN], &e.updated_at_ms) ||
-        !pgr_int64(val[PG_COL_AGE], len[PG_COL_AGE], &e.age_ms)) {
+        !pg_int64_parse(val[PG_COL_SEEN], len[PG_COL_SEEN], &e.updated_at_ms) ||
+        !pg_int64_parse(val[PG_COL_AGE], len[PG_COL_AGE], &e.age_ms)) {
         rc_seterr(why, whylen, "last_seen is not a finite time");
         return -EPROTO;
     }
@@ -229,20 +225,20 @@ bad_name:
 
 /* ---- statements ---- */
 
-static const char pgr_sql_exists[] = "SELECT to_regclass('rollcall_nodes') IS NOT NULL";
+static const char pg_sql_exists[] = "SELECT to_regclass('rollcall_nodes') IS NOT NULL";
 
-static const char pgr_sql_create[] = "CREATE TABLE IF NOT EXISTS rollcall_nodes ("
-                                     " cluster text NOT NULL,"
-                                     " name text NOT NULL,"
-                                     " host text NOT NULL DEFAULT '',"
-                                     " port integer NOT NULL DEFAULT 0,"
-                                     " started_at timestamptz,"
-                                     " last_seen timestamptz NOT NULL DEFAULT now(),"
-                                     " details text NOT NULL DEFAULT '',"
-                                     " PRIMARY KEY (cluster, name))";
+static const char pg_sql_create[] = "CREATE TABLE IF NOT EXISTS rollcall_nodes ("
+                                    " cluster text NOT NULL,"
+                                    " name text NOT NULL,"
+                                    " host text NOT NULL DEFAULT '',"
+                                    " port integer NOT NULL DEFAULT 0,"
+                                    " started_at timestamptz,"
+                                    " last_seen timestamptz NOT NULL DEFAULT now(),"
+                                    " details text NOT NULL DEFAULT '',"
+                                    " PRIMARY KEY (cluster, name))";
 
 /* $1 cluster, $2 name, $3 host, $4 port, $5 started_at ms (0 = unknown) */
-static const char pgr_sql_publish[] =
+static const char pg_sql_publish[] =
     "INSERT INTO rollcall_nodes AS n (cluster, name, host, port, started_at, last_seen, details)"
     " VALUES ($1, $2, $3, $4::integer,"
     "  CASE WHEN $5::bigint = 0 THEN NULL ELSE to_timestamp($5::bigint / 1000.0) END,"
@@ -252,7 +248,7 @@ static const char pgr_sql_publish[] =
 
 /* $1 cluster, $2 limit. Times that are not finite ('infinity') come back as
  * NULL: a cast of them would fail the whole query. */
-static const char pgr_sql_list[] =
+static const char pg_sql_list[] =
     "SELECT name, host, port::text,"
     " CASE WHEN isfinite(started_at) THEN (extract(epoch FROM started_at) * 1000)::bigint END,"
     " CASE WHEN isfinite(last_seen) THEN (extract(epoch FROM last_seen) * 1000)::bigint END,"
@@ -263,19 +259,13 @@ static const char pgr_sql_list[] =
 /* $1 cluster, $2 name, $3 min age ms (<= 0 = always). list() floors ages
  * (a ::bigint cast alone rounds, which could list an age half a millisecond
  * ahead of what remove() then sees). */
-static const char pgr_sql_remove[] =
+static const char pg_sql_remove[] =
     "DELETE FROM rollcall_nodes WHERE cluster = $1 AND name = $2"
     " AND ($3::bigint <= 0 OR last_seen <= now() - $3::bigint * interval '1 millisecond')";
 
 /* ---- the backend ---- */
 
-struct pgr_ctx {
-    char *uri; /* what libpq gets; holds the password if the URL did */
-    char cluster[PG_CLUSTER_MAX + 1];
-    PGconn *conn; /* NULL = connect on the next call */
-};
-
-static void pgr_drop(struct pgr_ctx *ctx)
+static void pg_drop(struct pg_ctx *ctx)
 {
     if (ctx->conn != NULL) {
         PQfinish(ctx->conn);
@@ -284,7 +274,7 @@ static void pgr_drop(struct pgr_ctx *ctx)
 }
 
 /* Copies a libpq message on one line (newlines become "; "), trimmed. */
-static void pgr_flatten(const char *msg, char *out, size_t cap)
+void pg_flatten(const char *msg, char *out, size_t cap)
 {
     size_t o = 0;
 
@@ -310,7 +300,7 @@ static void pgr_flatten(const char *msg, char *out, size_t cap)
 }
 
 /* A connection-level failure (before or instead of a query). */
-static int pgr_conn_errno(const char *msg)
+static int pg_conn_errno(const char *msg)
 {
     if (strstr(msg, "timeout") != NULL || strstr(msg, "timed out") != NULL)
         return -ETIMEDOUT;
@@ -333,20 +323,13 @@ static int pgr_conn_errno(const char *msg)
  * this bounds every round trip from our side. */
 #define PG_CLIENT_DEADLINE_MS (PG_STATEMENT_TIMEOUT_MS + 2000)
 
-static int64_t pgr_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* PQexecParams with a deadline. Returns the first result (NULL on failure:
  * then *ret_timed_out says whether the deadline passed, in which case the
  * connection has been dropped). */
-static PGresult *pgr_exec(struct pgr_ctx *ctx, const char *sql, int nparams,
-                          const char *const *params, bool *ret_timed_out)
+static PGresult *pg_exec(struct pg_ctx *ctx, const char *sql, int nparams,
+                         const char *const *params, bool *ret_timed_out)
 {
-    int64_t deadline = pgr_now_ms() + PG_CLIENT_DEADLINE_MS;
+    int64_t deadline = (int64_t)rc_now_mono_ms() + PG_CLIENT_DEADLINE_MS;
     PGresult *first = NULL, *r;
 
     *ret_timed_out = false;
@@ -355,12 +338,12 @@ static PGresult *pgr_exec(struct pgr_ctx *ctx, const char *sql, int nparams,
     for (;;) {
         while (PQisBusy(ctx->conn)) {
             struct pollfd pfd = {.fd = PQsocket(ctx->conn), .events = POLLIN};
-            int64_t left = deadline - pgr_now_ms();
+            int64_t left = deadline - (int64_t)rc_now_mono_ms();
             int n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 
             if (n == 0) {
                 PQclear(first);
-                pgr_drop(ctx);
+                pg_drop(ctx);
                 *ret_timed_out = true;
                 return NULL;
             }
@@ -379,15 +362,15 @@ static PGresult *pgr_exec(struct pgr_ctx *ctx, const char *sql, int nparams,
     }
 }
 
-static int pgr_timed_out(const char *op, char *err, size_t errlen)
+static int pg_timed_out(const char *op, char *err, size_t errlen)
 {
     rc_seterr(err, errlen, "postgres %s: no answer within %d ms (server frozen or unreachable)", op,
               PG_CLIENT_DEADLINE_MS);
     return -ETIMEDOUT;
 }
 
-static int pgr_check(struct pgr_ctx *ctx, const PGresult *res, ExecStatusType want, const char *op,
-                     char *err, size_t errlen)
+static int pg_check(struct pg_ctx *ctx, const PGresult *res, ExecStatusType want, const char *op,
+                    char *err, size_t errlen)
 {
     const char *state, *primary;
     char msg[256];
@@ -396,21 +379,21 @@ static int pgr_check(struct pgr_ctx *ctx, const PGresult *res, ExecStatusType wa
     if (res != NULL && PQresultStatus(res) == want)
         return 0;
     if (ctx->conn == NULL || PQstatus(ctx->conn) != CONNECTION_OK) {
-        pgr_flatten(PQerrorMessage(ctx->conn), msg, sizeof(msg));
+        pg_flatten(PQerrorMessage(ctx->conn), msg, sizeof(msg));
         rc_seterr(err, errlen, "postgres %s: connection lost: %s", op,
                   msg[0] != '\0' ? msg : "no reply");
-        rv = pgr_conn_errno(msg);
-        pgr_drop(ctx);
+        rv = pg_conn_errno(msg);
+        pg_drop(ctx);
         return rv == -ECONNREFUSED ? -ECONNRESET : rv;
     }
     if (res == NULL) {
-        pgr_flatten(PQerrorMessage(ctx->conn), msg, sizeof(msg));
+        pg_flatten(PQerrorMessage(ctx->conn), msg, sizeof(msg));
         rc_seterr(err, errlen, "postgres %s: %s", op, msg);
         return -ENOMEM;
     }
     state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    pgr_flatten(primary != NULL ? primary : PQresultErrorMessage(res), msg, sizeof(msg));
+    pg_flatten(primary != NULL ? primary : PQresultErrorMessage(res), msg, sizeof(msg));
     if (msg[0] == '\0')
         snprintf(msg, sizeof(msg), "unexpected result %s", PQresStatus(PQresultStatus(res)));
     rc_seterr(err, errlen, "postgres %s: %s%s%s%s", op, msg, state ? " (SQLSTATE " : "",
@@ -422,41 +405,40 @@ static int pgr_check(struct pgr_ctx *ctx, const PGresult *res, ExecStatusType wa
     if (strcmp(state, "57014") == 0)
         return -ETIMEDOUT; /* statement_timeout */
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) {
-        pgr_drop(ctx); /* connection exception, admin shutdown: start afresh */
+        pg_drop(ctx); /* connection exception, admin shutdown: start afresh */
         return -ECONNRESET;
     }
     if (strcmp(state, "25006") == 0)
         return -EROFS; /* read-only transaction: a standby */
     if (strcmp(state, "42P01") == 0) {
-        pgr_drop(ctx); /* the table was dropped: a new connection creates it again */
+        pg_drop(ctx); /* the table was dropped: a new connection creates it again */
         return -ENOENT;
     }
     return -EREMOTEIO;
 }
 
-static int pgr_exec_simple(struct pgr_ctx *ctx, const char *sql, ExecStatusType want,
-                           const char *op, char *err, size_t errlen)
+int pg_exec_simple(struct pg_ctx *ctx, const char *sql, ExecStatusType want, const char *op,
+                   char *err, size_t errlen)
 {
     bool timed_out;
-    PGresult *res = pgr_exec(ctx, sql, 0, NULL, &timed_out);
-    int rv =
-        timed_out ? pgr_timed_out(op, err, errlen) : pgr_check(ctx, res, want, op, err, errlen);
+    PGresult *res = pg_exec(ctx, sql, 0, NULL, &timed_out);
+    int rv = timed_out ? pg_timed_out(op, err, errlen) : pg_check(ctx, res, want, op, err, errlen);
 
     PQclear(res);
     return rv;
 }
 
 /* Creates the table if it is missing; see the top of the file. */
-static int pgr_ensure_table(struct pgr_ctx *ctx, char *err, size_t errlen)
+static int pg_ensure_table(struct pg_ctx *ctx, char *err, size_t errlen)
 {
     bool timed_out;
-    PGresult *res = pgr_exec(ctx, pgr_sql_exists, 0, NULL, &timed_out);
+    PGresult *res = pg_exec(ctx, pg_sql_exists, 0, NULL, &timed_out);
     bool exists;
     int rv;
 
     if (timed_out)
-        return pgr_timed_out("checking for table rollcall_nodes", err, errlen);
-    rv = pgr_check(ctx, res, PGRES_TUPLES_OK, "checking for table rollcall_nodes", err, errlen);
+        return pg_timed_out("checking for table rollcall_nodes", err, errlen);
+    rv = pg_check(ctx, res, PGRES_TUPLES_OK, "checking for table rollcall_nodes", err, errlen);
     if (rv < 0) {
         PQclear(res);
         return rv;
@@ -466,20 +448,20 @@ static int pgr_ensure_table(struct pgr_ctx *ctx, char *err, size_t errlen)
     if (exists)
         return 0;
 
-    rv = pgr_exec_simple(ctx, "BEGIN", PGRES_COMMAND_OK, "creating table rollcall_nodes", err,
-                         errlen);
+    rv = pg_exec_simple(ctx, "BEGIN", PGRES_COMMAND_OK, "creating table rollcall_nodes", err,
+                        errlen);
     if (rv < 0)
         return rv;
-    rv = pgr_exec_simple(ctx, "SELECT pg_advisory_xact_lock(" PG_LOCK_KEY ")", PGRES_TUPLES_OK,
-                         "creating table rollcall_nodes (advisory lock)", err, errlen);
+    rv = pg_exec_simple(ctx, "SELECT pg_advisory_xact_lock(" PG_LOCK_KEY ")", PGRES_TUPLES_OK,
+                        "creating table rollcall_nodes (advisory lock)", err, errlen);
     if (rv == 0)
-        rv = pgr_exec_simple(ctx, pgr_sql_create, PGRES_COMMAND_OK, "creating table rollcall_nodes",
-                             err, errlen);
+        rv = pg_exec_simple(ctx, pg_sql_create, PGRES_COMMAND_OK, "creating table rollcall_nodes",
+                            err, errlen);
     if (rv == 0)
-        rv = pgr_exec_simple(ctx, "COMMIT", PGRES_COMMAND_OK, "creating table rollcall_nodes", err,
-                             errlen);
+        rv = pg_exec_simple(ctx, "COMMIT", PGRES_COMMAND_OK, "creating table rollcall_nodes", err,
+                            errlen);
     if (rv < 0 && ctx->conn != NULL) {
-        PGresult *r = pgr_exec(ctx, "ROLLBACK", 0, NULL, &timed_out);
+        PGresult *r = pg_exec(ctx, "ROLLBACK", 0, NULL, &timed_out);
 
         PQclear(r);
     }
@@ -488,12 +470,12 @@ static int pgr_ensure_table(struct pgr_ctx *ctx, char *err, size_t errlen)
 
 /* libpq prints NOTICEs ("relation already exists, skipping") to stderr by
  * default; a backend does not log. */
-static void pgr_notice_ignore(void *arg, const char *message)
+static void pg_notice_ignore(void *arg, const char *message)
 {
     (void)arg, (void)message;
 }
 
-static int pgr_connect(struct pgr_ctx *ctx, char *err, size_t errlen)
+int pg_connect(struct pg_ctx *ctx, char *err, size_t errlen)
 {
     /* Defaults first: the URI (expanded from dbname) overrides any of them. */
     static const char *const keys[] = {
@@ -511,19 +493,19 @@ static int pgr_connect(struct pgr_ctx *ctx, char *err, size_t errlen)
         return -ENOMEM;
     }
     if (PQstatus(ctx->conn) != CONNECTION_OK) {
-        pgr_flatten(PQerrorMessage(ctx->conn), msg, sizeof(msg));
+        pg_flatten(PQerrorMessage(ctx->conn), msg, sizeof(msg));
         rc_seterr(err, errlen, "cannot connect to postgres: %s", msg);
-        rv = pgr_conn_errno(msg);
-        pgr_drop(ctx);
+        rv = pg_conn_errno(msg);
+        pg_drop(ctx);
         return rv;
     }
-    PQsetNoticeProcessor(ctx->conn, pgr_notice_ignore, NULL);
-    rv = pgr_exec_simple(ctx, "SET statement_timeout = " PG_STR(PG_STATEMENT_TIMEOUT_MS),
-                         PGRES_COMMAND_OK, "setting statement_timeout", err, errlen);
+    PQsetNoticeProcessor(ctx->conn, pg_notice_ignore, NULL);
+    rv = pg_exec_simple(ctx, "SET statement_timeout = " PG_STR(PG_STATEMENT_TIMEOUT_MS),
+                        PGRES_COMMAND_OK, "setting statement_timeout", err, errlen);
     if (rv == 0)
-        rv = pgr_ensure_table(ctx, err, errlen);
+        rv = pg_ensure_table(ctx, err, errlen);
     if (rv < 0)
-        pgr_drop(ctx);
+        pg_drop(ctx);
     return rv;
 }
 
@@ -532,8 +514,8 @@ static int pgr_connect(struct pgr_ctx *ctx, char *err, size_t errlen)
  * reused connection that lost it is retried once on a fresh one. On success
  * *ret is the result (caller clears).
  */
-static int pgr_run(struct pgr_ctx *ctx, const char *sql, int nparams, const char *const *params,
-                   ExecStatusType want, const char *op, PGresult **ret, char *err, size_t errlen)
+static int pg_run(struct pg_ctx *ctx, const char *sql, int nparams, const char *const *params,
+                  ExecStatusType want, const char *op, PGresult **ret, char *err, size_t errlen)
 {
     int rv = 0;
 
@@ -542,15 +524,15 @@ static int pgr_run(struct pgr_ctx *ctx, const char *sql, int nparams, const char
         PGresult *res;
 
         if (fresh) {
-            rv = pgr_connect(ctx, err, errlen);
+            rv = pg_connect(ctx, err, errlen);
             if (rv < 0)
                 return rv;
         }
         bool timed_out;
-        res = pgr_exec(ctx, sql, nparams, params, &timed_out);
+        res = pg_exec(ctx, sql, nparams, params, &timed_out);
         if (timed_out)
-            return pgr_timed_out(op, err, errlen);
-        rv = pgr_check(ctx, res, want, op, err, errlen);
+            return pg_timed_out(op, err, errlen);
+        rv = pg_check(ctx, res, want, op, err, errlen);
         if (rv == 0) {
             *ret = res;
             return 0;
@@ -564,9 +546,9 @@ static int pgr_run(struct pgr_ctx *ctx, const char *sql, int nparams, const char
     return rv;
 }
 
-static int pgr_open(const char *url, void **ret_ctx, char *err, size_t errlen)
+static int pg_open(const char *url, void **ret_ctx, char *err, size_t errlen)
 {
-    struct pgr_ctx *ctx;
+    struct pg_ctx *ctx;
     PQconninfoOption *opts;
     char *perr = NULL;
     int rv;
@@ -577,7 +559,7 @@ static int pgr_open(const char *url, void **ret_ctx, char *err, size_t errlen)
     ctx->uri = malloc(PG_URI_MAX);
     if (ctx->uri == NULL)
         goto out_nomem;
-    rv = rc_pg_url_split(url, ctx->uri, PG_URI_MAX, ctx->cluster, err, errlen);
+    rv = pg_url_split(url, ctx->uri, PG_URI_MAX, ctx->cluster, err, errlen);
     if (rv < 0)
         goto out_free;
     /* Catch bad URIs now. libpq's parse messages may quote the URI (and so a
@@ -587,7 +569,7 @@ static int pgr_open(const char *url, void **ret_ctx, char *err, size_t errlen)
         char msg[128] = "";
 
         if (perr != NULL && strstr(perr, "invalid URI query parameter") != NULL)
-            pgr_flatten(perr, msg, sizeof(msg));
+            pg_flatten(perr, msg, sizeof(msg));
         rc_seterr(err, errlen, "postgres URL is not a valid libpq connection URI%s%s%s",
                   msg[0] ? " (" : "", msg, msg[0] ? ")" : " (check %-escapes and parameter names)");
         PQfreemem(perr);
@@ -610,20 +592,14 @@ out_free:
     return rv;
 }
 
-static int pgr_publish(void *vctx, const struct rc_entry *self, char *err, size_t errlen)
+static int pg_publish(void *vctx, const struct rc_entry *self, char *err, size_t errlen)
 {
-    struct pgr_ctx *ctx = vctx;
+    struct pg_ctx *ctx = vctx;
     char port[8], started[24];
     const char *params[5];
     PGresult *res = NULL;
     int rv;
 
-    if (!rc_node_name_valid(self->name) ||
-        !rc_host_valid(self->host, strnlen(self->host, sizeof(self->host))) ||
-        memchr(self->host, '\0', sizeof(self->host)) == NULL) {
-        rc_seterr(err, errlen, "not a valid entry (name or host)");
-        return -EINVAL;
-    }
     snprintf(port, sizeof(port), "%u", (unsigned)self->port);
     snprintf(started, sizeof(started), "%lld", (long long)self->started_at_ms);
     params[0] = ctx->cluster;
@@ -631,16 +607,16 @@ static int pgr_publish(void *vctx, const struct rc_entry *self, char *err, size_
     params[2] = self->host;
     params[3] = port;
     params[4] = started;
-    rv = pgr_run(ctx, pgr_sql_publish, 5, params, PGRES_COMMAND_OK, "publish", &res, err, errlen);
+    rv = pg_run(ctx, pg_sql_publish, 5, params, PGRES_COMMAND_OK, "publish", &res, err, errlen);
     if (rv < 0)
         return rv;
     PQclear(res);
     return 0;
 }
 
-static int pgr_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t errlen)
+static int pg_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t errlen)
 {
-    struct pgr_ctx *ctx = vctx;
+    struct pg_ctx *ctx = vctx;
     struct rc_reg_list l = {0};
     char limit[16];
     const char *params[2] = {ctx->cluster, limit};
@@ -648,7 +624,7 @@ static int pgr_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t 
     int rv, nrows;
 
     snprintf(limit, sizeof(limit), "%d", RC_REGISTRY_MAX_ENTRIES + 1);
-    rv = pgr_run(ctx, pgr_sql_list, 2, params, PGRES_TUPLES_OK, "list", &res, err, errlen);
+    rv = pg_run(ctx, pg_sql_list, 2, params, PGRES_TUPLES_OK, "list", &res, err, errlen);
     if (rv < 0)
         return rv;
     if (PQnfields(res) != PG_NCOLS) {
@@ -669,15 +645,13 @@ static int pgr_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t 
             val[c] = PQgetvalue(res, i, c);
             len[c] = PQgetlength(res, i, c);
         }
-        if (rc_pg_decode_row(val, len, isnull, &e, why, sizeof(why)) < 0) {
+        if (pg_decode_row(val, len, isnull, &e, why, sizeof(why)) < 0) {
             rv = rc_reg_list_reject(&l, val[PG_COL_NAME],
                                     isnull[PG_COL_NAME] ? 0 : (size_t)len[PG_COL_NAME], why);
         } else {
             rv = rc_reg_list_add(&l, &e);
             if (rv == -E2BIG) {
-                snprintf(why, sizeof(why), "more than %d entries; the rest are ignored",
-                         RC_REGISTRY_MAX_ENTRIES);
-                rv = rc_reg_list_reject(&l, e.name, strlen(e.name), why);
+                rv = 0; /* full: the facade reports the rest */
                 break;
             }
         }
@@ -696,33 +670,29 @@ out_clear:
     return rv;
 }
 
-static int pgr_remove(void *vctx, const char *name, int64_t min_age_ms, char *err, size_t errlen)
+static int pg_remove(void *vctx, const char *name, int64_t min_age_ms, char *err, size_t errlen)
 {
-    struct pgr_ctx *ctx = vctx;
+    struct pg_ctx *ctx = vctx;
     char minage[24];
     const char *params[3] = {ctx->cluster, name, minage};
     PGresult *res = NULL;
     int rv;
 
-    if (name == NULL || !rc_node_name_valid(name)) {
-        rc_seterr(err, errlen, "not a valid node name");
-        return -EINVAL;
-    }
     snprintf(minage, sizeof(minage), "%lld", (long long)(min_age_ms > 0 ? min_age_ms : 0));
-    rv = pgr_run(ctx, pgr_sql_remove, 3, params, PGRES_COMMAND_OK, "remove", &res, err, errlen);
+    rv = pg_run(ctx, pg_sql_remove, 3, params, PGRES_COMMAND_OK, "remove", &res, err, errlen);
     if (rv < 0)
         return rv;
     PQclear(res);
     return 0;
 }
 
-static void pgr_close(void *vctx)
+static void pg_close(void *vctx)
 {
-    struct pgr_ctx *ctx = vctx;
+    struct pg_ctx *ctx = vctx;
 
     if (ctx == NULL)
         return;
-    pgr_drop(ctx);
+    pg_drop(ctx);
     if (ctx->uri != NULL) {
         explicit_bzero(ctx->uri, PG_URI_MAX);
         free(ctx->uri);
@@ -732,9 +702,9 @@ static void pgr_close(void *vctx)
 
 const struct rc_backend_ops rc_backend_postgres = {
     .scheme = "postgres",
-    .open = pgr_open,
-    .publish = pgr_publish,
-    .list = pgr_list,
-    .remove = pgr_remove,
-    .close = pgr_close,
+    .open = pg_open,
+    .publish = pg_publish,
+    .list = pg_list,
+    .remove = pg_remove,
+    .close = pg_close,
 };

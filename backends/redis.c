@@ -25,9 +25,9 @@
  * call that fails on a connection it reused (the server restarted since)
  * reconnects and retries once, since every script is idempotent.
  *
- * Pure parts (URL parsing, row decoding) are plain functions of bytes so the
- * unit tests and fuzzers (tests/unit/test_redis.c, tests/fuzz/) include this
- * file and drive them directly. Never logs; err never holds the password.
+ * Pure parts (URL parsing, row decoding) are plain functions of bytes; the
+ * unit tests and fuzzers (tests/unit/test_redis.c, tests/fuzz/) reach them
+ * through redis_int.h. Never logs; err never holds the password.
  * A ctx serves one thread at a time.
  */
 #include <ctype.h>
@@ -42,74 +42,17 @@
 
 #include <hiredis/hiredis.h>
 
+#include "rollcall/duration.h"
 #include "rollcall/err.h"
-#include "rollcall/registry.h"
+#include "rollcall/backend.h"
+#include "rollcall/url.h"
 
-#define REDIS_DEFAULT_PORT 6379
-#define REDIS_DEFAULT_CLUSTER "rollcall"
-#define REDIS_DEFAULT_TIMEOUT_MS 2000
-#define REDIS_TIMEOUT_MIN_MS 100
-#define REDIS_TIMEOUT_MAX_MS 60000
-#define REDIS_CLUSTER_MAX 64
-#define REDIS_USER_MAX 255
-#define REDIS_PASSWORD_MAX 511
-/* What list's script returns at most in names and values, all entries
- * together; past it values come back as their length and are rejected. */
-#define REDIS_LIST_BUDGET (8 * 1024 * 1024)
+#include "redis_int.h"
 
 /* ---- URL ---- */
 
-struct rc_redis_url {
-    char host[RC_HOST_MAX + 1]; /* without IPv6 brackets */
-    uint16_t port;
-    int db;
-    bool have_user, have_password;
-    char user[REDIS_USER_MAX + 1];
-    char password[REDIS_PASSWORD_MAX + 1];
-    char cluster[REDIS_CLUSTER_MAX + 1];
-    int timeout_ms;
-};
-
-/* Percent-decodes s[0..len) into out (cap bytes incl. NUL). -EINVAL on a bad
- * escape or a NUL byte, -ENAMETOOLONG if it does not fit. */
-static int redis_pct_decode(const char *s, size_t len, char *out, size_t cap)
-{
-    ssize_t n = rc_url_decode(s, len, false, out, cap);
-
-    if (n < 0)
-        return (int)n;
-    return memchr(out, '\0', (size_t)n) != NULL ? -EINVAL : 0;
-}
-
-/* "2s", "500ms", "1m" or a bare number of milliseconds. */
-static int redis_parse_duration_ms(const char *s, size_t len, long *ret)
-{
-    long v = 0;
-    size_t i = 0;
-
-    if (len == 0)
-        return -EINVAL;
-    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-        if (v > 100000000)
-            return -ERANGE;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (i == 0)
-        return -EINVAL;
-    if (i == len || (len - i == 2 && memcmp(s + i, "ms", 2) == 0))
-        ;
-    else if (len - i == 1 && s[i] == 's')
-        v *= 1000;
-    else if (len - i == 1 && s[i] == 'm')
-        v *= 60000;
-    else
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
-
 /* Cluster names become part of a key and of its hash tag: no '{', '}'. */
-static bool redis_cluster_valid(const char *s)
+bool redis_cluster_valid(const char *s)
 {
     size_t n = strlen(s);
 
@@ -125,15 +68,70 @@ static bool redis_cluster_valid(const char *s)
     return true;
 }
 
-/*
- * Parses a redis:// URL. Pure: the environment (REDISCLI_AUTH) is the
- * caller's business. err never contains the password.
- */
-static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *err, size_t errlen)
+/* ?cluster=NAME&timeout=DURATION into u. */
+static int redis_url_query(struct rc_url_span q, struct redis_url *u, char *err, size_t errlen)
 {
-    struct rc_redis_url u;
-    const char *p, *auth_end, *at = NULL, *hostport, *hp_end;
-    size_t n;
+    const char *p = q.p, *end = q.p + q.len;
+
+    while (p < end) {
+        size_t plen = strcspn(p, "&#");
+        const char *eq = memchr(p, '=', plen);
+        size_t klen = eq != NULL ? (size_t)(eq - p) : plen;
+        const char *v = eq != NULL ? eq + 1 : p + plen;
+        size_t vlen = (size_t)(p + plen - v);
+        char val[128];
+
+        if (plen == 0) {
+            p++;
+            continue;
+        }
+        if (rc_url_decode_str(v, vlen, val, sizeof(val)) < 0) {
+            rc_seterr(err, errlen, "redis URL: bad value for %.*s=", (int)(klen > 32 ? 32 : klen),
+                      p);
+            return -EINVAL;
+        }
+        if (klen == 7 && memcmp(p, "cluster", 7) == 0) {
+            if (!redis_cluster_valid(val)) {
+                rc_seterr(err, errlen, "redis URL: cluster= must be 1..%d of [A-Za-z0-9_.-]",
+                          REDIS_CLUSTER_MAX);
+                return -EINVAL;
+            }
+            memcpy(u->cluster, val, strlen(val) + 1);
+        } else if (klen == 7 && memcmp(p, "timeout", 7) == 0) {
+            uint64_t ms;
+
+            if (rc_duration_from_text(val, strlen(val), &ms) < 0 || ms < REDIS_TIMEOUT_MIN_MS ||
+                ms > REDIS_TIMEOUT_MAX_MS) {
+                rc_seterr(err, errlen,
+                          "redis URL: timeout= must be a duration of %dms..%ds (" RC_DURATION_HINT
+                          ")",
+                          REDIS_TIMEOUT_MIN_MS, REDIS_TIMEOUT_MAX_MS / 1000);
+                return -EINVAL;
+            }
+            u->timeout_ms = (int)ms;
+        } else {
+            /* Key names are not secrets; values may be. */
+            rc_seterr(err, errlen,
+                      "redis URL: unknown parameter \"%.*s\" (known: cluster, timeout)",
+                      (int)(klen > 32 ? 32 : klen), p);
+            return -EINVAL;
+        }
+        p += plen;
+        if (p < end && *p == '&')
+            p++;
+    }
+    return 0;
+}
+
+/*
+ * Parses a redis:// URL, split by rc_url_split. Pure: the environment
+ * (REDISCLI_AUTH) is the caller's business. err never contains the password.
+ */
+int redis_url_parse(const char *url, struct redis_url *ret, char *err, size_t errlen)
+{
+    struct redis_url u;
+    struct rc_url_parts parts;
+    int rv;
 
     memset(&u, 0, sizeof(u));
     u.port = REDIS_DEFAULT_PORT;
@@ -144,68 +142,38 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
         rc_seterr(err, errlen, "not a redis:// URL");
         return -EINVAL;
     }
-    p = url + 8;
-    auth_end = p + strcspn(p, "/?#");
-    /* The userinfo ends at the last '@' of the authority. */
-    for (const char *c = p; c < auth_end; c++)
-        if (*c == '@')
-            at = c;
-    if (at != NULL) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        size_t ulen = colon != NULL ? (size_t)(colon - p) : (size_t)(at - p);
-
-        if (ulen > 0) {
-            if (redis_pct_decode(p, ulen, u.user, sizeof(u.user)) < 0) {
-                rc_seterr(err, errlen, "redis URL: bad user name");
-                return -EINVAL;
-            }
-            u.have_user = true;
-        }
-        if (colon != NULL) {
-            if (redis_pct_decode(colon + 1, (size_t)(at - colon - 1), u.password,
-                                 sizeof(u.password)) < 0) {
-                rc_seterr(err, errlen, "redis URL: bad password (bad %%-escape or too long)");
-                return -EINVAL;
-            }
-            u.have_password = u.password[0] != '\0';
-        }
-        hostport = at + 1;
-    } else {
-        hostport = p;
+    if (rc_url_split(url, &parts) < 0) {
+        /* the scheme is there: an unterminated "[v6", or "[v6]" not followed by ":PORT" */
+        rc_seterr(err, errlen,
+                  "redis URL: bad [IPv6] host (unterminated, or not followed by :PORT)");
+        return -EINVAL;
     }
-    hp_end = auth_end;
+    if (parts.user.len > 0) {
+        if (rc_url_decode_str(parts.user.p, parts.user.len, u.user, sizeof(u.user)) < 0) {
+            rc_seterr(err, errlen, "redis URL: bad user name");
+            return -EINVAL;
+        }
+        u.have_user = true;
+    }
+    if (parts.has_password) {
+        if (rc_url_decode_str(parts.password.p, parts.password.len, u.password,
+                              sizeof(u.password)) < 0) {
+            rc_seterr(err, errlen, "redis URL: bad password (bad %%-escape or too long)");
+            return -EINVAL;
+        }
+        u.have_password = u.password[0] != '\0';
+    }
 
     /* host: [v6] or name, then :port */
-    if (hostport < hp_end && *hostport == '[') {
-        const char *rb = memchr(hostport, ']', (size_t)(hp_end - hostport));
-
-        if (rb == NULL) {
-            rc_seterr(err, errlen, "redis URL: unterminated [IPv6] host");
-            return -EINVAL;
-        }
-        n = (size_t)(rb - hostport - 1);
-        if (n == 0 || n > RC_HOST_MAX) {
-            rc_seterr(err, errlen, "redis URL: bad host");
-            return -EINVAL;
-        }
-        if (redis_pct_decode(hostport + 1, n, u.host, sizeof(u.host)) < 0) {
-            rc_seterr(err, errlen, "redis URL: bad host");
-            return -EINVAL;
-        }
-        p = rb + 1;
-    } else {
-        const char *colon = memchr(hostport, ':', (size_t)(hp_end - hostport));
-
-        p = colon != NULL ? colon : hp_end;
-        n = (size_t)(p - hostport);
-        if (n > RC_HOST_MAX) {
-            rc_seterr(err, errlen, "redis URL: host name too long");
-            return -EINVAL;
-        }
-        if (redis_pct_decode(hostport, n, u.host, sizeof(u.host)) < 0) {
-            rc_seterr(err, errlen, "redis URL: bad host");
-            return -EINVAL;
-        }
+    if (parts.host.len > RC_HOST_MAX) {
+        rc_seterr(err, errlen, "redis URL: host name too long");
+        return -EINVAL;
+    }
+    if ((parts.host_bracketed && parts.host.len == 0) ||
+        rc_url_decode_str(parts.host.p != NULL ? parts.host.p : "", parts.host.len, u.host,
+                          sizeof(u.host)) < 0) {
+        rc_seterr(err, errlen, "redis URL: bad host");
+        return -EINVAL;
     }
     for (const char *c = u.host; *c != '\0'; c++) {
         if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '/' || *c == '@') {
@@ -215,93 +183,38 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
     }
     if (u.host[0] == '\0')
         snprintf(u.host, sizeof(u.host), "127.0.0.1");
-    if (p < hp_end) {
-        long port = 0;
+    if (parts.has_port) {
+        unsigned port;
 
-        if (*p != ':' || p + 1 == hp_end) {
-            rc_seterr(err, errlen, "redis URL: bad port");
-            return -EINVAL;
-        }
-        for (p++; p < hp_end; p++) {
-            if (*p < '0' || *p > '9' || port > 65535) {
-                rc_seterr(err, errlen, "redis URL: bad port");
-                return -EINVAL;
-            }
-            port = port * 10 + (*p - '0');
-        }
-        if (port < 1 || port > 65535) {
-            rc_seterr(err, errlen, "redis URL: port must be 1..65535");
+        if (rc_url_port(parts.port, &port) < 0 || port == 0) {
+            rc_seterr(err, errlen, "redis URL: bad port (must be 1..65535)");
             return -EINVAL;
         }
         u.port = (uint16_t)port;
     }
 
     /* /db */
-    p = auth_end;
-    if (*p == '/') {
+    if (parts.path.len > 0) {
         long db = 0;
 
-        for (p++; *p != '\0' && *p != '?' && *p != '#'; p++) {
-            if (*p < '0' || *p > '9' || db > 100000000) {
+        for (size_t i = 1; i < parts.path.len; i++) {
+            char c = parts.path.p[i];
+
+            if (c < '0' || c > '9' || db > 100000000) {
                 rc_seterr(err, errlen, "redis URL: the path must be a database number");
                 return -EINVAL;
             }
-            db = db * 10 + (*p - '0');
+            db = db * 10 + (c - '0');
         }
         u.db = (int)db;
     }
 
-    /* ?key=value&... */
-    if (*p == '?') {
-        p++;
-        while (*p != '\0' && *p != '#') {
-            size_t plen = strcspn(p, "&#");
-            const char *eq = memchr(p, '=', plen);
-            size_t klen = eq != NULL ? (size_t)(eq - p) : plen;
-            const char *v = eq != NULL ? eq + 1 : p + plen;
-            size_t vlen = (size_t)(p + plen - v);
-            char val[128];
-
-            if (plen == 0) {
-                p++;
-                continue;
-            }
-            if (redis_pct_decode(v, vlen, val, sizeof(val)) < 0) {
-                rc_seterr(err, errlen,
-                          "redis URL: bad value for %.*s=", (int)(klen > 32 ? 32 : klen), p);
-                return -EINVAL;
-            }
-            if (klen == 7 && memcmp(p, "cluster", 7) == 0) {
-                if (!redis_cluster_valid(val)) {
-                    rc_seterr(err, errlen, "redis URL: cluster= must be 1..%d of [A-Za-z0-9_.-]",
-                              REDIS_CLUSTER_MAX);
-                    return -EINVAL;
-                }
-                memcpy(u.cluster, val, strlen(val) + 1);
-            } else if (klen == 7 && memcmp(p, "timeout", 7) == 0) {
-                long ms;
-
-                if (redis_parse_duration_ms(val, strlen(val), &ms) < 0 ||
-                    ms < REDIS_TIMEOUT_MIN_MS || ms > REDIS_TIMEOUT_MAX_MS) {
-                    rc_seterr(err, errlen,
-                              "redis URL: timeout= must be a duration of %dms..%ds (e.g. 2s)",
-                              REDIS_TIMEOUT_MIN_MS, REDIS_TIMEOUT_MAX_MS / 1000);
-                    return -EINVAL;
-                }
-                u.timeout_ms = (int)ms;
-            } else {
-                /* Key names are not secrets; values may be. */
-                rc_seterr(err, errlen,
-                          "redis URL: unknown parameter \"%.*s\" (known: cluster, timeout)",
-                          (int)(klen > 32 ? 32 : klen), p);
-                return -EINVAL;
-            }
-            p += plen;
-            if (*p == '&')
-                p++;
-        }
+    if (parts.has_query) {
+        rv = redis_url_query(parts.query, &u, err, errlen);
+        if (rv < 0)
+            return rv;
     }
-    if (*p == '#') {
+    if (parts.has_fragment) {
         rc_seterr(err, errlen, "redis URL: no fragment (#) allowed");
         return -EINVAL;
     }
@@ -311,21 +224,14 @@ static int rc_redis_url_parse(const char *url, struct rc_redis_url *ret, char *e
 
 /* ---- rows ---- */
 
-enum rc_redis_value {
-    RC_REDIS_VALUE_TEXT,
-    RC_REDIS_VALUE_MISSING,
-    RC_REDIS_VALUE_TOO_BIG,
-    RC_REDIS_VALUE_OVER_BUDGET, /* the list reply's byte budget was spent before it */
-};
-
 /*
  * Decodes one row of list's reply: the member name, its age on the server's
  * clock, the server's now and the hash value. Pure. -EPROTO with a reason in
  * why for anything someone else may have written badly.
  */
-static int rc_redis_decode_row(const char *name, size_t namelen, long long age_ms, long long now_ms,
-                               enum rc_redis_value vkind, const char *value, size_t valuelen,
-                               struct rc_entry *ret, char *why, size_t whylen)
+int redis_decode_row(const char *name, size_t namelen, long long age_ms, long long now_ms,
+                     enum redis_value vkind, const char *value, size_t valuelen,
+                     struct rc_entry *ret, char *why, size_t whylen)
 {
     char nm[RC_NAME_MAX + 1];
     struct rc_entry e;
@@ -341,15 +247,15 @@ static int rc_redis_decode_row(const char *name, size_t namelen, long long age_m
         rc_seterr(why, whylen, "not a valid node name");
         return -EPROTO;
     }
-    if (vkind == RC_REDIS_VALUE_MISSING) {
+    if (vkind == REDIS_VALUE_MISSING) {
         rc_seterr(why, whylen, "no details in the info hash");
         return -EPROTO;
     }
-    if (vkind == RC_REDIS_VALUE_OVER_BUDGET) {
+    if (vkind == REDIS_VALUE_OVER_BUDGET) {
         rc_seterr(why, whylen, "not read: the list reply is capped at %d bytes", REDIS_LIST_BUDGET);
         return -EPROTO;
     }
-    if (vkind != RC_REDIS_VALUE_TEXT || valuelen > RC_ENTRY_TEXT_MAX) {
+    if (vkind != REDIS_VALUE_TEXT || valuelen > RC_ENTRY_TEXT_MAX) {
         rc_seterr(why, whylen, "details larger than %d bytes", RC_ENTRY_TEXT_MAX);
         return -EPROTO;
     }
@@ -420,8 +326,6 @@ static const char redis_lua_remove[] =
                   "redis.call('HDEL', KEYS[2], ARGV[1])\n"
                   "return 1\n";
 
-enum { REDIS_SCRIPT_PUBLISH, REDIS_SCRIPT_LIST, REDIS_SCRIPT_REMOVE, REDIS_NSCRIPTS };
-
 static const char *const redis_scripts[REDIS_NSCRIPTS] = {
     redis_lua_publish,
     redis_lua_list,
@@ -429,23 +333,6 @@ static const char *const redis_scripts[REDIS_NSCRIPTS] = {
 };
 
 /* ---- the backend ---- */
-
-/*
- * The scripts' SHA-1s come from the server (SCRIPT LOAD, once per script and
- * ctx), not from a hash of our own: the module then needs no libcrypto, and
- * the server is the one that must agree on the digest anyway. Until a script
- * has a digest, or when the server refuses SCRIPT LOAD (an ACL may allow
- * EVAL but not SCRIPT) or answers with something that is not one, that
- * script is sent whole with EVAL.
- */
-struct redis_ctx {
-    struct rc_redis_url url;
-    char key_nodes[REDIS_CLUSTER_MAX + 32];
-    char key_info[REDIS_CLUSTER_MAX + 32];
-    char sha[REDIS_NSCRIPTS][41]; /* "" = not known yet */
-    bool script_load_refused;     /* EVAL only, for this ctx's life */
-    redisContext *c;              /* NULL = connect on the next call */
-};
 
 static void redis_drop(struct redis_ctx *ctx)
 {
@@ -456,7 +343,7 @@ static void redis_drop(struct redis_ctx *ctx)
 }
 
 /* A SCRIPT LOAD reply we accept: a string of exactly 40 hex digits. */
-static bool redis_sha_reply_ok(int type, const char *s, size_t len)
+bool redis_sha_reply_ok(int type, const char *s, size_t len)
 {
     if ((type != REDIS_REPLY_STRING && type != REDIS_REPLY_STATUS) || s == NULL || len != 40)
         return false;
@@ -497,8 +384,8 @@ static int redis_io_errno(const redisContext *c, int saved_errno)
  * Turns a server error reply into an errno and a message. MOVED/ASK mean the
  * URL points at a cluster node that does not own our slot.
  */
-static int redis_reply_error(const struct redis_ctx *ctx, const redisReply *r, const char *op,
-                             char *err, size_t errlen)
+int redis_reply_error(const struct redis_ctx *ctx, const redisReply *r, const char *op, char *err,
+                      size_t errlen)
 {
     char where[RC_HOST_MAX + 16];
     int len = r->len > 200 ? 200 : (int)r->len;
@@ -538,9 +425,8 @@ static int redis_reply_error(const struct redis_ctx *ctx, const redisReply *r, c
  * Sends one command. On an I/O error drops the connection and returns NULL
  * with *ret_rv and err set; a server error reply is returned as a reply.
  */
-static redisReply *redis_command(struct redis_ctx *ctx, int argc, const char **argv,
-                                 const size_t *lens, const char *op, int *ret_rv, char *err,
-                                 size_t errlen)
+redisReply *redis_command(struct redis_ctx *ctx, int argc, const char **argv, const size_t *lens,
+                          const char *op, int *ret_rv, char *err, size_t errlen)
 {
     redisReply *r = NULL;
     char where[RC_HOST_MAX + 16];
@@ -559,7 +445,7 @@ static redisReply *redis_command(struct redis_ctx *ctx, int argc, const char **a
     return r;
 }
 
-static int redis_connect(struct redis_ctx *ctx, char *err, size_t errlen)
+int redis_connect(struct redis_ctx *ctx, char *err, size_t errlen)
 {
     struct timeval tv = {ctx->url.timeout_ms / 1000, (ctx->url.timeout_ms % 1000) * 1000};
     char where[RC_HOST_MAX + 16];
@@ -750,7 +636,7 @@ static int redis_open(const char *url, void **ret_ctx, char *err, size_t errlen)
         rc_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    rv = rc_redis_url_parse(url, &ctx->url, err, errlen);
+    rv = redis_url_parse(url, &ctx->url, err, errlen);
     if (rv < 0)
         goto out_free;
     snprintf(ctx->key_nodes, sizeof(ctx->key_nodes), "rollcall:{%s}:nodes", ctx->url.cluster);
@@ -772,10 +658,6 @@ static int redis_publish(void *vctx, const struct rc_entry *self, char *err, siz
     redisReply *r = NULL;
     int rv;
 
-    if (!rc_node_name_valid(self->name)) {
-        rc_seterr(err, errlen, "not a valid node name");
-        return -EINVAL;
-    }
     rv = rc_entry_format_body(self, text, sizeof(text), &len);
     if (rv < 0) {
         rc_seterr(err, errlen, "cannot format the entry for %s", self->name);
@@ -819,7 +701,7 @@ static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_
     now = r->element[0]->integer;
     for (size_t i = 2; i < r->elements; i += 3) {
         const redisReply *n = r->element[i], *a = r->element[i + 1], *v = r->element[i + 2];
-        enum rc_redis_value vk;
+        enum redis_value vk;
         struct rc_entry e;
         char why[96];
 
@@ -831,20 +713,18 @@ static int redis_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_
             goto out_free;
         }
         if (v->type == REDIS_REPLY_STRING)
-            vk = RC_REDIS_VALUE_TEXT;
+            vk = REDIS_VALUE_TEXT;
         else if (v->type == REDIS_REPLY_NIL)
-            vk = RC_REDIS_VALUE_MISSING;
+            vk = REDIS_VALUE_MISSING;
         else
-            vk = v->integer < 0 ? RC_REDIS_VALUE_OVER_BUDGET : RC_REDIS_VALUE_TOO_BIG;
-        if (rc_redis_decode_row(n->str, n->len, a->integer, now, vk, v->str,
-                                vk == RC_REDIS_VALUE_TEXT ? v->len : 0, &e, why, sizeof(why)) < 0) {
+            vk = v->integer < 0 ? REDIS_VALUE_OVER_BUDGET : REDIS_VALUE_TOO_BIG;
+        if (redis_decode_row(n->str, n->len, a->integer, now, vk, v->str,
+                             vk == REDIS_VALUE_TEXT ? v->len : 0, &e, why, sizeof(why)) < 0) {
             rv = rc_reg_list_reject(&l, n->str, n->len, why);
         } else {
             rv = rc_reg_list_add(&l, &e);
             if (rv == -E2BIG) {
-                snprintf(why, sizeof(why), "more than %d entries; the rest are ignored",
-                         RC_REGISTRY_MAX_ENTRIES);
-                rv = rc_reg_list_reject(&l, n->str, n->len, why);
+                rv = 0; /* full: the facade reports the rest */
                 break;
             }
         }
@@ -881,10 +761,6 @@ static int redis_remove(void *vctx, const char *name, int64_t min_age_ms, char *
     redisReply *r = NULL;
     int rv;
 
-    if (name == NULL || !rc_node_name_valid(name)) {
-        rc_seterr(err, errlen, "not a valid node name");
-        return -EINVAL;
-    }
     snprintf(amin, sizeof(amin), "%lld", (long long)(min_age_ms > 0 ? min_age_ms : 0));
     rv = redis_script(ctx, REDIS_SCRIPT_REMOVE, "remove", 2, (const char *[]){name, amin},
                       (const size_t[]){strlen(name), strlen(amin)}, &r, err, errlen);

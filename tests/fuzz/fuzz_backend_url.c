@@ -1,7 +1,7 @@
 /*
  * fuzz_backend_url.c - libFuzzer target for the registry URL parsers of the
- * Redis, PostgreSQL and S3 backends (rc_redis_url_parse, rc_pg_url_split,
- * rc_s3_url_parse): what a user writes into a config file or environment.
+ * Redis, PostgreSQL and S3 backends (redis_url_parse, pg_url_split,
+ * s3_url_parse): what a user writes into a config file or environment.
  *
  * Each parser gets the input as it is and with its scheme put in front, so
  * the fuzzer need not find "redis://" first. Beyond memory safety it checks:
@@ -13,12 +13,18 @@
  *     without our own parameter.
  * Seeds: tests/fuzz/corpus/fuzz_backend_url/.
  *
- * The backends are included for their static parsers; the linker takes
- * these copies of the backend tables.
+ * The parsers come from the backends' objects (rollcall_backend_redis,
+ * _postgres, _s3) through their private headers.
  */
-#include "../../backends/postgres.c"
-#include "../../backends/redis.c"
-#include "../../backends/s3.c"
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../backends/postgres_int.h"
+#include "../../backends/redis_int.h"
+#include "../../backends/s3/s3_int.h"
 
 /* The userinfo password of url, if it is worth looking for in err. */
 static bool find_password(const char *url, char *out, size_t cap)
@@ -70,10 +76,10 @@ static void one(const char *url)
     char err[256];
 
     {
-        struct rc_redis_url u;
+        struct redis_url u;
 
         err[0] = '\0';
-        if (rc_redis_url_parse(url, &u, err, sizeof(err)) == 0) {
+        if (redis_url_parse(url, &u, err, sizeof(err)) == 0) {
             if (u.port == 0 || !redis_cluster_valid(u.cluster) || u.host[0] == '\0' ||
                 memchr(u.password, '\0', sizeof(u.password)) == NULL ||
                 u.timeout_ms < REDIS_TIMEOUT_MIN_MS || u.timeout_ms > REDIS_TIMEOUT_MAX_MS)
@@ -86,10 +92,10 @@ static void one(const char *url)
         char uri[PG_URI_MAX], cluster[PG_CLUSTER_MAX + 1];
 
         err[0] = '\0';
-        if (rc_pg_url_split(url, uri, sizeof(uri), cluster, err, sizeof(err)) == 0) {
+        if (pg_url_split(url, uri, sizeof(uri), cluster, err, sizeof(err)) == 0) {
             const char *q = strchr(uri, '?');
 
-            if (!pgr_cluster_valid(cluster) || strlen(uri) > strlen(url))
+            if (!pg_cluster_valid(cluster) || strlen(uri) > strlen(url))
                 abort();
             /* our parameter never reaches libpq (outside the query it is not one) */
             if (q != NULL &&
@@ -101,10 +107,10 @@ static void one(const char *url)
         }
     }
     {
-        struct rc_s3_url u;
+        struct s3_url u;
 
         err[0] = '\0';
-        if (rc_s3_url_parse(url, &u, err, sizeof(err)) == 0) {
+        if (s3_url_parse(url, &u, err, sizeof(err)) == 0) {
             size_t n = strlen(u.prefix);
 
             if (!s3_bucket_valid(u.bucket, strlen(u.bucket)) || strstr(u.prefix, "//") != NULL ||
@@ -114,9 +120,9 @@ static void one(const char *url)
                 char out[4096];
 
                 /* building request URLs from it stays in bounds */
-                rc_s3_object_url(&u, "a@b", out, sizeof(out));
-                rc_s3_list_url(&u, "tok/=+", NULL, out, sizeof(out));
-                rc_s3_list_url(&u, NULL, "a@b", out, sizeof(out));
+                s3_object_url(&u, "a@b", out, sizeof(out));
+                s3_list_url(&u, "tok/=+", NULL, out, sizeof(out));
+                s3_list_url(&u, NULL, "a@b", out, sizeof(out));
             }
         } else {
             check_err(url, err, sizeof(err));

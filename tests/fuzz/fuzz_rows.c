@@ -1,6 +1,6 @@
 /*
  * fuzz_rows.c - libFuzzer target for the row decoders of the Redis and
- * PostgreSQL backends (rc_redis_decode_row, rc_pg_decode_row): what other
+ * PostgreSQL backends (redis_decode_row, pg_decode_row): what other
  * writers may have left in the store.
  *
  * Input: byte 0 picks the decoder (even: Redis, odd: PostgreSQL).
@@ -15,11 +15,18 @@
  * the output untouched and gives a reason.
  * Seeds: tests/fuzz/corpus/fuzz_rows/.
  *
- * The backends are included for their static decoders; the linker takes
- * these copies of the backend tables.
+ * The decoders come from the backends' objects (rollcall_backend_redis,
+ * rollcall_backend_postgres) through their private headers.
  */
-#include "../../backends/postgres.c"
-#include "../../backends/redis.c"
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../backends/postgres_int.h"
+#include "../../backends/redis_int.h"
+#include "rollcall/url.h" /* rc_hexval */
 
 static void check(int rv, const struct rc_entry *e, const char *why)
 {
@@ -42,7 +49,7 @@ static void redis_row(const uint8_t *d, size_t n)
     char why[96] = "";
     size_t namelen;
     int64_t age = 0;
-    enum rc_redis_value vk;
+    enum redis_value vk;
     int rv;
 
     if (n < 1)
@@ -60,10 +67,10 @@ static void redis_row(const uint8_t *d, size_t n)
             return;
         for (int i = 7; i >= 0; i--)
             age = (int64_t)((uint64_t)age << 8 | p[i]);
-        vk = (enum rc_redis_value)(p[8] % 4);
+        vk = (enum redis_value)(p[8] % 4);
         memset(&e, 0xA5, sizeof(e));
-        rv = rc_redis_decode_row(name, namelen, age, 1795215257000LL, vk, (const char *)p + 9,
-                                 left - 9, &e, why, sizeof(why));
+        rv = redis_decode_row(name, namelen, age, 1795215257000LL, vk, (const char *)p + 9,
+                              left - 9, &e, why, sizeof(why));
         check(rv, &e, why);
     }
 }
@@ -96,7 +103,7 @@ static void pg_row(const uint8_t *d, size_t n)
         pos = end + 1;
     }
     memset(&e, 0xA5, sizeof(e));
-    rv = rc_pg_decode_row(val, len, isnull, &e, why, sizeof(why));
+    rv = pg_decode_row(val, len, isnull, &e, why, sizeof(why));
     check(rv, &e, why);
 }
 

@@ -13,7 +13,8 @@
 # integration/backend_agents_<kind>: three rollcall agents on 127.0.0.x
 # sharing one registry of that kind (test_backend_agents.py).
 add_executable(conformance ${CMAKE_CURRENT_LIST_DIR}/conformance.c)
-target_link_libraries(conformance PRIVATE rollcall_core rollcall_backend_libs)
+target_link_libraries(conformance PRIVATE rollcall_core rollcall_backend_libs rollcall_backend_redis
+                      rollcall_backend_postgres rollcall_backend_s3)
 
 if(NOT Python3_EXECUTABLE)
   find_package(Python3 COMPONENTS Interpreter)

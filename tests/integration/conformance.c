@@ -23,24 +23,32 @@
  * the secrets in the environment (REDISCLI_AUTH, PGPASSWORD,
  * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
  *
- * The backends are included (not just linked) so the garbage writers can use
- * their URL parsers and raw connections; the registry itself loads the
- * backend modules (rollcall-<scheme>.so, next to this binary) exactly as the
- * agent does, through the facade (rc_registry_publish/list/remove).
+ * The backends' objects are linked in (rollcall_backend_redis, _postgres,
+ * _s3), so the garbage writers can use their raw connections through the
+ * private headers; the registry itself loads the backend modules
+ * (rollcall-<scheme>.so, next to this binary) exactly as the agent does,
+ * through the facade (rc_registry_publish/list/remove).
  */
-#include "../../backends/postgres.c"
-#include "../../backends/redis.c"
-#include "../../backends/s3.c"
-#include "rollcall/text.h"
-
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "../../backends/postgres_int.h"
+#include "../../backends/redis_int.h"
+#include "../../backends/s3/s3_int.h"
+#include "rollcall/registry.h"
+#include "rollcall/text.h"
 
 #define CONF_SECRETS_MAX 8
 #define CONF_ERRLEN 512
@@ -449,7 +457,7 @@ static int garbage_redis(struct conf *c, struct garbage *g, bool cleanup, char *
     char *bigval;
     int rv;
 
-    if ((rv = redis_open(c->url, &v, err, CONF_ERRLEN)) < 0)
+    if ((rv = rc_backend_redis.open(c->url, &v, err, CONF_ERRLEN)) < 0)
         return rv;
     rc = v;
     snprintf(score, sizeof(score), "%lld", (long long)wall_ms());
@@ -460,7 +468,7 @@ static int garbage_redis(struct conf *c, struct garbage *g, bool cleanup, char *
     snprintf(nodup, sizeof(nodup), "%s-gname@h", c->pfx);
     bigval = malloc(RC_ENTRY_TEXT_MAX + 100);
     if (bigval == NULL) {
-        redis_close(rc);
+        rc_backend_redis.close(rc);
         return -ENOMEM;
     }
     memset(bigval, 'x', RC_ENTRY_TEXT_MAX + 100);
@@ -505,23 +513,23 @@ static int garbage_redis(struct conf *c, struct garbage *g, bool cleanup, char *
         }
     }
     free(bigval);
-    redis_close(rc);
+    rc_backend_redis.close(rc);
     return rv;
 }
 
 static int garbage_postgres(struct conf *c, struct garbage *g, bool cleanup, char *err)
 {
     void *v = NULL;
-    struct pgr_ctx *pc;
+    struct pg_ctx *pc;
     char sql[2048], pat[64];
     PGresult *res;
     int rv;
 
-    if ((rv = pgr_open(c->url, &v, err, CONF_ERRLEN)) < 0)
+    if ((rv = rc_backend_postgres.open(c->url, &v, err, CONF_ERRLEN)) < 0)
         return rv;
     pc = v;
-    if ((rv = pgr_connect(pc, err, CONF_ERRLEN)) < 0) {
-        pgr_close(pc);
+    if ((rv = pg_connect(pc, err, CONF_ERRLEN)) < 0) {
+        rc_backend_postgres.close(pc);
         return rv;
     }
     snprintf(pat, sizeof(pat), "%s%%", c->pfx);
@@ -555,7 +563,7 @@ static int garbage_postgres(struct conf *c, struct garbage *g, bool cleanup, cha
         rv = -EIO;
     }
     PQclear(res);
-    pgr_close(pc);
+    rc_backend_postgres.close(pc);
     return rv;
 }
 
@@ -566,7 +574,7 @@ static int s3_raw(struct s3_ctx *sc, const char *method, const char *name, const
     struct s3_resp r;
     int rv;
 
-    /* rc_s3_object_url wants a valid-looking name only for length; build it by hand */
+    /* s3_object_url wants a valid-looking name only for length; build it by hand */
     if (s3_base(&sc->url, url, sizeof(url)) < 0)
         return -ENAMETOOLONG;
     {
@@ -576,7 +584,7 @@ static int s3_raw(struct s3_ctx *sc, const char *method, const char *name, const
         if (s3_key(&sc->url, name, key, sizeof(key)) < 0)
             return -ENAMETOOLONG;
         url[bl++] = '/';
-        if (rc_s3_uri_encode(key, strlen(key), true, url + bl, sizeof(url) - bl) < 0)
+        if (s3_uri_encode(key, strlen(key), true, url + bl, sizeof(url) - bl) < 0)
             return -ENAMETOOLONG;
     }
     rv = s3_http(sc, method, url, body, len, S3_ERROR_BODY_MAX, &r, method, err, CONF_ERRLEN);
@@ -596,7 +604,7 @@ static int garbage_s3(struct conf *c, struct garbage *g, bool cleanup, char *err
     char *big;
     int rv;
 
-    if ((rv = s3_open(c->url, &v, err, CONF_ERRLEN)) < 0)
+    if ((rv = rc_backend_s3.open(c->url, &v, err, CONF_ERRLEN)) < 0)
         return rv;
     sc = v;
     snprintf(names[0], sizeof(names[0]), "%s bad name", c->pfx);
@@ -606,7 +614,7 @@ static int garbage_s3(struct conf *c, struct garbage *g, bool cleanup, char *err
     snprintf(names[4], sizeof(names[4]), "%s-gname@h", c->pfx);
     big = malloc(RC_ENTRY_TEXT_MAX + 100);
     if (big == NULL) {
-        s3_close(sc);
+        rc_backend_s3.close(sc);
         return -ENOMEM;
     }
     memset(big, 'x', RC_ENTRY_TEXT_MAX + 100);
@@ -632,7 +640,7 @@ static int garbage_s3(struct conf *c, struct garbage *g, bool cleanup, char *err
         }
     }
     free(big);
-    s3_close(sc);
+    rc_backend_s3.close(sc);
     return rv;
 }
 
@@ -924,21 +932,21 @@ static void t_pg_concurrent_create(struct conf *c)
     enum { N = 8 };
     char schema[64], url[2048], err[CONF_ERRLEN], sql[256];
     void *v = NULL;
-    struct pgr_ctx *pc;
+    struct pg_ctx *pc;
     pid_t kids[N];
     int bad = 0, rv;
 
     snprintf(schema, sizeof(schema), "conformance_%d", (int)getpid());
-    if ((rv = pgr_open(c->url, &v, err, sizeof(err))) < 0)
+    if ((rv = rc_backend_postgres.open(c->url, &v, err, sizeof(err))) < 0)
         return fail(c, "open: %s", err);
     pc = v;
-    if ((rv = pgr_connect(pc, err, sizeof(err))) < 0) {
-        pgr_close(pc);
+    if ((rv = pg_connect(pc, err, sizeof(err))) < 0) {
+        rc_backend_postgres.close(pc);
         return fail(c, "connect: %s", err);
     }
     snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", schema);
-    if (pgr_exec_simple(pc, sql, PGRES_COMMAND_OK, "create schema", err, sizeof(err)) < 0) {
-        pgr_close(pc);
+    if (pg_exec_simple(pc, sql, PGRES_COMMAND_OK, "create schema", err, sizeof(err)) < 0) {
+        rc_backend_postgres.close(pc);
         return fail(c, "%s", err);
     }
     snprintf(url, sizeof(url), "%s%soptions=-csearch_path%%3D%s", c->url,
@@ -994,7 +1002,7 @@ static void t_pg_concurrent_create(struct conf *c)
             if (rc_registry_publish(r, &e, e2, sizeof(e2)) < 0)
                 fail(c, "publish: %s", e2);
             snprintf(sql, sizeof(sql), "DROP TABLE %s.rollcall_nodes", schema);
-            if (pgr_exec_simple(pc, sql, PGRES_COMMAND_OK, "drop table", e2, sizeof(e2)) < 0)
+            if (pg_exec_simple(pc, sql, PGRES_COMMAND_OK, "drop table", e2, sizeof(e2)) < 0)
                 fail(c, "%s", e2);
             else if (rc_registry_publish(r, &e, e2, sizeof(e2)) < 0)
                 fail(c, "publish after the table was dropped: %s (want it created again)", e2);
@@ -1002,8 +1010,8 @@ static void t_pg_concurrent_create(struct conf *c)
         }
     }
     snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", schema);
-    pgr_exec_simple(pc, sql, PGRES_COMMAND_OK, "drop schema", err, sizeof(err));
-    pgr_close(pc);
+    pg_exec_simple(pc, sql, PGRES_COMMAND_OK, "drop schema", err, sizeof(err));
+    rc_backend_postgres.close(pc);
 }
 
 /* redis / postgres: a restarted server (connections cut) is reconnected
@@ -1021,7 +1029,7 @@ static void t_reconnect(struct conf *c)
         void *v = NULL;
         struct redis_ctx *rc;
 
-        if (redis_open(c->url, &v, err, sizeof(err)) < 0)
+        if (rc_backend_redis.open(c->url, &v, err, sizeof(err)) < 0)
             return fail(c, "open: %s", err);
         rc = v;
         /* cut every other client, as a restart would; also forget our scripts */
@@ -1029,21 +1037,22 @@ static void t_reconnect(struct conf *c)
                   (const size_t[]){6, 4, 6, 3}, err);
         redis_raw(rc, "SCRIPT FLUSH", 2, (const char *[]){"SCRIPT", "FLUSH"},
                   (const size_t[]){6, 5}, err);
-        redis_close(rc);
+        rc_backend_redis.close(rc);
     } else {
         void *v = NULL;
-        struct pgr_ctx *pc;
+        struct pg_ctx *pc;
 
-        if (pgr_open(c->url, &v, err, sizeof(err)) < 0 || pgr_connect(v, err, sizeof(err)) < 0) {
-            pgr_close(v);
+        if (rc_backend_postgres.open(c->url, &v, err, sizeof(err)) < 0 ||
+            pg_connect(v, err, sizeof(err)) < 0) {
+            rc_backend_postgres.close(v);
             return fail(c, "open: %s", err);
         }
         pc = v;
-        pgr_exec_simple(pc,
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                        "application_name = 'rollcall' AND pid <> pg_backend_pid()",
-                        PGRES_TUPLES_OK, "terminate", err, sizeof(err));
-        pgr_close(pc);
+        pg_exec_simple(pc,
+                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                       "application_name = 'rollcall' AND pid <> pg_backend_pid()",
+                       PGRES_TUPLES_OK, "terminate", err, sizeof(err));
+        rc_backend_postgres.close(pc);
     }
     if ((rv = r_publish(c, &e, err)) < 0)
         fail(c, "publish after the connection was cut: %s (want a transparent reconnect)", err);

@@ -4,16 +4,20 @@
  * list's rows, flattening libpq messages. No server: backend_postgres in the
  * integration tests runs the backend against a private PostgreSQL.
  *
- * The file under test is included so its static functions are reachable;
- * the linker then takes this copy of rc_backend_postgres, not the library's.
+ * The backend's objects are linked in (rollcall_backend_postgres): the parsers
+ * through its private header, the operations through rc_backend_postgres.
  */
-#include "../../backends/postgres.c"
-
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
+
+#include "../../backends/postgres_int.h"
 
 static char err[256];
 
@@ -22,7 +26,7 @@ static void split_ok(const char *url, const char *want_uri, const char *want_clu
     char uri[PG_URI_MAX], cluster[PG_CLUSTER_MAX + 1];
 
     err[0] = '\0';
-    if (rc_pg_url_split(url, uri, sizeof(uri), cluster, err, sizeof(err)) != 0)
+    if (pg_url_split(url, uri, sizeof(uri), cluster, err, sizeof(err)) != 0)
         fail_msg("refused %s: %s", url, err);
     assert_string_equal(uri, want_uri);
     assert_string_equal(cluster, want_cluster);
@@ -33,7 +37,7 @@ static void split_bad(const char *url, const char *why)
     char uri[PG_URI_MAX], cluster[PG_CLUSTER_MAX + 1];
 
     err[0] = '\0';
-    if (rc_pg_url_split(url, uri, sizeof(uri), cluster, err, sizeof(err)) >= 0)
+    if (pg_url_split(url, uri, sizeof(uri), cluster, err, sizeof(err)) >= 0)
         fail_msg("accepted %s", url);
     if (strstr(err, why) == NULL)
         fail_msg("reason \"%s\" lacks \"%s\"", err, why);
@@ -72,20 +76,23 @@ static void test_open_checks_uri(void **state)
     char e[256];
 
     /* libpq's own parse error would quote the password: not passed on */
-    assert_int_equal(pgr_open("postgres://u:hun%zzter2@db/x", &ctx, e, sizeof(e)), -EINVAL);
+    assert_int_equal(rc_backend_postgres.open("postgres://u:hun%zzter2@db/x", &ctx, e, sizeof(e)),
+                     -EINVAL);
     assert_null(strstr(e, "hun"));
     assert_null(ctx);
     /* an unknown parameter is named */
-    assert_int_equal(pgr_open("postgres://u:hunter2@db/x?sslmod=require", &ctx, e, sizeof(e)),
-                     -EINVAL);
+    assert_int_equal(
+        rc_backend_postgres.open("postgres://u:hunter2@db/x?sslmod=require", &ctx, e, sizeof(e)),
+        -EINVAL);
     assert_non_null(strstr(e, "sslmod"));
     assert_null(strstr(e, "hunter2"));
-    assert_int_equal(pgr_open("postgres://u:hunter2@db/x?sslmode=disable&rollcall_cluster=c", &ctx,
-                              e, sizeof(e)),
-                     0);
-    assert_string_equal(((struct pgr_ctx *)ctx)->cluster, "c");
-    pgr_close(ctx);
-    pgr_close(NULL);
+    assert_int_equal(
+        rc_backend_postgres.open("postgres://u:hunter2@db/x?sslmode=disable&rollcall_cluster=c",
+                                 &ctx, e, sizeof(e)),
+        0);
+    assert_string_equal(((struct pg_ctx *)ctx)->cluster, "c");
+    rc_backend_postgres.close(ctx);
+    rc_backend_postgres.close(NULL);
 }
 
 struct row {
@@ -113,7 +120,7 @@ static void test_decode_ok(void **state)
     struct row r = mkrow("a@10.0.0.1", "10.0.0.1", "4370", "1795215001000", "1795215257123", "250");
     struct rc_entry e;
 
-    assert_int_equal(rc_pg_decode_row(r.val, r.len, r.isnull, &e, err, sizeof(err)), 0);
+    assert_int_equal(pg_decode_row(r.val, r.len, r.isnull, &e, err, sizeof(err)), 0);
     assert_string_equal(e.name, "a@10.0.0.1");
     assert_string_equal(e.host, "10.0.0.1");
     assert_int_equal(e.port, 4370);
@@ -122,7 +129,7 @@ static void test_decode_ok(void **state)
     assert_int_equal(e.age_ms, 250);
 
     r = mkrow("b@h", NULL, NULL, NULL, "-5000", "-3");
-    assert_int_equal(rc_pg_decode_row(r.val, r.len, r.isnull, &e, err, sizeof(err)), 0);
+    assert_int_equal(pg_decode_row(r.val, r.len, r.isnull, &e, err, sizeof(err)), 0);
     assert_string_equal(e.host, "");
     assert_int_equal(e.port, 0);
     assert_int_equal(e.started_at_ms, 0);
@@ -136,7 +143,7 @@ static void expect_reject(struct row r, const char *why)
 
     memset(&e, 0x5A, sizeof(e));
     err[0] = '\0';
-    if (rc_pg_decode_row(r.val, r.len, r.isnull, &e, err, sizeof(err)) != -EPROTO)
+    if (pg_decode_row(r.val, r.len, r.isnull, &e, err, sizeof(err)) != -EPROTO)
         fail_msg("accepted %s", r.val[0]);
     if (strstr(err, why) == NULL)
         fail_msg("reason \"%s\" lacks \"%s\"", err, why);
@@ -171,16 +178,16 @@ static void test_flatten(void **state)
 {
     char out[64];
 
-    pgr_flatten("connection to server failed: Connection refused\n\tIs the server running?\n", out,
-                sizeof(out));
+    pg_flatten("connection to server failed: Connection refused\n\tIs the server running?\n", out,
+               sizeof(out));
     assert_string_equal(out, "connection to server failed: Connection refused; Is the server");
-    pgr_flatten("one\n", out, sizeof(out));
+    pg_flatten("one\n", out, sizeof(out));
     assert_string_equal(out, "one");
-    pgr_flatten(NULL, out, sizeof(out));
+    pg_flatten(NULL, out, sizeof(out));
     assert_string_equal(out, "");
-    pgr_flatten("a\x01"
-                "b",
-                out, sizeof(out));
+    pg_flatten("a\x01"
+               "b",
+               out, sizeof(out));
     assert_string_equal(out, "a b");
 }
 
@@ -190,14 +197,14 @@ static void test_unreachable_is_an_error(void **state)
     struct rc_reg_list l = {0};
     char e[512];
 
-    assert_int_equal(
-        pgr_open("postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable", &ctx, e, sizeof(e)), 0);
-    assert_true(pgr_list(ctx, &l, e, sizeof(e)) < 0);
+    assert_int_equal(rc_backend_postgres.open("postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable",
+                                              &ctx, e, sizeof(e)),
+                     0);
+    assert_true(rc_backend_postgres.list(ctx, &l, e, sizeof(e)) < 0);
     assert_null(l.entries);
     assert_non_null(strstr(e, "cannot connect"));
     assert_null(strstr(e, "hunter2"));
-    assert_int_equal(pgr_remove(ctx, "no-at", 0, e, sizeof(e)), -EINVAL);
-    pgr_close(ctx);
+    rc_backend_postgres.close(ctx);
 }
 
 int main(void)

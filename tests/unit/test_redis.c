@@ -3,36 +3,40 @@
  * parsing and the decoding of list's rows. No server: backend_redis in the
  * integration tests runs the backend against redis-server.
  *
- * The file under test is included so its static functions are reachable;
- * the linker then takes this copy of rc_backend_redis, not the library's.
+ * The backend's objects are linked in (rollcall_backend_redis): the parsers
+ * through its private header, the operations through rc_backend_redis.
  */
-#include "../../backends/redis.c"
-
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
+#include "../../backends/redis_int.h"
+
 static char err[256];
 
-static struct rc_redis_url parse_ok(const char *url)
+static struct redis_url parse_ok(const char *url)
 {
-    struct rc_redis_url u;
+    struct redis_url u;
 
     err[0] = '\0';
-    if (rc_redis_url_parse(url, &u, err, sizeof(err)) != 0)
+    if (redis_url_parse(url, &u, err, sizeof(err)) != 0)
         fail_msg("refused %s: %s", url, err);
     return u;
 }
 
 static void parse_bad(const char *url, const char *why)
 {
-    struct rc_redis_url u;
+    struct redis_url u;
 
     memset(&u, 0x5A, sizeof(u));
     err[0] = '\0';
-    if (rc_redis_url_parse(url, &u, err, sizeof(err)) >= 0)
+    if (redis_url_parse(url, &u, err, sizeof(err)) >= 0)
         fail_msg("accepted %s", url);
     if (why != NULL && strstr(err, why) == NULL)
         fail_msg("reason \"%s\" lacks \"%s\" for %s", err, why, url);
@@ -43,7 +47,7 @@ static void parse_bad(const char *url, const char *why)
 
 static void test_url_full(void **state)
 {
-    struct rc_redis_url u = parse_ok(
+    struct redis_url u = parse_ok(
         "redis://app%40x:p%40ss%2Fw%3Ard@cache.example:6380/3?cluster=prod.eu-1&timeout=1500ms");
 
     assert_string_equal(u.host, "cache.example");
@@ -59,7 +63,7 @@ static void test_url_full(void **state)
 
 static void test_url_defaults(void **state)
 {
-    struct rc_redis_url u = parse_ok("redis://10.0.0.7");
+    struct redis_url u = parse_ok("redis://10.0.0.7");
 
     assert_string_equal(u.host, "10.0.0.7");
     assert_int_equal(u.port, 6379);
@@ -80,7 +84,7 @@ static void test_url_defaults(void **state)
 
 static void test_url_password_only(void **state)
 {
-    struct rc_redis_url u = parse_ok("redis://:secret@h");
+    struct redis_url u = parse_ok("redis://:secret@h");
 
     assert_false(u.have_user);
     assert_true(u.have_password);
@@ -100,7 +104,7 @@ static void test_url_password_only(void **state)
 
 static void test_url_ipv6(void **state)
 {
-    struct rc_redis_url u = parse_ok("redis://[::1]:6390/2");
+    struct redis_url u = parse_ok("redis://[::1]:6390/2");
 
     assert_string_equal(u.host, "::1");
     assert_int_equal(u.port, 6390);
@@ -130,19 +134,19 @@ static void test_url_errors(void **state)
     parse_bad("redis://:hunter2@h%20x", "host");
 }
 
-static int decode(const char *name, long long age, enum rc_redis_value vk, const char *value,
+static int decode(const char *name, long long age, enum redis_value vk, const char *value,
                   struct rc_entry *e)
 {
     err[0] = '\0';
-    return rc_redis_decode_row(name, strlen(name), age, 1795215257000LL, vk, value,
-                               value != NULL ? strlen(value) : 0, e, err, sizeof(err));
+    return redis_decode_row(name, strlen(name), age, 1795215257000LL, vk, value,
+                            value != NULL ? strlen(value) : 0, e, err, sizeof(err));
 }
 
 static void test_decode_ok(void **state)
 {
     struct rc_entry e;
 
-    assert_int_equal(decode("a@10.0.0.1", 1500, RC_REDIS_VALUE_TEXT,
+    assert_int_equal(decode("a@10.0.0.1", 1500, REDIS_VALUE_TEXT,
                             "name=a@10.0.0.1\nhost=10.0.0.1\nport=4370\n"
                             "started_at=2026-11-20T22:50:01.000Z\n",
                             &e),
@@ -155,24 +159,24 @@ static void test_decode_ok(void **state)
     assert_int_equal(e.started_at_ms, 1795215001000LL);
 
     /* an empty value is an entry with nothing but its name */
-    assert_int_equal(decode("b@h", 0, RC_REDIS_VALUE_TEXT, "", &e), 0);
+    assert_int_equal(decode("b@h", 0, REDIS_VALUE_TEXT, "", &e), 0);
     assert_string_equal(e.host, "");
     assert_int_equal(e.port, 0);
 
     /* a negative age (a score in the future) is 0 */
-    assert_int_equal(decode("b@h", -20, RC_REDIS_VALUE_TEXT, "", &e), 0);
+    assert_int_equal(decode("b@h", -20, REDIS_VALUE_TEXT, "", &e), 0);
     assert_int_equal(e.age_ms, 0);
 }
 
-static void expect_reject(const char *name, size_t namelen, enum rc_redis_value vk,
-                          const char *value, const char *why)
+static void expect_reject(const char *name, size_t namelen, enum redis_value vk, const char *value,
+                          const char *why)
 {
     struct rc_entry e;
 
     memset(&e, 0x5A, sizeof(e));
     err[0] = '\0';
-    if (rc_redis_decode_row(name, namelen, 0, 0, vk, value, value ? strlen(value) : 0, &e, err,
-                            sizeof(err)) != -EPROTO)
+    if (redis_decode_row(name, namelen, 0, 0, vk, value, value ? strlen(value) : 0, &e, err,
+                         sizeof(err)) != -EPROTO)
         fail_msg("accepted %.*s", (int)namelen, name);
     if (strstr(err, why) == NULL)
         fail_msg("reason \"%s\" lacks \"%s\"", err, why);
@@ -184,18 +188,18 @@ static void test_decode_rejects(void **state)
 {
     char longname[400];
 
-    expect_reject("no-at", 5, RC_REDIS_VALUE_TEXT, "", "node name");
-    expect_reject("a b@h", 5, RC_REDIS_VALUE_TEXT, "", "node name");
-    expect_reject("a@h\0x", 5, RC_REDIS_VALUE_TEXT, "", "node name");
+    expect_reject("no-at", 5, REDIS_VALUE_TEXT, "", "node name");
+    expect_reject("a b@h", 5, REDIS_VALUE_TEXT, "", "node name");
+    expect_reject("a@h\0x", 5, REDIS_VALUE_TEXT, "", "node name");
     memset(longname, 'a', sizeof(longname));
     longname[1] = '@';
-    expect_reject(longname, RC_NAME_MAX + 1, RC_REDIS_VALUE_TEXT, "", "node name");
-    expect_reject("a@h", 3, RC_REDIS_VALUE_MISSING, NULL, "no details");
-    expect_reject("a@h", 3, RC_REDIS_VALUE_TOO_BIG, NULL, "larger");
-    expect_reject("a@h", 3, RC_REDIS_VALUE_OVER_BUDGET, NULL, "capped");
-    expect_reject("a@h", 3, RC_REDIS_VALUE_TEXT, "port=70000\n", "port");
-    expect_reject("a@h", 3, RC_REDIS_VALUE_TEXT, "name=b@h\n", "name");
-    expect_reject("a@h", 3, RC_REDIS_VALUE_TEXT, "host=\x01\n", "control");
+    expect_reject(longname, RC_NAME_MAX + 1, REDIS_VALUE_TEXT, "", "node name");
+    expect_reject("a@h", 3, REDIS_VALUE_MISSING, NULL, "no details");
+    expect_reject("a@h", 3, REDIS_VALUE_TOO_BIG, NULL, "larger");
+    expect_reject("a@h", 3, REDIS_VALUE_OVER_BUDGET, NULL, "capped");
+    expect_reject("a@h", 3, REDIS_VALUE_TEXT, "port=70000\n", "port");
+    expect_reject("a@h", 3, REDIS_VALUE_TEXT, "name=b@h\n", "name");
+    expect_reject("a@h", 3, REDIS_VALUE_TEXT, "host=\x01\n", "control");
 }
 
 static void test_format_strips_time(void **state)
@@ -210,7 +214,7 @@ static void test_format_strips_time(void **state)
     assert_int_equal(rc_entry_format_body(&e, text, sizeof(text), &len), 0);
     assert_string_equal(text, "name=n@h\nport=1\n");
     assert_int_equal(len, strlen(text));
-    assert_int_equal(decode("n@h", 5, RC_REDIS_VALUE_TEXT, text, &back), 0);
+    assert_int_equal(decode("n@h", 5, REDIS_VALUE_TEXT, text, &back), 0);
     assert_int_equal(back.port, 1);
 }
 
@@ -219,7 +223,8 @@ static void test_scripts_hash(void **state)
     void *ctx = NULL;
     char e[128];
 
-    assert_int_equal(redis_open("redis://127.0.0.1:1/0?cluster=t", &ctx, e, sizeof(e)), 0);
+    assert_int_equal(rc_backend_redis.open("redis://127.0.0.1:1/0?cluster=t", &ctx, e, sizeof(e)),
+                     0);
     /* digests are learned from the server (SCRIPT LOAD) on first use */
     for (int i = 0; i < REDIS_NSCRIPTS; i++)
         assert_string_equal(((struct redis_ctx *)ctx)->sha[i], "");
@@ -227,8 +232,8 @@ static void test_scripts_hash(void **state)
     /* every key of a cluster shares one hash tag (one slot) */
     assert_string_equal(((struct redis_ctx *)ctx)->key_nodes, "rollcall:{t}:nodes");
     assert_string_equal(((struct redis_ctx *)ctx)->key_info, "rollcall:{t}:info");
-    redis_close(ctx);
-    redis_close(NULL);
+    rc_backend_redis.close(ctx);
+    rc_backend_redis.close(NULL);
 }
 
 /* What SCRIPT LOAD may answer: only 40 hex digits are taken as a digest. */
@@ -301,17 +306,16 @@ static void test_unreachable_is_an_error(void **state)
     struct rc_entry self = {0};
     char e[256];
 
-    assert_int_equal(redis_open("redis://:hunter2@127.0.0.1:1?timeout=500ms", &ctx, e, sizeof(e)),
-                     0);
-    assert_true(redis_list(ctx, &l, e, sizeof(e)) < 0);
+    assert_int_equal(
+        rc_backend_redis.open("redis://:hunter2@127.0.0.1:1?timeout=500ms", &ctx, e, sizeof(e)), 0);
+    assert_true(rc_backend_redis.list(ctx, &l, e, sizeof(e)) < 0);
     assert_null(l.entries);
     assert_non_null(strstr(e, "127.0.0.1:1"));
     assert_null(strstr(e, "hunter2"));
     strcpy(self.name, "a@h");
-    assert_true(redis_publish(ctx, &self, e, sizeof(e)) < 0);
-    assert_true(redis_remove(ctx, "a@h", 0, e, sizeof(e)) < 0);
-    assert_int_equal(redis_remove(ctx, "bad", 0, e, sizeof(e)), -EINVAL);
-    redis_close(ctx);
+    assert_true(rc_backend_redis.publish(ctx, &self, e, sizeof(e)) < 0);
+    assert_true(rc_backend_redis.remove(ctx, "a@h", 0, e, sizeof(e)) < 0);
+    rc_backend_redis.close(ctx);
 }
 
 int main(void)
