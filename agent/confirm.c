@@ -259,6 +259,7 @@ static void round_eval(struct rc_confirm *cf, struct round *r, uint64_t now, boo
     struct rc_peer *p = rc_peers_find(cf->peers, r->name);
     struct rc_decision d;
     struct rc_peer_change chg;
+    struct rc_link_info li;
     uint64_t latest;
 
     if (p == NULL || p->state != RC_PEER_SUSPECT) {
@@ -269,6 +270,12 @@ static void round_eval(struct rc_confirm *cf, struct round *r, uint64_t now, boo
         r->ev.helpers_ok == 0 && r->ev.helpers_refused == 0)
         return;
     latest = p->last_answer_ms > r->freshest_ms ? p->last_answer_ms : r->freshest_ms;
+    /* Data from it on our connection (its own pings to us, ticks, probes)
+     * is its process talking: alive then, whatever our pings got (our own
+     * outbound path may be the one in trouble). */
+    if (rc_node_link_info(cf->node, r->name, &li) == 0 && li.up && now > li.last_data_recv_ms &&
+        now - li.last_data_recv_ms > latest)
+        latest = now - li.last_data_recv_ms;
     if (latest == 0) /* never heard: count from the ping that first went unanswered */
         latest = p->suspect_since_ms;
     r->ev.silence_ms = now > latest ? now - latest : 0;

@@ -89,11 +89,12 @@ struct rc_conn {
     uint64_t probe_window_ms; /* probe messages: this second's start, and count */
     uint32_t probe_count;
     bool ping_timed_out; /* since the last answer: worth asking TCP whether it is stuck */
-    /* A connection stuck in TCP back-off is replaced, not closed (the peer
-     * would take a close for a crash): it leaves the name index (replaced),
-     * keeps reading, and closes quietly once its successor is up (or has
-     * failed). The peer's acceptor drops its side quietly when the new one
-     * arrives. */
+    /* A connection stuck in TCP back-off is replaced, never just closed
+     * (the peer would take the close for a crash): a successor is dialled
+     * beside it, unindexed, and takes the pings; once it is up it takes the
+     * name and the old one closes quietly (replaced); if it fails, the old
+     * one stays as it was. The peer's acceptor drops its side of the old
+     * one quietly when the successor's handshake names us. */
     bool replaced;
     struct rc_conn *old, *successor;
 };
@@ -343,6 +344,18 @@ static void ping_finish(struct rc_ping *p, enum rc_reason r)
     cb(arg, r, rtt);
 }
 
+/* Moves from's pings to to, as not yet sent: an answer can only come on
+ * the connection they are sent on. */
+static void move_pings(struct rc_conn *from, struct rc_conn *to)
+{
+    while (from->pings != NULL) {
+        struct rc_ping *p = from->pings;
+        ping_detach(p);
+        p->sent = false;
+        ping_attach(to, p);
+    }
+}
+
 /* Fails every ping of c. The results are delivered from the loop (each
  * ping's own timer, made active now), never from inside the call that
  * closed the connection: that may be rc_node_ping itself. */
@@ -451,7 +464,10 @@ static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down)
     if (c->st == CS_DEAD)
         return;
     bool was_up = c->st == CS_UP;
-    bool quiet = c->replaced;
+    /* replaced: its successor is up; a successor in flight: the peer
+     * dropped this one for it (its acceptor does when the successor's
+     * handshake names us). Neither is a peer going down. */
+    bool quiet = c->replaced || c->successor != NULL;
     if (c->inbound && c->st == CS_HANDSHAKE)
         n->nhandshakes--;
     c->st = CS_DEAD;
@@ -466,16 +482,22 @@ static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down)
     n->dead = c;
     event_active(n->reaper, EV_TIMEOUT, 0);
 
-    if (c->successor != NULL) {
-        c->successor->old = NULL;
-        c->successor = NULL;
-    }
     if (c->old != NULL) {
-        /* the replacement failed before it came up: the stuck one goes too */
-        struct rc_conn *o = c->old;
+        /* a successor that failed before it came up: the old one stays */
+        c->old->successor = NULL;
         c->old = NULL;
-        o->successor = NULL;
-        conn_close(o, RC_REASON_TIMEOUT, false);
+    }
+    if (c->successor != NULL) {
+        /* the old one went first: the successor, still in its handshake,
+         * takes the name now, and the old one's pings (they wait for it) */
+        struct rc_conn *s = c->successor;
+        c->successor = NULL;
+        s->old = NULL;
+        move_pings(c, s);
+        if (find_conn(n, s->peer, NULL) == NULL)
+            index_add(n, s);
+        else
+            conn_close(s, why, false);
     }
 
     char peer[RC_NAME_MAX + 1];
@@ -519,17 +541,52 @@ static void conn_up(struct rc_conn *c)
     rc_log_debug("dist: connection to %s up (%s, %s)", c->peer, c->addr,
                  c->inbound ? "inbound" : "outbound");
     if (c->old != NULL) {
-        /* the connection this one replaces (stuck in back-off) goes quietly */
+        /* the connection this one replaces (stuck in back-off) goes
+         * quietly, and this one takes its name */
         struct rc_conn *o = c->old;
         c->old = NULL;
         o->successor = NULL;
+        o->replaced = true;
+        move_pings(o, c); /* sent below, on this one */
+        index_del(c->node, o);
         conn_close(o, RC_REASON_TIMEOUT, false);
+        index_add(c->node, c);
     }
     /* Send the pings that waited for the connection. Collect first: a
      * write failure may close c and fail them. */
     for (struct rc_ping *p = c->pings; p && c->st == CS_UP; p = p->next)
         if (!p->sent)
             ping_send(c, p);
+}
+
+/* Closes c and its successor in flight, if any, quietly. */
+static void conn_close_both(struct rc_conn *c, enum rc_reason why)
+{
+    if (c->successor != NULL)
+        conn_close(c->successor, why, false);
+    conn_close(c, why, false);
+}
+
+/* Detaches and returns c's pings and its successor's (one list): they move
+ * to the connection that replaces both. */
+static struct rc_ping *take_pings(struct rc_conn *c)
+{
+    struct rc_ping *list = c->pings;
+    struct rc_ping *more = c->successor != NULL ? c->successor->pings : NULL;
+
+    c->pings = NULL;
+    if (c->successor != NULL)
+        c->successor->pings = NULL;
+    if (list == NULL)
+        return more;
+    if (more != NULL) {
+        struct rc_ping *last = list;
+        while (last->next != NULL)
+            last = last->next;
+        last->next = more;
+        more->prev = last;
+    }
+    return list;
 }
 
 /* The acceptor learned the peer's name: decide the status (docs/protocol.md
@@ -549,9 +606,8 @@ static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
              * restarted or lost the old socket without us noticing. The
              * new connection is the truth; the old one goes quietly and
              * its waiting pings move over. */
-            struct rc_ping *list = other->pings;
-            other->pings = NULL;
-            conn_close(other, RC_REASON_CONNECTION_LOST, false);
+            struct rc_ping *list = take_pings(other);
+            conn_close_both(other, RC_REASON_CONNECTION_LOST);
             while (list) {
                 struct rc_ping *p = list;
                 list = p->next;
@@ -563,11 +619,10 @@ static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
             if (ours_wins) {
                 st = RC_HS_ST_NOK;
             } else {
-                struct rc_ping *list = other->pings;
-                other->pings = NULL;
+                struct rc_ping *list = take_pings(other);
                 if (other->st != CS_WAIT_INBOUND)
                     st = RC_HS_ST_OK_SIMULTANEOUS;
-                conn_close(other, RC_REASON_CONNECTION_LOST, false);
+                conn_close_both(other, RC_REASON_CONNECTION_LOST);
                 while (list) {
                     struct rc_ping *p = list;
                     list = p->next;
@@ -984,31 +1039,30 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
 
     struct rc_conn *c = find_conn(n, peer, NULL);
     struct rc_conn *stuck = NULL;
-    if (c != NULL && c->ping_timed_out && c->old == NULL && conn_stuck(c)) {
+    if (c != NULL && c->successor != NULL) {
+        c = c->successor; /* a replacement is being dialled: wait on it */
+    } else if (c != NULL && c->ping_timed_out && conn_stuck(c)) {
         /* A ping would queue behind TCP's backed-off retransmissions (a
          * peer back from a cut is then seen only when the back-off ends):
-         * dial a replacement instead of waiting on it (struct rc_conn). */
+         * dial a successor instead of waiting (struct rc_conn). */
         rc_log_debug("dist: connection to %s stuck in retransmission back-off, replacing it",
                      c->peer);
-        index_del(n, c);
-        c->replaced = true;
         stuck = c;
         c = NULL;
     }
     if (!c) {
         c = conn_new(n, false);
         if (!c) {
-            if (stuck != NULL)
-                conn_close(stuck, RC_REASON_TIMEOUT, false);
             event_free(p->timer);
             free(p);
             return -EMFILE;
         }
         snprintf(c->peer, sizeof c->peer, "%s", peer);
-        index_add(n, c);
         if (stuck != NULL) {
-            c->old = stuck;
+            c->old = stuck; /* indexed when it is up (conn_up) */
             stuck->successor = c;
+        } else {
+            index_add(n, c);
         }
         c->ss = ss;
         c->sslen = sslen;
@@ -1028,7 +1082,7 @@ void rc_node_drop_peer(struct rc_node *n, const char *peer)
 {
     struct rc_conn *c = find_conn(n, peer, NULL);
     if (c)
-        conn_close(c, RC_REASON_SHUTDOWN, false);
+        conn_close_both(c, RC_REASON_SHUTDOWN);
 }
 
 /* ---- inbound ---- */
