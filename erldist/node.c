@@ -601,7 +601,13 @@ static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
         st = RC_HS_ST_NOT_ALLOWED; /* someone claims to be us */
     } else {
         struct rc_conn *other = find_conn(n, peer, c);
-        if (other && other->st == CS_UP) {
+        if (other != NULL && other->st == CS_UP && other->successor != NULL &&
+            other->successor->st != CS_WAIT_INBOUND && strcmp(n->name, peer) > 0) {
+            /* Both sides replace a stuck connection at once: a simultaneous
+             * connect between the two successors, and ours wins by name
+             * (the peer waits for it, as OTP's rule has it). */
+            st = RC_HS_ST_NOK;
+        } else if (other && other->st == CS_UP) {
             /* The peer dials again while we think we are connected: it
              * restarted or lost the old socket without us noticing. The
              * new connection is the truth; the old one goes quietly and
