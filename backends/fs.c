@@ -24,6 +24,13 @@
  *   dotfiles, which are ours (temp files) or someone's private business.
  * - It never writes a file of another node: publish writes only self->name,
  *   remove only unlinks.
+ * - A heartbeat (publish of an entry whose content this ctx wrote last time)
+ *   only sets the file's mtime (utimensat, the fs's now): the directory is
+ *   untouched, so its mtime moves only when an entry is created, replaced
+ *   with new content or removed. That mtime is the change signal
+ *   (`changed`: one stat of the directory per interval). When this ctx has
+ *   an entry of its own, the fs clock is read by touching that entry rather
+ *   than by a probe file, which would move the directory's mtime.
  * - A ctx serves one thread at a time (the registry worker, or a one-shot
  *   command).
  */
@@ -65,6 +72,10 @@ struct fs_ctx {
     uint64_t clock_mono_ms;
     bool cleaned;
     uint64_t cleaned_mono_ms;
+    /* Our own entry as this ctx last wrote it (text after the time line). */
+    char self_name[RC_NAME_MAX + 1];
+    char self_body[2048];
+    size_t self_body_len;
 };
 
 static int64_t mtime_ms(const struct stat *st)
@@ -207,6 +218,12 @@ static int64_t fs_clock(struct fs_ctx *ctx, int dfd)
 
     if (ctx->have_clock && mono - ctx->clock_mono_ms <= FS_CLOCK_REUSE_MS)
         return ctx->clock_fs_ms + (int64_t)(mono - ctx->clock_mono_ms);
+    if (ctx->self_name[0] != '\0' &&
+        utimensat(dfd, ctx->self_name, NULL, AT_SYMLINK_NOFOLLOW) == 0 &&
+        fstatat(dfd, ctx->self_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        clock_remember(ctx, &st);
+        return ctx->clock_fs_ms;
+    }
     fd = tmp_create(dfd, name);
     if (fd < 0)
         return rc_now_wall_ms();
@@ -298,8 +315,9 @@ static int fs_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     struct fs_ctx *ctx = vctx;
     struct rc_entry e = *self;
     char text[2048], tmp[64];
+    const char *body;
     struct stat st;
-    size_t len;
+    size_t len, body_len;
     int rv, dfd, fd;
 
     e.updated_at_ms = rc_now_wall_ms();
@@ -308,9 +326,23 @@ static int fs_publish(void *vctx, const struct rc_entry *self, char *err, size_t
         rc_seterr(err, errlen, "cannot publish: invalid node name or host");
         return rv;
     }
+    body = memchr(text, '\n', len);
+    body = body != NULL ? body + 1 : text + len;
+    body_len = len - (size_t)(body - text);
     dfd = dir_open(ctx, O_PATH, true, err, errlen);
     if (dfd < 0)
         return dfd;
+    if (strcmp(ctx->self_name, e.name) == 0 && ctx->self_body_len == body_len &&
+        memcmp(ctx->self_body, body, body_len) == 0) {
+        /* A heartbeat: the fs's now into the mtime, the directory untouched. */
+        if (utimensat(dfd, e.name, NULL, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (fstatat(dfd, e.name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                clock_remember(ctx, &st);
+            close(dfd);
+            return 0;
+        }
+        /* Gone (pruned, say) or not ours to touch: write it anew. */
+    }
     fd = tmp_create(dfd, tmp);
     if (fd < 0) {
         rv = fd;
@@ -335,6 +367,9 @@ static int fs_publish(void *vctx, const struct rc_entry *self, char *err, size_t
         clock_remember(ctx, &st);
     close(fd);
     close(dfd);
+    snprintf(ctx->self_name, sizeof(ctx->self_name), "%s", e.name);
+    ctx->self_body_len = body_len <= sizeof(ctx->self_body) ? body_len : 0;
+    memcpy(ctx->self_body, body, ctx->self_body_len);
     cleanup_tmp(ctx);
     return 0;
 
@@ -529,6 +564,70 @@ out_close_dir:
     return rv;
 }
 
+/* The directory's mtime (and inode: a replaced directory is a change). */
+static int fs_changed(void *vctx, uint64_t *version, char *err, size_t errlen)
+{
+    struct fs_ctx *ctx = vctx;
+    struct stat st;
+    uint64_t v;
+
+    if (stat(ctx->dir, &st) < 0) {
+        int e = errno;
+
+        rc_seterr(err, errlen, "cannot stat registry directory %s: %s", ctx->dir, strerror(e));
+        return -e;
+    }
+    v = ((uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec) ^
+        ((uint64_t)st.st_ino << 40);
+    if (v == 0)
+        v = 1;
+    if (v == *version)
+        return 0;
+    *version = v;
+    return 1;
+}
+
+static int fs_get(void *vctx, const char *name, struct rc_entry *ret, char *err, size_t errlen)
+{
+    struct fs_ctx *ctx = vctx;
+    struct stat st;
+    char why[96];
+    ssize_t len;
+    int64_t now;
+    int dfd, fd, rv;
+
+    dfd = dir_open(ctx, O_PATH, false, err, errlen);
+    if (dfd < 0)
+        return dfd;
+    fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        rv = -errno;
+        close(dfd);
+        rc_seterr(err, errlen, "cannot open %s/%s: %s", ctx->dir, name, strerror(-rv));
+        return rv == -ENOENT ? -ENOENT : (rv == -ELOOP ? -EBADMSG : rv);
+    }
+    if (fstat(fd, &st) < 0) {
+        rv = -errno;
+        rc_seterr(err, errlen, "cannot stat %s/%s: %s", ctx->dir, name, strerror(-rv));
+        goto out;
+    }
+    len = read_entry(ctx, fd, &st, why, sizeof(why));
+    if (len < 0 || rc_entry_parse(ctx->buf, (size_t)len, name, ret, why, sizeof(why)) < 0) {
+        rc_seterr(err, errlen, "%s: %s", name, why);
+        rv = -EBADMSG;
+        goto out;
+    }
+    now = fs_clock(ctx, dfd);
+    ret->age_ms = now - mtime_ms(&st);
+    if (ret->age_ms < 0)
+        ret->age_ms = 0;
+    rv = 0;
+out:
+    close(fd);
+    close(dfd);
+    return rv;
+}
+
 const struct rc_backend_ops rc_backend_fs = {
     .scheme = "file",
     .open = fs_open,
@@ -536,4 +635,6 @@ const struct rc_backend_ops rc_backend_fs = {
     .list = fs_list,
     .remove = fs_remove,
     .close = fs_close,
+    .changed = fs_changed,
+    .get = fs_get,
 };

@@ -57,7 +57,8 @@ void pg_flatten(const char *msg, char *out, size_t cap);
 struct pg_ctx {
     char *uri; /* what libpq gets; holds the password if the URL did */
     char cluster[PG_CLUSTER_MAX + 1];
-    PGconn *conn; /* NULL = connect on the next call */
+    PGconn *conn;   /* NULL = connect on the next call */
+    bool listening; /* LISTEN rollcall_changed done on conn (issue 15) */
 };
 
 /* Connects ctx (ctx->conn NULL before), sets statement_timeout and creates

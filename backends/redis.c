@@ -10,6 +10,16 @@
  *                           server's TIME in ms at the last publish
  *   rollcall:{NAME}:info    hash, field = node name, value = the entry text
  *                           (entry.c) without its refresh-time line
+ *   rollcall:{NAME}:version counter, INCRed by publish when an entry is new
+ *                           or its text changed and by remove when it
+ *                           removed one; also the pub/sub channel on which
+ *                           the new value is PUBLISHed (issue 15)
+ *
+ * Change signal (`changed`): a second connection SUBSCRIBEd to the version
+ * channel, read without blocking (poll with a zero timeout) once per
+ * interval: no request while nothing changes. On (re)subscribing, one GET
+ * of the version tells what the dropped subscription missed. A heartbeat
+ * (publish with the same text) bumps nothing.
  *
  * Every operation is one Lua script (EVALSHA with the digest the server gave
  * for SCRIPT LOAD, EVAL on NOSCRIPT, which also covers a restarted or flushed
@@ -38,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
@@ -281,10 +292,15 @@ int redis_decode_row(const char *name, size_t namelen, long long age_ms, long lo
     "local t = redis.call('TIME')\n"                                                               \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
-/* KEYS: nodes, info. ARGV: name, text. Returns the server's now in ms. */
+/* KEYS: nodes, info, version. ARGV: name, text. Returns the server's now in
+ * ms. A new entry or a new text bumps and publishes the version. */
 static const char redis_lua_publish[] =
-    REDIS_LUA_NOW "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
-                  "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
+    REDIS_LUA_NOW "local old = redis.call('HGET', KEYS[2], ARGV[1])\n"
+                  "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
+                  "if old ~= ARGV[2] then\n"
+                  "  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])\n"
+                  "  redis.call('PUBLISH', KEYS[3], redis.call('INCR', KEYS[3]))\n"
+                  "end\n"
                   "return now\n";
 
 /* KEYS: nodes, info. ARGV: max entries, max value bytes, byte budget.
@@ -314,22 +330,39 @@ static const char redis_lua_list[] =
                   "end\n"
                   "return out\n";
 
-/* KEYS: nodes, info. ARGV: name, min age in ms (0 = always).
- * Returns 1 if removed (or absent), 0 if kept because it is fresher. */
+/* KEYS: nodes, info, version. ARGV: name, min age in ms (0 = always).
+ * Returns 1 if removed (or absent), 0 if kept because it is fresher. A
+ * removal bumps and publishes the version. */
 static const char redis_lua_remove[] =
     REDIS_LUA_NOW "local min = tonumber(ARGV[2])\n"
                   "if min > 0 then\n"
                   "  local s = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
                   "  if s and now - tonumber(s) < min then return 0 end\n"
                   "end\n"
-                  "redis.call('ZREM', KEYS[1], ARGV[1])\n"
-                  "redis.call('HDEL', KEYS[2], ARGV[1])\n"
+                  "local gone = redis.call('ZREM', KEYS[1], ARGV[1])\n"
+                  "gone = gone + redis.call('HDEL', KEYS[2], ARGV[1])\n"
+                  "if gone > 0 then\n"
+                  "  redis.call('PUBLISH', KEYS[3], redis.call('INCR', KEYS[3]))\n"
+                  "end\n"
                   "return 1\n";
+
+/* KEYS: nodes, info. ARGV: name, max value bytes. Returns {now} when there
+ * is no such member, else {now, age, value} with value as in list (false
+ * when the hash has none, its length when too large). */
+static const char redis_lua_get[] =
+    REDIS_LUA_NOW "local s = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+                  "if not s then return {now} end\n"
+                  "local age = now - tonumber(s)\n"
+                  "if age < 0 then age = 0 elseif age > 4e15 then age = 4e15 end\n"
+                  "local v = redis.call('HGET', KEYS[2], ARGV[1])\n"
+                  "if v and #v > tonumber(ARGV[2]) then v = #v end\n"
+                  "return {now, age, v}\n";
 
 static const char *const redis_scripts[REDIS_NSCRIPTS] = {
     redis_lua_publish,
     redis_lua_list,
     redis_lua_remove,
+    redis_lua_get,
 };
 
 /* ---- the backend ---- */
@@ -564,8 +597,8 @@ static int redis_script(struct redis_ctx *ctx, int script, const char *op, int n
                         const char **args, const size_t *arglens, redisReply **ret, char *err,
                         size_t errlen)
 {
-    const char *argv[8];
-    size_t lens[8];
+    const char *argv[9];
+    size_t lens[9];
     int rv = 0;
 
     if (nargs > 3)
@@ -590,17 +623,19 @@ static int redis_script(struct redis_ctx *ctx, int script, const char *op, int n
         lens[0] = strlen(argv[0]);
         argv[1] = by_sha ? ctx->sha[script] : redis_scripts[script];
         lens[1] = strlen(argv[1]);
-        argv[2] = "2";
+        argv[2] = "3";
         lens[2] = 1;
         argv[3] = ctx->key_nodes;
         lens[3] = strlen(ctx->key_nodes);
         argv[4] = ctx->key_info;
         lens[4] = strlen(ctx->key_info);
+        argv[5] = ctx->key_version;
+        lens[5] = strlen(ctx->key_version);
         for (int i = 0; i < nargs; i++) {
-            argv[5 + i] = args[i];
-            lens[5 + i] = arglens[i];
+            argv[6 + i] = args[i];
+            lens[6 + i] = arglens[i];
         }
-        r = redis_command(ctx, 5 + nargs, argv, lens, op, &rv, err, errlen);
+        r = redis_command(ctx, 6 + nargs, argv, lens, op, &rv, err, errlen);
         if (by_sha && r != NULL && r->type == REDIS_REPLY_ERROR &&
             strncmp(r->str, "NOSCRIPT", 8) == 0) {
             freeReplyObject(r);
@@ -608,7 +643,7 @@ static int redis_script(struct redis_ctx *ctx, int script, const char *op, int n
             lens[0] = 4;
             argv[1] = redis_scripts[script];
             lens[1] = strlen(redis_scripts[script]);
-            r = redis_command(ctx, 5 + nargs, argv, lens, op, &rv, err, errlen);
+            r = redis_command(ctx, 6 + nargs, argv, lens, op, &rv, err, errlen);
         }
         if (r == NULL) {
             if (!fresh && attempt == 0)
@@ -641,6 +676,7 @@ static int redis_open(const char *url, void **ret_ctx, char *err, size_t errlen)
         goto out_free;
     snprintf(ctx->key_nodes, sizeof(ctx->key_nodes), "rollcall:{%s}:nodes", ctx->url.cluster);
     snprintf(ctx->key_info, sizeof(ctx->key_info), "rollcall:{%s}:info", ctx->url.cluster);
+    snprintf(ctx->key_version, sizeof(ctx->key_version), "rollcall:{%s}:version", ctx->url.cluster);
     *ret_ctx = ctx;
     return 0;
 
@@ -774,12 +810,169 @@ static int redis_remove(void *vctx, const char *name, int64_t min_age_ms, char *
     return rv;
 }
 
+static int redis_get(void *vctx, const char *name, struct rc_entry *ret, char *err, size_t errlen)
+{
+    struct redis_ctx *ctx = vctx;
+    char aval[16], why[96];
+    enum redis_value vk;
+    const redisReply *a, *v;
+    redisReply *r = NULL;
+    int rv;
+
+    snprintf(aval, sizeof(aval), "%d", RC_ENTRY_TEXT_MAX);
+    rv = redis_script(ctx, REDIS_SCRIPT_GET, "get", 2, (const char *[]){name, aval},
+                      (const size_t[]){strlen(name), strlen(aval)}, &r, err, errlen);
+    if (rv < 0)
+        return rv;
+    if (r->type != REDIS_REPLY_ARRAY || (r->elements != 1 && r->elements != 3) ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
+        rc_seterr(err, errlen, "redis get: unexpected reply shape");
+        rv = -EPROTO;
+        goto out;
+    }
+    if (r->elements == 1) {
+        rc_seterr(err, errlen, "no entry for %s", name);
+        rv = -ENOENT;
+        goto out;
+    }
+    a = r->element[1];
+    v = r->element[2];
+    if (a->type != REDIS_REPLY_INTEGER ||
+        (v->type != REDIS_REPLY_STRING && v->type != REDIS_REPLY_NIL &&
+         v->type != REDIS_REPLY_INTEGER)) {
+        rc_seterr(err, errlen, "redis get: unexpected reply shape");
+        rv = -EPROTO;
+        goto out;
+    }
+    vk = v->type == REDIS_REPLY_STRING ? REDIS_VALUE_TEXT
+         : v->type == REDIS_REPLY_NIL  ? REDIS_VALUE_MISSING
+                                       : REDIS_VALUE_TOO_BIG;
+    if (redis_decode_row(name, strlen(name), a->integer, r->element[0]->integer, vk, v->str,
+                         vk == REDIS_VALUE_TEXT ? v->len : 0, ret, why, sizeof(why)) < 0) {
+        rc_seterr(err, errlen, "%s", why);
+        rv = -EBADMSG;
+    }
+out:
+    freeReplyObject(r);
+    return rv;
+}
+
+static void redis_sub_drop(struct redis_ctx *ctx)
+{
+    if (ctx->sub != NULL) {
+        redisFree(ctx->sub);
+        ctx->sub = NULL;
+    }
+}
+
+/* A second connection (same AUTH and SELECT) subscribed to the version
+ * channel, then the version itself from the first: what we may have missed. */
+static int redis_subscribe(struct redis_ctx *ctx, long long *ret_version, char *err, size_t errlen)
+{
+    redisContext *keep = ctx->c;
+    redisReply *r;
+    int rv;
+
+    ctx->c = NULL;
+    rv = redis_connect(ctx, err, errlen);
+    ctx->sub = ctx->c;
+    ctx->c = keep;
+    if (rv < 0)
+        return rv;
+    r = redisCommandArgv(ctx->sub, 2, (const char *[]){"SUBSCRIBE", ctx->key_version},
+                         (const size_t[]){9, strlen(ctx->key_version)});
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        rc_seterr(err, errlen, "redis SUBSCRIBE: %s",
+                  r == NULL ? ctx->sub->errstr : "unexpected reply");
+        if (r != NULL)
+            freeReplyObject(r);
+        redis_sub_drop(ctx);
+        return -EIO;
+    }
+    freeReplyObject(r);
+    if (ctx->c == NULL) {
+        rv = redis_connect(ctx, err, errlen);
+        if (rv < 0) {
+            redis_sub_drop(ctx);
+            return rv;
+        }
+    }
+    r = redis_command(ctx, 2, (const char *[]){"GET", ctx->key_version},
+                      (const size_t[]){3, strlen(ctx->key_version)}, "GET", &rv, err, errlen);
+    if (r == NULL) {
+        redis_sub_drop(ctx);
+        return rv;
+    }
+    *ret_version = 0;
+    if (r->type == REDIS_REPLY_STRING)
+        *ret_version = strtoll(r->str, NULL, 10);
+    else if (r->type != REDIS_REPLY_NIL) {
+        rv = r->type == REDIS_REPLY_ERROR ? redis_reply_error(ctx, r, "GET", err, errlen) : -EPROTO;
+        if (rv == -EPROTO)
+            rc_seterr(err, errlen, "redis GET version: unexpected reply type %d", r->type);
+        freeReplyObject(r);
+        redis_sub_drop(ctx);
+        return rv;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+static int redis_changed(void *vctx, uint64_t *version, char *err, size_t errlen)
+{
+    struct redis_ctx *ctx = vctx;
+    struct pollfd pfd;
+    bool got = false;
+    long long v;
+    int rv;
+
+    if (ctx->sub == NULL) {
+        rv = redis_subscribe(ctx, &v, err, errlen);
+        if (rv < 0)
+            return rv;
+        if (*version == (uint64_t)v + 1)
+            return 0;
+        *version = (uint64_t)v + 1;
+        return 1;
+    }
+    /* Drain what the server pushed since the last call, without blocking. */
+    for (;;) {
+        void *reply = NULL;
+
+        if (redisGetReplyFromReader(ctx->sub, &reply) != REDIS_OK) {
+            redis_sub_drop(ctx);
+            return 1; /* resubscribe next time; list now in case we missed one */
+        }
+        if (reply != NULL) {
+            redisReply *m = reply;
+
+            if (m->type == REDIS_REPLY_ARRAY && m->elements == 3 &&
+                m->element[2]->type == REDIS_REPLY_STRING)
+                *version = (uint64_t)strtoll(m->element[2]->str, NULL, 10) + 1;
+            got = true;
+            freeReplyObject(m);
+            continue;
+        }
+        pfd.fd = ctx->sub->fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, 0) <= 0 || (pfd.revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+            break;
+        if (redisBufferRead(ctx->sub) != REDIS_OK) {
+            redis_sub_drop(ctx);
+            return 1;
+        }
+    }
+    return got ? 1 : 0;
+}
+
 static void redis_close(void *vctx)
 {
     struct redis_ctx *ctx = vctx;
 
     if (ctx == NULL)
         return;
+    redis_sub_drop(ctx);
     redis_drop(ctx);
     explicit_bzero(ctx, sizeof(*ctx));
     free(ctx);
@@ -792,4 +985,6 @@ const struct rc_backend_ops rc_backend_redis = {
     .list = redis_list,
     .remove = redis_remove,
     .close = redis_close,
+    .changed = redis_changed,
+    .get = redis_get,
 };

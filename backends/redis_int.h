@@ -79,7 +79,13 @@ bool redis_sha_reply_ok(int type, const char *s, size_t len);
 
 /* ---- the connection ---- */
 
-enum { REDIS_SCRIPT_PUBLISH, REDIS_SCRIPT_LIST, REDIS_SCRIPT_REMOVE, REDIS_NSCRIPTS };
+enum {
+    REDIS_SCRIPT_PUBLISH,
+    REDIS_SCRIPT_LIST,
+    REDIS_SCRIPT_REMOVE,
+    REDIS_SCRIPT_GET, /* one entry (issue 15) */
+    REDIS_NSCRIPTS
+};
 
 /*
  * The scripts' SHA-1s come from the server (SCRIPT LOAD, once per script and
@@ -93,9 +99,11 @@ struct redis_ctx {
     struct redis_url url;
     char key_nodes[REDIS_CLUSTER_MAX + 32];
     char key_info[REDIS_CLUSTER_MAX + 32];
-    char sha[REDIS_NSCRIPTS][41]; /* "" = not known yet */
-    bool script_load_refused;     /* EVAL only, for this ctx's life */
-    redisContext *c;              /* NULL = connect on the next call */
+    char key_version[REDIS_CLUSTER_MAX + 32]; /* the change counter and channel (issue 15) */
+    char sha[REDIS_NSCRIPTS][41];             /* "" = not known yet */
+    bool script_load_refused;                 /* EVAL only, for this ctx's life */
+    redisContext *c;                          /* NULL = connect on the next call */
+    redisContext *sub;                        /* SUBSCRIBEd to key_version; NULL = not yet */
 };
 
 /* Connects ctx (ctx->c NULL before): connect timeout, command timeout,

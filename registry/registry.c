@@ -262,6 +262,32 @@ int rc_registry_remove(struct rc_registry *r, const char *name, int64_t min_age_
     return r->ops->remove(r->ctx, name, min_age_ms, err, errlen);
 }
 
+int rc_registry_changed(struct rc_registry *r, uint64_t *version, char *err, size_t errlen)
+{
+    if (r->ops->changed == NULL)
+        return -ENOTSUP;
+    return r->ops->changed(r->ctx, version, err, errlen);
+}
+
+int rc_registry_get(struct rc_registry *r, const char *name, struct rc_entry *ret, char *err,
+                    size_t errlen)
+{
+    int rv;
+
+    if (name == NULL || !rc_node_name_valid(name)) {
+        rc_seterr(err, errlen, "cannot read: not a valid node name");
+        return -EINVAL;
+    }
+    if (r->ops->get == NULL)
+        return -ENOTSUP;
+    rv = r->ops->get(r->ctx, name, ret, err, errlen);
+    if (rv == 0 && strcmp(ret->name, name) != 0) {
+        rc_seterr(err, errlen, "the store answered for another name");
+        return -EBADMSG;
+    }
+    return rv;
+}
+
 void rc_registry_mask_url(const char *url, char *out, size_t outlen)
 {
     rc_url_mask(url, out, outlen);

@@ -30,6 +30,16 @@
  * seen so far allows, which converges on the true offset within a few
  * requests and follows a stepped clock at once.
  *
+ * Change signal (issue 15): a small marker object, PREFIX/.rollcall-changed
+ * (a dotted name, skipped by list()), rewritten with fresh random content
+ * (so a new ETag) by publish when our entry is new or its text changed and
+ * by remove. A heartbeat PUTs the same body (same ETag, new LastModified)
+ * and leaves the marker alone. `changed` GETs the marker with If-None-Match
+ * at most every S3_CHANGE_POLL_MS: 304 = nothing moved. Between polls it
+ * answers 0 without a request; newcomers reach the agents through the mesh
+ * first (a single get), and the resync heals anything missed. Writers of
+ * other versions do not touch the marker: the resync sees them.
+ *
  * Conditional remove reads the object's LastModified from a listing of just
  * its key (so it judges the age exactly as list() does; HEAD would give
  * whole seconds only) and then deletes: a node that refreshes between the
@@ -52,13 +62,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <curl/curl.h>
 
+#include "rollcall/clock.h"
 #include "rollcall/err.h"
 #include "rollcall/backend.h"
 
 #include "s3_int.h"
+
+#define S3_MARKER ".rollcall-changed"
+#define S3_CHANGE_POLL_MS 10000 /* at most one marker GET per this long */
 
 /* A body the previous list() fetched, by key + ETag. */
 struct s3_cached {
@@ -203,6 +218,84 @@ out_close:
     return rv;
 }
 
+/* Rewrites the marker with new content: every reader's next poll sees a new ETag. */
+static int s3_marker_bump(struct s3_ctx *ctx, char *err, size_t errlen)
+{
+    char url[2048], body[64];
+    struct s3_resp r;
+    uint64_t rnd = 0;
+    int rv;
+
+    if (s3_object_url(&ctx->url, S3_MARKER, url, sizeof(url)) < 0) {
+        rc_seterr(err, errlen, "s3: object URL too long");
+        return -ENAMETOOLONG;
+    }
+    if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+        rnd = rc_now_mono_us();
+    snprintf(body, sizeof(body), "%lld %016llx\n", (long long)rc_now_wall_ms(),
+             (unsigned long long)rnd);
+    rv = s3_http(ctx, "PUT", url, body, strlen(body), S3_ERROR_BODY_MAX, &r, "publish (marker)",
+                 err, errlen);
+    if (rv < 0)
+        return rv;
+    if (r.status < 200 || r.status > 299)
+        rv = s3_status_error(ctx, &r, "publish (marker)", err, errlen);
+    s3_resp_free(&r);
+    return rv;
+}
+
+static bool s3_etag_ok(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+            return false;
+    return true;
+}
+
+static int s3_changed(void *vctx, uint64_t *version, char *err, size_t errlen)
+{
+    struct s3_ctx *ctx = vctx;
+    uint64_t now = rc_now_mono_ms();
+    char url[2048];
+    struct s3_resp r;
+    bool changed;
+    int rv;
+
+    if (ctx->marker_read && now - ctx->marker_checked_ms < S3_CHANGE_POLL_MS)
+        return 0;
+    if (s3_object_url(&ctx->url, S3_MARKER, url, sizeof(url)) < 0) {
+        rc_seterr(err, errlen, "s3: object URL too long");
+        return -ENAMETOOLONG;
+    }
+    snprintf(ctx->if_none_match, sizeof(ctx->if_none_match), "%s", ctx->marker_etag);
+    rv = s3_http(ctx, "GET", url, NULL, 0, 1024, &r, "change check", err, errlen);
+    ctx->if_none_match[0] = '\0';
+    if (rv < 0)
+        return rv;
+    if (r.status == 304) {
+        changed = false;
+    } else if (r.status == 404) {
+        changed = ctx->marker_etag[0] != '\0';
+        ctx->marker_etag[0] = '\0';
+    } else if (r.status == 200) {
+        changed = strcmp(ctx->marker_etag, r.etag) != 0;
+        snprintf(ctx->marker_etag, sizeof(ctx->marker_etag), "%s",
+                 s3_etag_ok(r.etag) ? r.etag : "");
+    } else {
+        rv = s3_status_error(ctx, &r, "change check", err, errlen);
+        s3_resp_free(&r);
+        return rv;
+    }
+    s3_resp_free(&r);
+    if (!ctx->marker_read)
+        changed = true; /* the first check: what came before is unknown */
+    ctx->marker_read = true;
+    ctx->marker_checked_ms = now;
+    if (changed)
+        (*version)++;
+    return changed ? 1 : 0;
+}
+
 static int s3_publish(void *vctx, const struct rc_entry *self, char *err, size_t errlen)
 {
     struct s3_ctx *ctx = vctx;
@@ -225,6 +318,15 @@ static int s3_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     if (r.status < 200 || r.status > 299)
         rv = s3_status_error(ctx, &r, "publish", err, errlen);
     s3_resp_free(&r);
+    if (rv == 0 && (strcmp(ctx->self_name, self->name) != 0 || ctx->self_body_len != len ||
+                    memcmp(ctx->self_body, text, len) != 0)) {
+        rv = s3_marker_bump(ctx, err, errlen);
+        if (rv == 0) {
+            snprintf(ctx->self_name, sizeof(ctx->self_name), "%s", self->name);
+            ctx->self_body_len = len <= sizeof(ctx->self_body) ? len : 0;
+            memcpy(ctx->self_body, text, ctx->self_body_len);
+        }
+    }
     return rv;
 }
 
@@ -557,6 +659,8 @@ static int s3_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
             name += plen + 1;
             nlen -= plen + 1;
         }
+        if (!o->bad_key && nlen == strlen(S3_MARKER) && memcmp(name, S3_MARKER, nlen) == 0)
+            continue; /* the change marker */
         if (o->bad_key || nlen > RC_NAME_MAX || strlen(name) != nlen || !rc_node_name_valid(name)) {
             rv = rc_reg_list_reject(&l, name, nlen, "not a valid node name");
             goto next;
@@ -733,7 +837,51 @@ static int s3_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     if ((r.status < 200 || r.status > 299) && r.status != 404)
         rv = s3_status_error(ctx, &r, "remove", err, errlen);
     s3_resp_free(&r);
+    if (rv == 0)
+        rv = s3_marker_bump(ctx, err, errlen);
+    if (rv == 0 && strcmp(ctx->self_name, name) == 0)
+        ctx->self_name[0] = '\0';
     return rv;
+}
+
+/* One entry: its age as list() judges it (a listing of its key), its body
+ * by GET. */
+static int s3_get(void *vctx, const char *name, struct rc_entry *ret, char *err, size_t errlen)
+{
+    struct s3_ctx *ctx = vctx;
+    struct s3_cached c;
+    struct s3_resp r;
+    char url[2048];
+    int64_t age = 0;
+    int rv;
+
+    rv = s3_age(ctx, name, &age, err, errlen);
+    if (rv == -ENOENT)
+        rc_seterr(err, errlen, "no entry for %s", name);
+    if (rv < 0)
+        return rv;
+    if (s3_object_url(&ctx->url, name, url, sizeof(url)) < 0) {
+        rc_seterr(err, errlen, "s3: object URL too long");
+        return -ENAMETOOLONG;
+    }
+    rv = s3_http(ctx, "GET", url, NULL, 0, RC_ENTRY_TEXT_MAX, &r, "get", err, errlen);
+    if (rv < 0)
+        return rv;
+    memset(&c, 0, sizeof(c));
+    rv = s3_fetch_result(ctx, name, &r, &c, err, errlen);
+    if (rv == 1) {
+        rc_seterr(err, errlen, "no entry for %s", name);
+        return -ENOENT;
+    }
+    if (rv < 0)
+        return rv;
+    if (!c.ok) {
+        rc_seterr(err, errlen, "%s: %s", name, c.why);
+        return -EBADMSG;
+    }
+    *ret = c.entry;
+    ret->age_ms = age < 0 ? 0 : age;
+    return 0;
 }
 
 const struct rc_backend_ops rc_backend_s3 = {
@@ -743,4 +891,6 @@ const struct rc_backend_ops rc_backend_s3 = {
     .list = s3_list,
     .remove = s3_remove,
     .close = s3_close,
+    .changed = s3_changed,
+    .get = s3_get,
 };

@@ -88,11 +88,13 @@ static size_t s3_header_cb(char *line, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
 
     if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        r->date[0] = r->last_modified[0] = '\0'; /* a new response (after 100-continue) */
+        r->date[0] = r->last_modified[0] = r->etag[0] = '\0'; /* a new response */
     } else if (n > 5 && strncasecmp(line, "Date:", 5) == 0) {
         s3_header_value(line, n, 5, r->date, sizeof(r->date));
     } else if (n > 14 && strncasecmp(line, "Last-Modified:", 14) == 0) {
         s3_header_value(line, n, 14, r->last_modified, sizeof(r->last_modified));
+    } else if (n > 5 && strncasecmp(line, "ETag:", 5) == 0) {
+        s3_header_value(line, n, 5, r->etag, sizeof(r->etag));
     }
     return n;
 }
@@ -173,6 +175,15 @@ int s3_req_setup(struct s3_ctx *ctx, CURL *easy, char *errbuf, const char *metho
         h = curl_slist_append(hdrs, htok);
         explicit_bzero(htok, n);
         free(htok);
+        if (h == NULL)
+            goto out_nomem;
+        hdrs = h;
+    }
+    if (ctx->if_none_match[0] != '\0') {
+        char hinm[S3_ETAG_MAX + 32];
+
+        snprintf(hinm, sizeof(hinm), "If-None-Match: %s", ctx->if_none_match);
+        h = curl_slist_append(hdrs, hinm);
         if (h == NULL)
             goto out_nomem;
         hdrs = h;

@@ -128,6 +128,7 @@ struct s3_resp {
     struct s3_buf body;
     char date[64];
     char last_modified[64];
+    char etag[S3_ETAG_MAX + 1];
 };
 
 struct s3_cached; /* s3.c: a body seen by the previous list() */
@@ -146,6 +147,14 @@ struct s3_ctx {
     /* bodies by key + ETag, from the previous list(), sorted by key */
     struct s3_cached *cache;
     size_t ncache;
+    /* the change signal (issue 15, s3.c): the marker object's ETag */
+    char if_none_match[S3_ETAG_MAX + 1]; /* sent by the next request, if set */
+    char marker_etag[S3_ETAG_MAX + 1];   /* "" = none seen (absent or never read) */
+    bool marker_read;                    /* marker read at least once */
+    uint64_t marker_checked_ms;          /* monotonic */
+    char self_name[RC_NAME_MAX + 1];     /* our entry as this ctx last wrote it */
+    char self_body[1024];
+    size_t self_body_len;
 };
 
 /* Narrows the server clock offset with a Date header (one-second

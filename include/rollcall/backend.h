@@ -26,7 +26,7 @@
 
 /* Bump on any change to struct rc_backend_ops, struct rc_backend_module or
  * the store.h structs (rc_entry, rc_reject, rc_reg_list) and their rules. */
-#define RC_BACKEND_ABI_VERSION 1
+#define RC_BACKEND_ABI_VERSION 2 /* 2: changed and get (issue 15), struct rc_entry gained kind (issue 12) */
 
 struct rc_backend_ops {
     const char *scheme; /* "file", "redis", "postgres", "s3" */
@@ -51,6 +51,23 @@ struct rc_backend_ops {
 
     /* Frees ctx. NULL is fine. */
     void (*close)(void *ctx);
+
+    /* Optional (NULL: the agent lists every interval). The backend's cheapest
+     * honest change signal: 1 when the set of entries or an entry's content
+     * (host, port, started_at, details; not a mere refresh) may have changed
+     * since the caller last got 1 or 0, 0 when it surely has not, a negative
+     * errno on error. *version is the caller's token, 0 at first: the
+     * backend writes what it needs to compare next time (a counter, an mtime)
+     * and may return 1 spuriously (a new connection that may have missed a
+     * notification). publish and remove must make the signal fire when they
+     * change membership and must not when they only refresh. Called once per
+     * interval: it should cost no store request, or one small one. */
+    int (*changed)(void *ctx, uint64_t *version, char *err, size_t errlen);
+
+    /* Optional (NULL: the agent lists instead). Reads one entry, age_ms on the
+     * backend's clock as in list(): 0, -ENOENT when there is none, -EBADMSG
+     * when it is there but unusable, another negative errno on error. */
+    int (*get)(void *ctx, const char *name, struct rc_entry *ret, char *err, size_t errlen);
 };
 
 /* What a module's entry point returns. abi_version comes first and stays

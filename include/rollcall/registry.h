@@ -71,6 +71,17 @@ int rc_registry_list(struct rc_registry *r, struct rc_reg_list *ret_list, char *
 int rc_registry_remove(struct rc_registry *r, const char *name, int64_t min_age_ms, char *err,
                        size_t errlen);
 
+/* The backend's change signal (backend.h, `changed`): 1 = list now, 0 = no
+ * change since the last call, negative errno. -ENOTSUP when the backend has
+ * none (the caller lists every interval). */
+int rc_registry_changed(struct rc_registry *r, uint64_t *version, char *err, size_t errlen);
+
+/* Reads one entry (backend.h, `get`): 0, -ENOENT, -EINVAL (nothing sent) for
+ * an invalid node name, -ENOTSUP when the backend has no get (the caller
+ * lists instead), another negative errno. */
+int rc_registry_get(struct rc_registry *r, const char *name, struct rc_entry *ret, char *err,
+                    size_t errlen);
+
 /* Copies url into out with any password / secret query values replaced by
  * "***" (for logs and check-config): rc_url_mask (url.h). */
 void rc_registry_mask_url(const char *url, char *out, size_t outlen);

@@ -3,12 +3,13 @@
  *
  * All registry I/O and host-name resolution happen here, never on the
  * network loop: a slow or dead registry cannot stop this node from
- * answering pings. Every interval the worker publishes our own entry, lists
- * the registry, resolves each entry's host to a numeric address, and hands
- * the loop a snapshot. On a registry error the loop keeps the last good
- * snapshot (an error is never an empty list); the outage and the recovery
- * are logged once each. Rejected entries are logged rate-limited, once per
- * entry per 10 minutes.
+ * answering pings. The worker writes our own entry when it changes and
+ * every heartbeat, lists the registry when the backend's change signal
+ * fires and every resync (every interval on a backend without a signal),
+ * resolves each entry's host to a numeric address, and hands the loop a
+ * snapshot every interval (ages advanced between lists). On a registry error the loop keeps the
+ * last good snapshot (an error is never an empty list); the outage and the recovery are logged once
+ * each. Rejected entries are logged rate-limited, once per entry per 10 minutes.
  */
 #ifndef ROLLCALL_WORKER_H
 #define ROLLCALL_WORKER_H
@@ -27,6 +28,7 @@ struct rc_snap_entry {
     struct rc_entry e;
     char ip[RC_IP_MAX]; /* numeric; "" if the host did not resolve */
     bool self;
+    uint64_t read_at_ms; /* monotonic: when e.age_ms was current */
 };
 
 struct rc_snapshot {
@@ -43,15 +45,46 @@ int rc_resolve_host(const char *host, char *out, size_t outlen);
 /* Starts the thread. notify(arg) is called from the worker thread after each
  * new snapshot; it must only wake the loop (event_active). The registry is
  * opened by the thread itself (and reopened after errors). */
+struct rc_metrics;
+/* metrics (may be NULL) gets the duration and outcome of every registry
+ * operation, and the entries of every list. */
 struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entry *self,
                                   uint64_t interval_ms, void (*notify)(void *), void *arg,
-                                  char *err, size_t errlen);
+                                  struct rc_metrics *metrics, char *err, size_t errlen);
+/* The outcome of the last round trip, for readiness and the registry
+ * events: gen grows whenever it changes (notify() is called then too, a
+ * failure included). -EAGAIN (and gen 0) before the first round trip. */
+struct rc_worker_status {
+    bool ok;          /* publish and list succeeded */
+    bool self_listed; /* our own entry was in the list */
+    char error[256];  /* "step: why" when !ok */
+    uint64_t gen;
+};
+int rc_worker_status(struct rc_worker *w, struct rc_worker_status *out);
 /* The newest snapshot not yet taken, or NULL. The caller frees it. */
 struct rc_snapshot *rc_worker_take(struct rc_worker *w);
 /* Asks the worker to remove an entry that is still at least min_age_ms old
  * (two-stage expiry). Runs before the next publish. */
 void rc_worker_prune(struct rc_worker *w, const char *name, int64_t min_age_ms);
 void rc_worker_set_interval(struct rc_worker *w, uint64_t interval_ms);
+/* How often our entry is rewritten unchanged and the registry listed in
+ * full (0 = every interval, the behaviour without these keys). */
+void rc_worker_set_store_timing(struct rc_worker *w, uint64_t heartbeat_ms, uint64_t resync_ms);
+/* The heartbeat key's default: half of stale_after, so an entry is never
+ * stale while its agent lives, even with one heartbeat lost. */
+uint64_t rc_worker_default_heartbeat(uint64_t stale_after_ms);
+/* A node reached us (an inbound connection) that the table does not know:
+ * read its entry alone soon (rate-limited, at most LOOKUP_MAX queued).
+ * Any thread; does no I/O. */
+void rc_worker_lookup(struct rc_worker *w, const char *name);
+/* App mode: publish e beside our own entry every round, from a round that
+ * starts at once. It is marked self in snapshots, and removed with ours by
+ * rc_worker_stop(w, true). */
+void rc_worker_set_extra(struct rc_worker *w, const struct rc_entry *e);
+/* Stops publishing name (if it is the extra) and removes it, in a round that
+ * starts at once: a withdrawn app, or a stale entry of it from an earlier
+ * run. */
+void rc_worker_withdraw(struct rc_worker *w, const char *name);
 /* Stops and joins the thread; if remove_self, removes our entry first
  * (bounded by the backend's own timeouts). NULL is fine. */
 void rc_worker_stop(struct rc_worker *w, bool remove_self);

@@ -18,6 +18,9 @@ directory). Checked per backend:
 - (file, redis) an entry named evil<ESC>[2J@h is skipped with the name
   escaped once, in the elixir and the json format (the double-escape bug of
   issue 10: it was logged as evil\\x1B[2J@h);
+- discovery through the mesh (issue 15): an agent with a 10 s interval and
+  a 1 h resync learns of a newcomer from the newcomer's first ping (it reads
+  that one entry, `get`), long before its own next round would list;
 - secrets: agent a gets the URL with the password in it, b and c get it
   from the environment (REDISCLI_AUTH, PGPASSWORD, AWS_*); no log line of
   any of them holds the password.
@@ -327,6 +330,23 @@ class BackendAgents(harness.AgentTestCase):
             self.assertNotIn("\\\\x", line, "escaped twice: %r" % line)
             self.assertNotIn("\x1b", line, "a raw ESC reached the log: %r" % line)
         figure(self, "%s: hostile name logged as" % KIND, la[0].split("] ", 1)[1])
+
+    def test_6_newcomer_read_through_the_mesh(self):
+        """A (interval 10 s, resync 1 h) learns of B from B's first ping: it
+        reads B's entry alone, long before its own next round would list."""
+        a = self.agent(A, "--interval", "10s", "--resync", "1h", "--log-level", "debug",
+                       env=self.secret_env)
+        self.assertTrue(a.wait_event(15, msg="sweep_done"), "no first sweep:\n" + a.excerpt())
+        t0 = time.time()
+        b = self.agent(B, env=self.secret_env)
+        up = a.wait_event(8, msg="peer_up", node=B)
+        self.assertTrue(up, "%s did not see %s within 8 s (its next round is 10 s away):\n%s"
+                        % (A, B, self.excerpts(a, b)))
+        figure(self, "%s: newcomer seen through the mesh (upper bound)" % KIND, ms(time.time() - t0))
+        read = [line for line in a.lines() if "read %s alone" % B in line]
+        self.assertTrue(read, "%s saw %s without reading its entry alone:\n%s" % (A, B, a.excerpt()))
+        self.assert_no_secret([a, b])
+
 
 def main():
     global KIND, SERVER
