@@ -8,13 +8,15 @@
 
 void rc_rtt_add(struct rc_rtt *r, uint64_t sample_us)
 {
+    uint64_t diff;
+
     if (!r->init) {
         r->srtt_us = sample_us;
         r->rttvar_us = sample_us / 2;
         r->init = true;
         return;
     }
-    uint64_t diff = r->srtt_us > sample_us ? r->srtt_us - sample_us : sample_us - r->srtt_us;
+    diff = r->srtt_us > sample_us ? r->srtt_us - sample_us : sample_us - r->srtt_us;
     r->rttvar_us = (3 * r->rttvar_us + diff) / 4;
     r->srtt_us = (7 * r->srtt_us + sample_us) / 8;
 }

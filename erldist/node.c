@@ -582,7 +582,7 @@ static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down)
         else
             conn_close(succ, why, false);
     }
-    if (was_up && report_down && !quiet && n->down_cb && peer[0])
+    if (was_up && report_down && !quiet && n->down_cb != NULL && peer[0] != '\0')
         n->down_cb(n->down_arg, peer, why);
 }
 
@@ -745,7 +745,7 @@ static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
              * connect between the two successors, and ours wins by name
              * (the peer waits for it, as OTP's rule has it). */
             st = RC_HS_ST_NOK;
-        } else if (other && other->st == CS_UP) {
+        } else if (other != NULL && other->st == CS_UP) {
             /* The peer dials again while we think we are connected: it
              * restarted or lost the old socket without us noticing. The
              * new connection is the truth; the old one goes quietly and
@@ -1227,6 +1227,8 @@ int rc_node_send_probe(struct rc_node *n, const char *peer, const struct rc_prob
 int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t port,
                  uint64_t timeout_ms, rc_ping_cb cb, void *arg, struct rc_ping **ret_ping)
 {
+    struct rc_conn *stuck = NULL;
+
     if (!rc_node_name_valid(peer) || !ip)
         return -EINVAL;
     struct sockaddr_storage ss;
@@ -1257,7 +1259,6 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
     evtimer_add(p->timer, &tv);
 
     struct rc_conn *c = find_conn(n, peer, NULL);
-    struct rc_conn *stuck = NULL;
     if (c != NULL && c->successor != NULL) {
         c = c->successor; /* a replacement is being dialled: wait on it */
     } else if (c != NULL && c->ping_timed_out && conn_stuck(c)) {
