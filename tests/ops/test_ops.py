@@ -110,7 +110,8 @@ class TestEndpoint(OpsCase):
         self.assertEqual(info[0]["node"], "a@127.0.0.1")
         self.assertTrue(info[0]["version"])
         self.assertEqual(sample(m, "rollcall_registry_up"), 1)
-        self.assertGreaterEqual(sample(m, "rollcall_registry_entries_listed"), 3)
+        # the last full list (members may also arrive by single reads since)
+        self.assertGreaterEqual(sample(m, "rollcall_registry_entries_listed"), 1)
         self.assertGreater(sample(m, "rollcall_registry_operation_duration_seconds_count",
                                   op="list"), 0)
         self.assertGreater(sample(m, "rollcall_sweep_duration_seconds_count"), 0)
