@@ -632,9 +632,11 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
                 (unsigned long long)a->cfg.interval_ms, (unsigned long long)a->cfg.ping_timeout_ms);
 }
 
-/* The address to listen on: bind if set; else the node name's host when it
- * is a loopback IPv4 address (a@127.0.0.1 is not reachable from elsewhere,
- * so it must not listen elsewhere either); else every interface (""). */
+/* The address to listen on: bind if set; else, for a node named for a
+ * loopback address (a@127.0.0.1 is not reachable from elsewhere, so it must
+ * not listen elsewhere either), the loopback device ("lo": every 127.x and
+ * ::1, so that BEAM nodes and agents on other loopback addresses share its
+ * EPMD as they share a real epmd); else every interface (""). */
 static void effective_bind(const struct rc_config *cfg, char *out, size_t outlen)
 {
     const char *host = strchr(cfg->name, '@') + 1;
@@ -642,10 +644,9 @@ static void effective_bind(const struct rc_config *cfg, char *out, size_t outlen
 
     if (cfg->bind[0] != '\0')
         snprintf(out, outlen, "%s", cfg->bind);
-    else if (inet_pton(AF_INET, host, &in) == 1 && (ntohl(in.s_addr) >> 24) == 127)
-        snprintf(out, outlen, "%s", host);
-    else if (strcmp(host, "localhost") == 0)
-        snprintf(out, outlen, "127.0.0.1");
+    else if ((inet_pton(AF_INET, host, &in) == 1 && (ntohl(in.s_addr) >> 24) == 127) ||
+             strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+        snprintf(out, outlen, "lo");
     else
         out[0] = '\0';
 }
@@ -755,7 +756,10 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
     rc_registry_mask_url(cfg->registry, masked, sizeof(masked));
     rc_log_info("rollcall %s starting as %s (distribution port %u on %s, epmd %s, registry %s)",
                 ROLLCALL_VERSION, cfg->name, rc_node_port(a->node),
-                bind[0] != '\0' ? bind : "every interface", epmd_word(cfg->epmd), masked);
+                strcmp(bind, "lo") == 0 ? "loopback only"
+                : bind[0] != '\0'       ? bind
+                                        : "every interface",
+                epmd_word(cfg->epmd), masked);
 
     a->ops = rc_opshub_new(a->base, cfg, &a->peers, err, sizeof(err));
     if (a->ops == NULL) {

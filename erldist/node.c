@@ -53,6 +53,7 @@
 #include <event2/util.h>
 
 #include "rollcall/bytes.h"
+#include "rollcall/epmd_server.h"
 #include "rollcall/log.h"
 #include "rollcall/msg.h"
 #include "rollcall/probe.h"
@@ -1555,6 +1556,12 @@ static int listen_socket(uint16_t port, bool v6, uint32_t bind_addr)
     if (fd < 0)
         return -errno;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* every loopback address, nothing else (a node named for one) */
+    if (bind_addr == RC_BIND_LO && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) != 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
     if (v6) {
         struct sockaddr_in6 sin6;
 
@@ -1567,7 +1574,7 @@ static int listen_socket(uint16_t port, bool v6, uint32_t bind_addr)
     } else {
         struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
 
-        sin.sin_addr.s_addr = bind_addr; /* `bind`, or INADDR_ANY */
+        sin.sin_addr.s_addr = bind_addr == RC_BIND_LO ? htonl(INADDR_ANY) : bind_addr;
         rc = bind(fd, (struct sockaddr *)&sin, sizeof sin);
     }
     if (rc != 0 || listen(fd, 511) != 0) {
@@ -1582,7 +1589,8 @@ static int listen_on(struct rc_node *n, uint16_t pmin, uint16_t pmax, char *err,
 {
     uint16_t lo = pmin, hi = pmax;
     int last = 0, fd = -1;
-    bool v6 = n->bind_addr == htonl(INADDR_ANY); /* one IPv4 address: `bind` */
+    /* one IPv4 address (`bind`): IPv4 only */
+    bool v6 = n->bind_addr == htonl(INADDR_ANY) || n->bind_addr == RC_BIND_LO;
     struct sockaddr_storage bound;
     socklen_t blen = sizeof bound;
 
@@ -1642,7 +1650,9 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
     n->silence_ms = o->silence_ms != 0 ? o->silence_ms : RC_NODE_SILENCE_DEFAULT_MS;
     n->tls_required = o->tls_required;
     n->bind_addr = htonl(INADDR_ANY);
-    if (o->bind != NULL && o->bind[0] != '\0') {
+    if (o->bind != NULL && strcmp(o->bind, "lo") == 0) {
+        n->bind_addr = RC_BIND_LO;
+    } else if (o->bind != NULL && o->bind[0] != '\0') {
         struct in_addr a;
         if (inet_pton(AF_INET, o->bind, &a) != 1) {
             snprintf(err, errlen, "bind: '%s' is not a numeric IPv4 address", o->bind);

@@ -75,8 +75,9 @@ struct rc_node_opts {
      * either, unless tls_required refuses plain ones (reason tls_required). */
     const char *tls_cert, *tls_key, *tls_ca;
     bool tls_required;
-    const char *bind; /* numeric IPv4 the listener and an embedded EPMD bind
-                         to; NULL or "" = every interface */
+    /* numeric IPv4 the listener and an embedded EPMD bind to; "lo" = every
+     * loopback address (the "lo" device); NULL or "" = every interface */
+    const char *bind;
 };
 
 /* One descriptor per peer connection: lifts the process's soft
