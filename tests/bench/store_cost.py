@@ -492,7 +492,7 @@ def summary(path):
         keys = sorted({(n, ph) for (bb, n, ph, _) in rows if bb == b}, key=lambda k: (k[0], k[1] != "steady"))
         if not keys:
             continue
-        unit = "rows/s" if b == "postgres" else ("syscalls/s" if b == "file" else "req/s")
+        unit = "statements/s" if b == "postgres" else ("syscalls/s" if b == "file" else "req/s")
         bunit = "rows/s" if b == "postgres" else "bytes/s"
         out.append("")
         out.append("**%s** (store requests and %s for an N-agent cluster: K = 10 measured agents x N / K; "
