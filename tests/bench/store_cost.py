@@ -396,7 +396,7 @@ def run_cell(store, be, binary, tag, n):
     ok = B.wait_until(lambda: all(len(a.find(msg="sweep")) >= 2 for a in base), 60, 0.2)
     if not ok:
         base[0].fail("no sweeps")
-    time.sleep(2)
+    time.sleep(ARGS.warmup)
     rows = {}
     for phase, secs in (("steady", ARGS.steady), ("churn", ARGS.churn)):
         store.begin(base)
@@ -532,6 +532,9 @@ def main():
     ap.add_argument("--agents", type=int, default=10)
     ap.add_argument("--steady", type=float, default=30)
     ap.add_argument("--churn", type=float, default=30)
+    ap.add_argument("--warmup", type=float, default=2,
+                    help="seconds between the agents' first sweeps and the steady window (S3 polls "
+                         "its change marker every 10 s: give it 15)")
     ap.add_argument("--prune", action="store_true")
     ap.add_argument("--out", default=None)
     ap.add_argument("--keep", action="store_true")
