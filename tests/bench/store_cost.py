@@ -509,7 +509,9 @@ def summary(path):
             def ratio(x, y):
                 if y == 0:
                     return "0" if x == 0 else "none left"
-                return "1/%.0f" % (x / y) if y > 0 and x / y >= 1.5 else ("%.2f" % (y / x) if x > 0 else "-")
+                if x / y >= 1.5:
+                    return "1/%.1f" % (x / y) if x / y < 10 else "1/%.0f" % (x / y)
+                return "%.2f" % (y / x) if x > 0 else "-"
             seen = lambda r: "-" if r[2] == "-" else "%s / %s s" % (r[2], r[3])
             out.append("| %d | %s | %.0f | %.0f | %s | %.0f | %.0f | %s | %s | %s |" % (
                 n, ph, bf[0], af[0], ratio(bf[0], af[0]), bf[1], af[1], ratio(bf[1], af[1]), seen(bf), seen(af)))
