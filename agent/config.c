@@ -29,9 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "config_int.h"
 #include "rollcall/duration.h"
+#include "rollcall/hooks.h"
+#include "rollcall/http.h"
 #include "rollcall/netif.h"
 #include "rollcall/registry.h"
 
@@ -55,6 +59,21 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
      "lowest distribution listen port; 0 = any"},
     {"node", "dist_port_max", KT_PORT, AT(dist_port_max), 0, 65535, "0", false, false,
      "highest distribution listen port; 0 = any"},
+    {"node", "tls_cert", KT_PATH, AT(tls_cert), 0, 0, "", false, false,
+     "PEM certificate for TLS distribution (docs/tls.md); with tls_key and tls_ca"},
+    {"node", "tls_key", KT_PATH, AT(tls_key), 0, 0, "", false, false,
+     "PEM private key of tls_cert"},
+    {"node", "tls_ca", KT_PATH, AT(tls_ca), 0, 0, "", false, false,
+     "PEM CA file peers' certificates must chain to"},
+    {"node", "tls_required", KT_BOOL, AT(tls_required), 0, 0, "false", false, false,
+     "true: refuse plain distribution peers (reason tls_required)"},
+    {"node", "silence_timeout", KT_DURATION, AT(silence_timeout_ms), 5000, HOUR_MS, "10m", false,
+     false, "close a connection silent this long (net_ticktime up to 600 s ticks every 150 s)"},
+    {"node", "bind", KT_ADDR, AT(bind), 0, 0, "", false, false,
+     "IPv4 the listener and an embedded EPMD bind to; default: the name's host if loopback, "
+     "else every interface"},
+    {"node", "advertise", KT_HOST, AT(advertise), 0, 0, "", false, false,
+     "host published in the registry for others to dial; default: the name's host"},
     {"registry", "registry", KT_URL, AT(registry), 0, 0, "file:///tmp/rollcall", false, false,
      "registry URL: file:///DIR, redis://, postgres://, s3://"},
     {"registry", "stale_after", KT_DURATION, AT(stale_after_ms), 10, 720 * HOUR_MS, "10s", false,
@@ -74,11 +93,30 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
     {"log", "log_level", KT_LOG_LEVEL, AT(log_level), 0, 0, "info", false, true,
      "error, warning, info or debug"},
     {"log", "log_file", KT_PATH, AT(log_file), 0, 0, "", false, true, "log file; empty = stderr"},
+    {"app", "app_node", KT_APP_NODE, AT(app_node), 0, 0, "", false, false,
+     "app mode: the BEAM node to cluster (docs/app.md); also RELEASE_NODE"},
+    {"app", "app_port", KT_PORT, AT(app_port), 0, 65535, "0", false, false,
+     "the app's distribution port when it runs without EPMD; 0 = ask EPMD"},
+    {"app", "app_disconnect", KT_BOOL, AT(app_disconnect), 0, 0, "false", false, false,
+     "ask the app to disconnect from peers that left or were pruned"},
+    {"app", "app_notify", KT_REGNAME, AT(app_notify), 0, 0, "", false, false,
+     "registered name on the app told {rollcall, peer_down, Node, Reason}"},
+    {"ops", "http", KT_LISTEN, AT(http), 0, 0, "", false, false,
+     "HOST:PORT of /metrics /healthz /readyz /members /events; empty = off"},
+    {"ops", "expect", KT_COUNT, AT(expect), 0, 100000, "0", false, false,
+     "/readyz wants this many peers answering; 0 = no such rule"},
+    {"ops", "on_event", KT_EXEC, AT(on_event), 0, 0, "", false, false,
+     "program run on every membership event (absolute path)"},
+    {"ops", "on_event_filter", KT_EVENTS, AT(on_event_filter), 0, 0, "*", false, false,
+     "events that run it: peer_up,peer_down,peer_pruned,peer_left,registry_down,registry_up"},
+    {"ops", "hook_timeout", KT_DURATION, AT(hook_timeout_ms), 10, HOUR_MS, "10s", false, false,
+     "a hook still running after this is killed with its process group"},
 };
 
 _Static_assert(sizeof(rc_cfg_keys) / sizeof(rc_cfg_keys[0]) == RC_CFG_NKEYS, "RC_CFG_NKEYS");
 
 static const char *const epmd_words[] = {"auto", "system", "embedded", "off"};
+static const char *const bool_words[] = {"false", "true", "no", "yes", "off", "on", "0", "1"};
 
 /* Committed by a successful load or reload, for rc_config_print. */
 static struct rc_cfg_src g_src[RC_CFG_NKEYS];
@@ -230,6 +268,66 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
         }
         break;
     }
+    case KT_ADDR: {
+        struct in_addr in;
+
+        if (s[0] != '\0' && inet_pton(AF_INET, s, &in) != 1) {
+            snprintf(msg, msglen, "invalid address %s (a numeric IPv4 address, e.g. 10.0.0.5)",
+                     rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        break;
+    }
+    case KT_HOST:
+        if (s[0] != '\0' && !rc_host_valid(s, strlen(s))) {
+            snprintf(msg, msglen, "invalid host %s (A-Z a-z 0-9 . _ : -)", rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        break;
+    case KT_LISTEN: {
+        struct sockaddr_storage ss;
+        int sslen;
+
+        if (s[0] != '\0' && rc_http_parse_addr(s, &ss, &sslen) != 0) {
+            snprintf(msg, msglen,
+                     "invalid address %s (a numeric HOST:PORT: 127.0.0.1:9100, [::1]:9100, "
+                     "0.0.0.0:9100)",
+                     rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        break;
+    }
+    case KT_COUNT:
+        for (i = 0; isdigit((unsigned char)s[i]) && v <= k->max; i++)
+            v = v * 10 + (uint64_t)(s[i] - '0');
+        if (i == 0 || s[i] != '\0' || v < k->min || v > k->max) {
+            snprintf(msg, msglen, "invalid number %s (%llu to %llu)", rc_cfg_echo(s, q),
+                     (unsigned long long)k->min, (unsigned long long)k->max);
+            return -ERANGE;
+        }
+        *(uint32_t *)(void *)field = (uint32_t)v;
+        return 0;
+    case KT_EVENTS: {
+        uint32_t mask;
+        char why[256];
+
+        if (rc_event_filter_parse(s, &mask, why, sizeof(why)) != 0) {
+            snprintf(msg, msglen, "%s", why);
+            return -EINVAL;
+        }
+        break;
+    }
+    case KT_EXEC:
+        if (s[0] != '\0' && (s[0] != '/' || has_control(s))) {
+            snprintf(msg, msglen, "%s is not an absolute path", rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        if (s[0] != '\0' && access(s, X_OK) != 0) {
+            snprintf(msg, msglen, "%s: %s (the hook must be an executable file)", rc_cfg_echo(s, q),
+                     strerror(errno));
+            return -EINVAL;
+        }
+        break;
     case KT_DURATION:
         if (rc_duration_from_text(s, strlen(s), &v) < 0) {
             snprintf(msg, msglen, "invalid duration %s (" RC_DURATION_HINT ")", rc_cfg_echo(s, q));
@@ -238,13 +336,20 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
         if (v < k->min || v > k->max) {
             rc_duration_to_text(k->min, lo, sizeof(lo));
             rc_duration_to_text(k->max, hi, sizeof(hi));
-            snprintf(msg, msglen, "%s is out of range (%s to %s)", rc_cfg_echo(s, q), lo, hi);
+            /* the one rule, stated where it bites: a bare number is ms */
+            if (s[strspn(s, "0123456789")] == '\0')
+                snprintf(msg, msglen,
+                         "%s is out of range (%s to %s): a bare number is milliseconds, "
+                         "so this is %llums (" RC_DURATION_HINT ")",
+                         rc_cfg_echo(s, q), lo, hi, (unsigned long long)v);
+            else
+                snprintf(msg, msglen, "%s is out of range (%s to %s)", rc_cfg_echo(s, q), lo, hi);
             return -ERANGE;
         }
         *(uint64_t *)(void *)field = v;
         return 0;
     case KT_PORT:
-        for (i = 0; isdigit((unsigned char)s[i]) && v <= 65535; i++)
+        for (i = 0; isdigit((unsigned char)s[i]) != 0 && v <= 65535; i++)
             v = v * 10 + (uint64_t)(s[i] - '0');
         if (i == 0 || s[i] != '\0' || v < k->min || v > k->max) {
             snprintf(msg, msglen, "invalid port %s (%llu to %llu)", rc_cfg_echo(s, q),
@@ -275,6 +380,33 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
             return -EINVAL;
         }
         return 0;
+    case KT_APP_NODE:
+        if (strchr(s, '@') != NULL ? !rc_node_name_valid(s) : s[0] != '\0' && !alive_valid(s)) {
+            snprintf(msg, msglen,
+                     "invalid app node name %s (expected alive@host or alive; alive of A-Z a-z "
+                     "0-9 _ -, host of A-Z a-z 0-9 . _ : -)",
+                     rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        break;
+    case KT_BOOL:
+        i = rc_cfg_word_index(s, bool_words, sizeof(bool_words) / sizeof(bool_words[0]));
+        if (i < 0) {
+            snprintf(msg, msglen, "invalid value %s (true or false)", rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        *(bool *)(void *)field = (i % 2) == 1;
+        return 0;
+    case KT_REGNAME:
+        for (const char *p = s; *p != '\0'; p++) {
+            if (!isalnum((unsigned char)*p) && *p != '_') {
+                snprintf(msg, msglen,
+                         "invalid registered name %s (letters, digits and _, as an atom)",
+                         rc_cfg_echo(s, q));
+                return -EINVAL;
+            }
+        }
+        break;
     }
     /* the string types */
     if (strlen(s) >= k->size) {
@@ -304,6 +436,13 @@ static void key_format(const struct rc_key *k, const struct rc_config *c, char *
     case KT_COOKIE:
         snprintf(out, outlen, "%s", field);
         return;
+    case KT_APP_NODE:
+    case KT_REGNAME:
+        snprintf(out, outlen, "%s", field[0] != '\0' ? field : "(not set)");
+        return;
+    case KT_BOOL:
+        snprintf(out, outlen, "%s", *(const bool *)(const void *)field ? "true" : "false");
+        return;
     case KT_PATH:
         if (field[0] != '\0')
             snprintf(out, outlen, "%s", field);
@@ -313,6 +452,18 @@ static void key_format(const struct rc_key *k, const struct rc_config *c, char *
         return;
     case KT_URL:
         rc_registry_mask_url(field, out, outlen);
+        return;
+    case KT_ADDR:
+    case KT_HOST:
+    case KT_LISTEN:
+    case KT_EXEC:
+        snprintf(out, outlen, "%s", field[0] != '\0' ? field : "(not set)");
+        return;
+    case KT_EVENTS:
+        snprintf(out, outlen, "%s", field);
+        return;
+    case KT_COUNT:
+        snprintf(out, outlen, "%u", (unsigned)*(const uint32_t *)(const void *)field);
         return;
     case KT_DURATION:
         rc_duration_to_text(*(const uint64_t *)(const void *)field, out, outlen);
@@ -393,8 +544,8 @@ static void origin(const struct rc_cfg_load *L, size_t ki, char *out, size_t out
                  rc_cfg_keys[ki].name);
         return;
     case SRC_ENV:
-        if (L->src[ki].erl_env)
-            snprintf(out, outlen, "environment ERL_EPMD_PORT: ");
+        if (L->src[ki].alt_env != NULL)
+            snprintf(out, outlen, "environment %s: ", L->src[ki].alt_env);
         else {
             rc_cfg_env_name(&rc_cfg_keys[ki], nm, sizeof(nm));
             snprintf(out, outlen, "environment %s: ", nm);
@@ -413,7 +564,7 @@ static void origin(const struct rc_cfg_load *L, size_t ki, char *out, size_t out
 /* ---- the environment ---- */
 
 static void env_apply_one(struct rc_cfg_load *L, const struct rc_key *k, const char *var,
-                          bool erl_env)
+                          const char *alt_env)
 {
     const char *v = getenv(var);
     char msg[512];
@@ -424,7 +575,7 @@ static void env_apply_one(struct rc_cfg_load *L, const struct rc_key *k, const c
         rc_cfg_err_add(L->e, "environment %s: %s", var, msg);
         return;
     }
-    L->src[rc_cfg_key_index(k)] = (struct rc_cfg_src){.kind = SRC_ENV, .erl_env = erl_env};
+    L->src[rc_cfg_key_index(k)] = (struct rc_cfg_src){.kind = SRC_ENV, .alt_env = alt_env};
 }
 
 static void env_apply(struct rc_cfg_load *L)
@@ -432,10 +583,71 @@ static void env_apply(struct rc_cfg_load *L)
     char var[64];
 
     for (size_t i = 0; i < RC_CFG_NKEYS; i++) {
+        /* other programs' variables, below ROLLCALL_<KEY> */
         if (strcmp(rc_cfg_keys[i].name, "epmd_port") == 0)
-            env_apply_one(L, &rc_cfg_keys[i], "ERL_EPMD_PORT", true); /* below ROLLCALL_EPMD_PORT */
+            env_apply_one(L, &rc_cfg_keys[i], "ERL_EPMD_PORT", "ERL_EPMD_PORT");
+        if (strcmp(rc_cfg_keys[i].name, "app_node") == 0)
+            env_apply_one(L, &rc_cfg_keys[i], "RELEASE_NODE", "RELEASE_NODE");
+        if (strcmp(rc_cfg_keys[i].name, "cookie") == 0)
+            env_apply_one(L, &rc_cfg_keys[i], "RELEASE_COOKIE", "RELEASE_COOKIE");
         rc_cfg_env_name(&rc_cfg_keys[i], var, sizeof(var));
-        env_apply_one(L, &rc_cfg_keys[i], var, false);
+        env_apply_one(L, &rc_cfg_keys[i], var, NULL);
+    }
+}
+
+static size_t key_at(size_t offset)
+{
+    for (size_t i = 0; i < RC_CFG_NKEYS; i++)
+        if (rc_cfg_keys[i].offset == offset)
+            return i;
+    abort(); /* a field without a key is a bug in rc_cfg_keys[] */
+}
+
+/* App mode (docs/app.md): RELEASE_COOKIE only where no cookie was given;
+ * RELEASE_DISTRIBUTION decides how a bare app_node alive gets its host. */
+static void validate_app(struct rc_cfg_load *L)
+{
+    struct rc_config *c = &L->cfg;
+    size_t ki_app = key_at(offsetof(struct rc_config, app_node));
+    size_t ki_cookie = key_at(offsetof(struct rc_config, cookie));
+    size_t ki_file = key_at(offsetof(struct rc_config, cookie_file));
+    const char *dist = getenv("RELEASE_DISTRIBUTION");
+    char pre[PATH_MAX + 64], host[RC_HOST_MAX + 1], full[RC_NAME_MAX + RC_HOST_MAX + 2];
+
+    if (L->src[ki_cookie].alt_env != NULL && L->src[ki_file].kind != SRC_DEFAULT) {
+        explicit_bzero(c->cookie, sizeof(c->cookie)); /* cookie_file wins over RELEASE_COOKIE */
+        L->src[ki_cookie] = (struct rc_cfg_src){.kind = SRC_DEFAULT};
+    }
+    if (dist != NULL && dist[0] != '\0' && strcmp(dist, "name") != 0 &&
+        strcmp(dist, "sname") != 0 && strcmp(dist, "none") != 0)
+        rc_cfg_err_add(L->e, "environment RELEASE_DISTRIBUTION: '%s' is not name, sname or none",
+                       dist);
+    if (dist != NULL && strcmp(dist, "none") == 0 && L->src[ki_app].alt_env != NULL) {
+        c->app_node[0] = '\0'; /* an undistributed release: nothing to look after */
+        L->src[ki_app] = (struct rc_cfg_src){.kind = SRC_DEFAULT};
+    }
+    if (c->app_node[0] == '\0')
+        return;
+    if (strchr(c->app_node, '@') == NULL) {
+        if (dist != NULL && strcmp(dist, "sname") == 0) {
+            if (gethostname(host, sizeof(host)) != 0)
+                snprintf(host, sizeof(host), "localhost");
+            host[sizeof(host) - 1] = '\0';
+            host[strcspn(host, ".")] = '\0';
+        } else {
+            snprintf(host, sizeof(host), "%s", strchr(c->name, '@') + 1);
+        }
+        snprintf(full, sizeof(full), "%s@%s", c->app_node, host);
+        if (strlen(full) > RC_NAME_MAX || !rc_node_name_valid(full)) {
+            origin(L, ki_app, pre, sizeof(pre));
+            rc_cfg_err_add(L->e, "%sapp node name with host %s is not valid", pre, host);
+            return;
+        }
+        memcpy(c->app_node, full, strlen(full) + 1);
+    }
+    if (strcmp(c->app_node, c->name) == 0) {
+        origin(L, ki_app, pre, sizeof(pre));
+        rc_cfg_err_add(L->e, "%sthe app cannot have the agent's own name %s", pre, c->name);
     }
 }
 
@@ -480,6 +692,7 @@ static void validate(struct rc_cfg_load *L)
             L->name_auto_host = true;
         }
     }
+    validate_app(L);
 }
 
 /* The whole load from argv. The result stays in L; errors in e. */
@@ -505,6 +718,9 @@ static void load_all(struct rc_cfg_load *L, struct rc_cfg_cmdline *cl, int argc,
         rc_cfg_ini_load(L, path);
     env_apply(L);
     rc_cfg_flags_apply(L, cl);
+    /* run -- CMD without an app_node: the app is app@<the agent's host> */
+    if (cl->child_idx > 0 && L->cfg.app_node[0] == '\0')
+        snprintf(L->cfg.app_node, sizeof(L->cfg.app_node), "app");
     validate(L);
 }
 
@@ -542,6 +758,8 @@ int rc_config_load(struct rc_config *ret, struct rc_args *ret_args, int argc, ch
     *ret_args = cl.args;
     if (cl.target_idx > 0)
         ret_args->target = argv[cl.target_idx];
+    if (cl.child_idx > 0)
+        ret_args->child_argv = &argv[cl.child_idx];
 
     if (e.n == 0) {
         *ret = L->cfg;
@@ -607,8 +825,8 @@ void rc_config_print(const struct rc_config *c, FILE *out)
             snprintf(source, sizeof(source), "%s:%u", c->config_file, g_src[i].line);
             break;
         case SRC_ENV:
-            if (g_src[i].erl_env)
-                snprintf(nm, sizeof(nm), "ERL_EPMD_PORT");
+            if (g_src[i].alt_env != NULL)
+                snprintf(nm, sizeof(nm), "%s", g_src[i].alt_env);
             else
                 rc_cfg_env_name(k, nm, sizeof(nm));
             snprintf(source, sizeof(source), "env %s", nm);
@@ -649,6 +867,24 @@ static const char *metavar(const struct rc_key *k)
         return "F";
     case KT_LOG_LEVEL:
         return "L";
+    case KT_APP_NODE:
+        return "NAME";
+    case KT_BOOL:
+        return "BOOL";
+    case KT_REGNAME:
+        return "NAME";
+    case KT_ADDR:
+        return "IP";
+    case KT_HOST:
+        return "HOST";
+    case KT_LISTEN:
+        return "HOST:PORT";
+    case KT_COUNT:
+        return "N";
+    case KT_EVENTS:
+        return "EVENTS";
+    case KT_EXEC:
+        return "PROGRAM";
     }
     return "VALUE";
 }
@@ -661,10 +897,13 @@ void rc_config_usage(FILE *out)
           "\n"
           "commands:\n"
           "  run                   run the agent in the foreground (the default)\n"
+          "  run -- CMD ARGS       the same, with the app CMD as its child (docs/app.md)\n"
           "  members [--json]      list the registry and ping every member (exit 1 if any is "
           "down)\n"
           "  ping NODE             ping one node, or 'self' (exit 0 on pong, 1 on pang)\n"
           "  check-config          print the effective configuration, secrets masked\n"
+          "  monitor               stream the running agent's events (over its http)\n"
+          "  ready                 the running agent's /readyz: exit 0 when ready\n"
           "  help                  this help\n"
           "\n"
           "options (* = SIGHUP applies a new value; the others need a restart):\n"

@@ -26,7 +26,7 @@
 
 #define CONFIG_FILE_MAX (1024 * 1024) /* an ini larger than this is not a config file */
 
-static const char *const sections[] = {"node", "registry", "agent", "log"};
+static const char *const sections[] = {"node", "registry", "agent", "log", "app", "ops"};
 
 struct ini_state {
     struct rc_cfg_load *L;
@@ -77,13 +77,13 @@ static void ini_classify(struct ini_state *st, const char *s, size_t n)
     }
     /* inih: the section ends at ']', unless an inline comment (" ;") comes first */
     for (size_t i = 1; i < n; i++) {
-        if (s[i] == ';' && isspace((unsigned char)s[i - 1]))
+        if (s[i] == ';' && isspace((unsigned char)s[i - 1]) != 0)
             break;
         if (s[i] == ']') {
             st->section_ok = section_known(s + 1, i - 1);
             if (!st->section_ok) {
                 snprintf(name, sizeof(name), "%.*s", (int)(i - 1), s + 1);
-                ini_error(st, "unknown section [%s] (node, registry, agent, log)",
+                ini_error(st, "unknown section [%s] (node, registry, agent, log, app, ops)",
                           rc_cfg_escape(name, q, false));
             }
             return;
@@ -118,7 +118,7 @@ static char *ini_read_line(char *str, int num, void *stream)
         line += 3;
         raw -= 3;
     }
-    while (raw > 0 && isspace((unsigned char)*line)) { /* as inih's lskip */
+    while (raw > 0 && isspace((unsigned char)*line) != 0) { /* as inih's lskip */
         line++;
         raw--;
     }

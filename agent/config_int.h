@@ -20,7 +20,7 @@
 
 #define ECHO_MAX 64 /* bytes of a bad value quoted back in an error */
 #define RC_CFG_ECHO_BUF (ECHO_MAX * RC_TEXT_ESC_MAX + 16)
-#define RC_CFG_NKEYS 17 /* rows of rc_cfg_keys (checked in config.c) */
+#define RC_CFG_NKEYS 33 /* rows of rc_cfg_keys (checked in config.c) */
 
 enum ktype {
     KT_NAME,     /* node name, "" = auto */
@@ -32,6 +32,15 @@ enum ktype {
     KT_EPMD,     /* enum rc_epmd_mode */
     KT_LOG_FORMAT,
     KT_LOG_LEVEL,
+    KT_APP_NODE, /* node name or bare alive, "" = off; completed by validate() */
+    KT_BOOL,     /* bool: true/false, yes/no, on/off, 1/0 */
+    KT_REGNAME,  /* a registered process name: [A-Za-z0-9_], "" = none */
+    KT_ADDR,     /* numeric IPv4 address, "" = none */
+    KT_HOST,     /* a host name or address, "" = none */
+    KT_LISTEN,   /* numeric HOST:PORT, "" = off */
+    KT_COUNT,    /* uint32_t, min..max */
+    KT_EVENTS,   /* an event filter (hooks.h) */
+    KT_EXEC,     /* absolute path of an executable file, "" = none */
 };
 
 struct rc_key {
@@ -55,8 +64,8 @@ enum src_kind { SRC_DEFAULT = 0, SRC_FILE, SRC_ENV, SRC_FLAG };
 
 struct rc_cfg_src {
     enum src_kind kind;
-    unsigned line; /* SRC_FILE */
-    bool erl_env;  /* SRC_ENV: ERL_EPMD_PORT rather than ROLLCALL_EPMD_PORT */
+    unsigned line;       /* SRC_FILE */
+    const char *alt_env; /* SRC_ENV: ERL_EPMD_PORT, RELEASE_NODE... rather than ROLLCALL_X */
 };
 
 /* Collected errors, one per line; n counts them all, also those cut off. */
@@ -79,6 +88,7 @@ struct rc_cfg_load {
 struct rc_cfg_cmdline {
     struct rc_args args;
     int target_idx;                /* ping NODE: index in argv, 0 = none */
+    int child_idx;                 /* run -- CMD: index of CMD in argv, 0 = none */
     const char *config;            /* -c / --config */
     const char *val[RC_CFG_NKEYS]; /* the last --key value of each key */
 };

@@ -21,8 +21,8 @@ int rc_first_global_ipv4(char *out, size_t outlen)
         const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)p->ifa_addr;
         uint32_t a;
 
-        if (sin == NULL || sin->sin_family != AF_INET || !(p->ifa_flags & IFF_UP) ||
-            (p->ifa_flags & IFF_LOOPBACK))
+        if (sin == NULL || sin->sin_family != AF_INET || (p->ifa_flags & IFF_UP) == 0 ||
+            (p->ifa_flags & IFF_LOOPBACK) != 0)
             continue;
         a = ntohl(sin->sin_addr.s_addr);
         if (a == 0 || (a >> 24) == 127 || (a >> 16) == 0xA9FE) /* 0.0.0.0, 127/8, 169.254/16 */

@@ -18,6 +18,7 @@
  */
 #include "rollcall/sweep.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,8 +28,11 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "rollcall/app.h"
+#include "rollcall/child.h"
 #include "rollcall/log.h"
 #include "rollcall/node.h"
+#include "rollcall/opshub.h"
 #include "rollcall/peers.h"
 #include "rollcall/registry.h"
 #include "rollcall/worker.h"
@@ -48,6 +52,8 @@ struct agent {
     struct event_base *base;
     struct rc_node *node;
     struct rc_worker *worker;
+    struct rc_opshub *ops; /* metrics, HTTP endpoint, hooks, sd_notify */
+    uint64_t registry_gen; /* the worker's last status we passed on */
     struct event *ev_snapshot, *ev_sweep, *ev_deadline;
     struct event *ev_term, *ev_int, *ev_hup;
     struct rc_peers peers;          /* never contains self */
@@ -59,18 +65,24 @@ struct agent {
     size_t outstanding;
     uint64_t sweep_started_us;
     uint64_t sweeps;
+    struct rc_app *app;     /* app mode (app.c, docs/app.md); NULL otherwise */
+    struct rc_child *child; /* rollcall run -- CMD (child.c); NULL otherwise */
+    int child_status;
+    struct event *ev_quit, *ev_usr1, *ev_usr2; /* forwarded to the child */
 };
 
 /* Emits one change of the peer table: log lines, a prune request, a dropped
  * connection. */
 static void emit(struct agent *a, const struct rc_peer_change *c)
 {
+    rc_opshub_change(a->ops, c); /* counters, the hook, /events */
     switch (c->ev) {
     case RC_PEER_EV_UP: {
         struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", c->name),
                                    RC_LF_D("rtt_ms", (double)c->rtt_us / 1000.0)};
 
         rc_log_event(RC_LOG_INFO, "peer_up", f, 3);
+        rc_app_peer_event(a->app, c->name, RC_APP_PEER_UP, RC_REASON_OK);
         return;
     }
     case RC_PEER_EV_DOWN: {
@@ -78,6 +90,7 @@ static void emit(struct agent *a, const struct rc_peer_change *c)
                                    RC_LF_S("reason", rc_reason_str(c->reason))};
 
         rc_log_event(RC_LOG_INFO, "peer_down", f, 3);
+        rc_app_peer_event(a->app, c->name, RC_APP_PEER_DOWN, c->reason);
         return;
     }
     case RC_PEER_EV_LEFT:
@@ -85,6 +98,7 @@ static void emit(struct agent *a, const struct rc_peer_change *c)
             struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", c->name)};
 
             rc_log_event(RC_LOG_INFO, "peer_left", f, 2);
+            rc_app_peer_event(a->app, c->name, RC_APP_PEER_LEFT, RC_REASON_OK);
         }
         rc_node_drop_peer(a->node, c->name);
         return;
@@ -94,6 +108,7 @@ static void emit(struct agent *a, const struct rc_peer_change *c)
                                        RC_LF_I("age_ms", c->age_ms)};
 
             rc_log_event(RC_LOG_INFO, "peer_pruned", f, 3);
+            rc_app_peer_event(a->app, c->name, RC_APP_PEER_PRUNED, RC_REASON_OK);
         }
         rc_worker_prune(a->worker, c->name, (int64_t)a->cfg.stale_after_ms);
         return;
@@ -114,6 +129,8 @@ static void record(struct agent *a, const char *name, bool ok, enum rc_reason re
     struct rc_verdict v = {.ok = ok, .reason = reason, .rtt_us = rtt_us};
     struct rc_peer_change chg;
 
+    rc_opshub_verdict(a->ops, &v);
+
     if (rc_peers_record(&a->peers, name, &v, &chg) == 1)
         emit(a, &chg);
 }
@@ -121,6 +138,10 @@ static void record(struct agent *a, const char *name, bool ok, enum rc_reason re
 /* Replaces the peer table with the snapshot's members, carrying state over. */
 static void apply_snapshot(struct agent *a, struct rc_snapshot *s)
 {
+    /* our app (app mode) is watched by app.c, not swept as a peer */
+    for (size_t i = 0; a->app != NULL && i < s->n; i++)
+        if (strcmp(s->v[i].e.name, rc_app_name(a->app)) == 0)
+            s->v[i].self = true;
     if (rc_peers_apply(&a->peers, s, &a->changes) != 0)
         return; /* keep the old table; try again next sweep */
     emit_all(a);
@@ -201,6 +222,26 @@ static void log_sweep_done(struct agent *a)
 static void start_sweep(struct agent *a);
 static void arm_sweep_timer(struct agent *a);
 
+/* App mode: the peers as this sweep left them, for the connector. */
+static void tell_app(struct agent *a)
+{
+    struct rc_app_peer *ap = NULL;
+
+    if (a->app == NULL)
+        return;
+    if (a->peers.n != 0) {
+        ap = calloc(a->peers.n, sizeof(*ap));
+        if (ap == NULL)
+            return; /* the next sweep tries again */
+    }
+    for (size_t i = 0; i < a->peers.n; i++)
+        ap[i] = (struct rc_app_peer){.name = a->peers.v[i].se.e.name,
+                                     .kind = a->peers.v[i].se.e.kind,
+                                     .up = a->peers.v[i].state == RC_PEER_UP};
+    rc_app_sweep_done(a->app, ap, a->peers.n);
+    free(ap);
+}
+
 static void finish_sweep(struct agent *a)
 {
     if (!a->sweeping)
@@ -215,9 +256,11 @@ static void finish_sweep(struct agent *a)
     a->sweeping = false;
     event_del(a->ev_deadline);
     a->sweeps++;
+    rc_opshub_sweep(a->ops, (double)(rc_now_mono_us() - a->sweep_started_us) / 1e6);
     log_sweep(a);
     if (rc_log_enabled(RC_LOG_DEBUG))
         log_sweep_done(a);
+    tell_app(a);
     /* A member joined while this sweep ran: greet it now rather than at the
      * next tick (start_sweep applies the snapshot, so this cannot repeat). */
     if (a->pending != NULL && rc_peers_has_new(&a->peers, a->pending)) {
@@ -334,7 +377,13 @@ static void snapshot_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct agent *a = arg;
     struct rc_snapshot *s = rc_worker_take(a->worker);
+    struct rc_worker_status st;
 
+    /* the registry's health: readiness, registry_down / registry_up */
+    if (rc_worker_status(a->worker, &st) == 0 && st.gen != a->registry_gen) {
+        a->registry_gen = st.gen;
+        rc_opshub_registry(a->ops, st.ok, st.error, st.self_listed);
+    }
     if (s == NULL)
         return;
     rc_snapshot_free(a->pending);
@@ -357,6 +406,10 @@ static void peer_down_cb(void *arg, const char *name, enum rc_reason reason)
     struct agent *a = arg;
     struct rc_peer_change chg;
 
+    if (a->app != NULL && strcmp(name, rc_app_name(a->app)) == 0) {
+        rc_app_conn_lost(a->app, reason);
+        return;
+    }
     if (rc_peers_mark_down(&a->peers, name, reason, &chg) == 1)
         emit(a, &chg);
 }
@@ -380,9 +433,93 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct agent *a = arg;
 
+    if (rc_child_running(a->child)) {
+        /* rollcall run: the child decides when we go; its entry goes now */
+        rc_log_info("received %s, passing it to the app (pid %d) and leaving the cluster",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT", (int)rc_child_pid(a->child));
+        rc_app_leave(a->app);
+        rc_child_signal(a->child, (int)sig);
+        return;
+    }
     rc_log_info("received %s, leaving the cluster", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    rc_opshub_stopping(a->ops);
     a->stopping = true;
     event_base_loopexit(a->base, NULL);
+}
+
+/* SIGQUIT, SIGUSR1, SIGUSR2 under rollcall run: the app's. */
+static void forward_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct agent *a = arg;
+
+    if (rc_child_signal(a->child, (int)sig) != 0 && sig == SIGQUIT) {
+        a->stopping = true;
+        event_base_loopexit(a->base, NULL);
+    }
+}
+
+static void child_exit_cb(void *arg, int status)
+{
+    struct agent *a = arg;
+
+    rc_log_info("the app (pid %d) exited with status %d, leaving the cluster",
+                (int)rc_child_pid(a->child), status);
+    a->child_status = status;
+    a->stopping = true;
+    event_base_loopexit(a->base, NULL);
+}
+
+/* app.c: write our app's entry beside ours, or withdraw it. */
+static void app_publish_cb(void *arg, const struct rc_entry *e)
+{
+    struct agent *a = arg;
+
+    if (a->worker == NULL)
+        return;
+    if (e != NULL)
+        rc_worker_set_extra(a->worker, e);
+    else
+        rc_worker_withdraw(a->worker, rc_app_name(a->app));
+}
+
+/* rollcall run -- CMD: the app as our child, with the node name and cookie
+ * it should use in its environment (docs/app.md). */
+static int start_child(struct agent *a, const struct rc_config *cfg, const uint8_t *cookie,
+                       size_t cookie_len, char *const argv[])
+{
+    char node[RC_NAME_MAX + 32], ck[RC_COOKIE_MAX + 32], epmd[48], err[512] = "";
+    const char *env[5], *host = strchr(cfg->app_node, '@');
+    size_t n = 0;
+    int e = 0;
+
+    snprintf(node, sizeof(node), "RELEASE_NODE=%s", cfg->app_node);
+    snprintf(ck, sizeof(ck), "RELEASE_COOKIE=%.*s", (int)cookie_len, (const char *)cookie);
+    env[n++] = node;
+    env[n++] = ck;
+    env[n++] = host != NULL && strpbrk(host + 1, ".:") == NULL ? "RELEASE_DISTRIBUTION=sname"
+                                                               : "RELEASE_DISTRIBUTION=name";
+    if (cfg->epmd_port != 4369) {
+        snprintf(epmd, sizeof(epmd), "ERL_EPMD_PORT=%u", (unsigned)cfg->epmd_port);
+        env[n++] = epmd;
+    }
+    env[n] = NULL;
+    a->child = rc_child_start(a->base, argv, env, child_exit_cb, a, &e, err, sizeof(err));
+    explicit_bzero(ck, sizeof(ck));
+    if (a->child == NULL) {
+        rc_log_error("%s", err);
+        return -e;
+    }
+    rc_log_info("started the app: %s (pid %d)", argv[0], (int)rc_child_pid(a->child));
+    a->ev_quit = evsignal_new(a->base, SIGQUIT, forward_cb, a);
+    a->ev_usr1 = evsignal_new(a->base, SIGUSR1, forward_cb, a);
+    a->ev_usr2 = evsignal_new(a->base, SIGUSR2, forward_cb, a);
+    if (a->ev_quit != NULL)
+        event_add(a->ev_quit, NULL);
+    if (a->ev_usr1 != NULL)
+        event_add(a->ev_usr1, NULL);
+    if (a->ev_usr2 != NULL)
+        event_add(a->ev_usr2, NULL);
+    return 0;
 }
 
 static void hup_cb(evutil_socket_t sig, short what, void *arg)
@@ -416,6 +553,7 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
     a->cfg = next;
     rc_peers_set_expiry(&a->peers, a->cfg.stale_after_ms, a->cfg.prune_after_ms);
     rc_worker_set_store_timing(a->worker, heartbeat_of(&a->cfg), a->cfg.resync_ms);
+    rc_app_set_timing(a->app, a->cfg.interval_ms, a->cfg.ping_timeout_ms);
     if (new_interval) {
         rc_worker_set_interval(a->worker, a->cfg.interval_ms);
         if (a->have_snapshot)
@@ -423,6 +561,24 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
     }
     rc_log_info("SIGHUP: configuration reloaded (interval %llums, ping_timeout %llums)",
                 (unsigned long long)a->cfg.interval_ms, (unsigned long long)a->cfg.ping_timeout_ms);
+}
+
+/* The address to listen on: bind if set; else the node name's host when it
+ * is a loopback IPv4 address (a@127.0.0.1 is not reachable from elsewhere,
+ * so it must not listen elsewhere either); else every interface (""). */
+static void effective_bind(const struct rc_config *cfg, char *out, size_t outlen)
+{
+    const char *host = strchr(cfg->name, '@') + 1;
+    struct in_addr in;
+
+    if (cfg->bind[0] != '\0')
+        snprintf(out, outlen, "%s", cfg->bind);
+    else if (inet_pton(AF_INET, host, &in) == 1 && (ntohl(in.s_addr) >> 24) == 127)
+        snprintf(out, outlen, "%s", host);
+    else if (strcmp(host, "localhost") == 0)
+        snprintf(out, outlen, "127.0.0.1");
+    else
+        out[0] = '\0';
 }
 
 static const char *epmd_word(enum rc_epmd_mode m)
@@ -439,14 +595,16 @@ static const char *epmd_word(enum rc_epmd_mode m)
     }
 }
 
-int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cookie_len)
+int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cookie_len,
+                 char *const child_argv[])
 {
     int rc = 1;
-    char err[512] = "", masked[RC_URL_MAX];
+    char err[512] = "", masked[RC_URL_MAX], bind[64];
     struct agent *a;
     struct rc_node_opts o;
     struct rc_entry self;
-    struct event **evs[6];
+    struct rc_app_opts ao;
+    struct event **evs[9];
 
     a = calloc(1, sizeof(*a));
     if (a == NULL) {
@@ -473,7 +631,14 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
         .port_min = cfg->dist_port_min,
         .port_max = cfg->dist_port_max,
         .epmd_check_ms = cfg->interval_ms,
+        .silence_ms = cfg->silence_timeout_ms,
+        .tls_cert = cfg->tls_cert[0] != '\0' ? cfg->tls_cert : NULL,
+        .tls_key = cfg->tls_key[0] != '\0' ? cfg->tls_key : NULL,
+        .tls_ca = cfg->tls_ca[0] != '\0' ? cfg->tls_ca : NULL,
+        .tls_required = cfg->tls_required,
+        .bind = bind,
     };
+    effective_bind(cfg, bind, sizeof(bind));
     a->node = rc_node_new(a->base, &o, err, sizeof(err));
     if (a->node == NULL) {
         rc_log_error("%s", err);
@@ -484,9 +649,12 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
 
     memset(&self, 0, sizeof(self));
     snprintf(self.name, sizeof(self.name), "%s", cfg->name);
-    snprintf(self.host, sizeof(self.host), "%s", strchr(cfg->name, '@') + 1);
+    /* advertise: the host others dial, when the name's is not the one */
+    snprintf(self.host, sizeof(self.host), "%s",
+             cfg->advertise[0] != '\0' ? cfg->advertise : strchr(cfg->name, '@') + 1);
     self.port = rc_node_port(a->node);
     self.started_at_ms = rc_now_wall_ms();
+    self.kind = RC_KIND_AGENT;
 
     a->ev_snapshot = event_new(a->base, -1, 0, snapshot_cb, a);
     a->ev_sweep = event_new(a->base, -1, EV_PERSIST, sweep_cb, a);
@@ -504,11 +672,17 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
     event_add(a->ev_hup, NULL);
 
     rc_registry_mask_url(cfg->registry, masked, sizeof(masked));
-    rc_log_info("rollcall %s starting as %s (distribution port %u, epmd %s, registry %s)",
-                ROLLCALL_VERSION, cfg->name, rc_node_port(a->node), epmd_word(cfg->epmd), masked);
+    rc_log_info("rollcall %s starting as %s (distribution port %u on %s, epmd %s, registry %s)",
+                ROLLCALL_VERSION, cfg->name, rc_node_port(a->node),
+                bind[0] != '\0' ? bind : "every interface", epmd_word(cfg->epmd), masked);
 
-    a->worker = rc_worker_start(cfg->registry, &self, cfg->interval_ms, notify_from_worker, a, err,
-                                sizeof(err));
+    a->ops = rc_opshub_new(a->base, cfg, &a->peers, err, sizeof(err));
+    if (a->ops == NULL) {
+        rc_log_error("%s", err);
+        goto out_events;
+    }
+    a->worker = rc_worker_start(cfg->registry, &self, cfg->interval_ms, notify_from_worker, a,
+                                rc_opshub_metrics(a->ops), err, sizeof(err));
     if (a->worker == NULL) {
         rc_log_error("%s", err);
         goto out_events;
@@ -518,9 +692,33 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
         rc_log_warn("heartbeat (%llums) is not below stale_after (%llums): our entry will look "
                     "stale between heartbeats",
                     (unsigned long long)heartbeat_of(cfg), (unsigned long long)cfg->stale_after_ms);
+    if (cfg->app_node[0] != '\0') {
+        ao = (struct rc_app_opts){
+            .self = cfg->name,
+            .app_node = cfg->app_node,
+            .app_port = cfg->app_port,
+            .interval_ms = cfg->interval_ms,
+            .ping_timeout_ms = cfg->ping_timeout_ms,
+            .disconnect = cfg->app_disconnect,
+            .notify = cfg->app_notify,
+        };
+        a->app = rc_app_new(a->base, a->node, &ao, app_publish_cb, a, err, sizeof(err));
+        if (a->app == NULL) {
+            rc_log_error("%s", err);
+            goto out_events;
+        }
+        rc_log_info("app mode: looking after %s%s", cfg->app_node,
+                    child_argv != NULL ? " (started as our child)" : "");
+    }
+    if (child_argv != NULL && start_child(a, cfg, cookie, cookie_len, child_argv) != 0) {
+        rc = 127; /* like a shell that cannot run the command */
+        goto out_leave;
+    }
 
     event_base_dispatch(a->base);
-    rc = 0;
+    rc = a->child != NULL ? a->child_status : 0;
+out_leave:
+    rc_app_leave(a->app); /* its entry goes with ours, below */
 
     /* Leave: our entry first (so listers stop seeing us), then the
      * connections (so peers see us go at once). The running sweep ends
@@ -536,6 +734,12 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
 
 out_events:
     rc_worker_stop(a->worker, false);
+    rc_app_free(a->app);
+    a->app = NULL;
+    rc_child_free(a->child);
+    a->child = NULL;
+    rc_opshub_free(a->ops);
+    a->ops = NULL;
     rc_node_free(a->node);
     a->node = NULL;
     evs[0] = &a->ev_snapshot;
@@ -544,6 +748,9 @@ out_events:
     evs[3] = &a->ev_term;
     evs[4] = &a->ev_int;
     evs[5] = &a->ev_hup;
+    evs[6] = &a->ev_quit;
+    evs[7] = &a->ev_usr1;
+    evs[8] = &a->ev_usr2;
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (*evs[i] != NULL)
             event_free(*evs[i]);

@@ -249,7 +249,8 @@ static const char pg_sql_create[] = "CREATE TABLE IF NOT EXISTS rollcall_nodes (
 #define PG_STARTED "CASE WHEN $5::bigint = 0 THEN NULL ELSE to_timestamp($5::bigint / 1000.0) END"
 #define PG_CHANNEL "rollcall_changed"
 
-/* $1 cluster, $2 name, $3 host, $4 port, $5 started_at ms (0 = unknown).
+/* $1 cluster, $2 name, $3 host, $4 port, $5 started_at ms (0 = unknown),
+ * $6 details: "kind=agent" / "kind=app" / "" (docs/app.md).
  * Both CTEs see the table as it was before the statement: `old` is the row
  * before the upsert. Notifies when there was none or it differed. */
 static const char pg_sql_publish[] =
@@ -257,13 +258,13 @@ static const char pg_sql_publish[] =
     "  WHERE cluster = $1 AND name = $2),"
     " up AS (INSERT INTO rollcall_nodes AS n"
     "  (cluster, name, host, port, started_at, last_seen, details)"
-    "  VALUES ($1, $2, $3, $4::integer, " PG_STARTED ", now(), '')"
+    "  VALUES ($1, $2, $3, $4::integer, " PG_STARTED ", now(), $6)"
     "  ON CONFLICT (cluster, name) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port,"
     "  started_at = EXCLUDED.started_at, last_seen = now(), details = EXCLUDED.details"
     "  RETURNING 1)"
     " SELECT pg_notify('" PG_CHANNEL "', $1) FROM (SELECT count(*) FROM up) u"
     " WHERE NOT EXISTS (SELECT 1 FROM old WHERE host = $3 AND port = $4::integer"
-    "  AND started_at IS NOT DISTINCT FROM " PG_STARTED " AND details = '')";
+    "  AND started_at IS NOT DISTINCT FROM " PG_STARTED " AND details = $6)";
 
 /* $1 cluster, $2 name: one row as list() returns it. */
 static const char pg_sql_get[] =
@@ -271,8 +272,8 @@ static const char pg_sql_get[] =
     " CASE WHEN isfinite(started_at) THEN (extract(epoch FROM started_at) * 1000)::bigint END,"
     " CASE WHEN isfinite(last_seen) THEN (extract(epoch FROM last_seen) * 1000)::bigint END,"
     " CASE WHEN isfinite(last_seen)"
-    "  THEN floor(extract(epoch FROM (now() - last_seen)) * 1000)::bigint END"
-    " FROM rollcall_nodes WHERE cluster = $1 AND name = $2";
+    "  THEN floor(extract(epoch FROM (now() - last_seen)) * 1000)::bigint END,"
+    " details FROM rollcall_nodes WHERE cluster = $1 AND name = $2";
 
 /* $1 cluster, $2 limit. Times that are not finite ('infinity') come back as
  * NULL: a cast of them would fail the whole query. */
@@ -281,8 +282,8 @@ static const char pg_sql_list[] =
     " CASE WHEN isfinite(started_at) THEN (extract(epoch FROM started_at) * 1000)::bigint END,"
     " CASE WHEN isfinite(last_seen) THEN (extract(epoch FROM last_seen) * 1000)::bigint END,"
     " CASE WHEN isfinite(last_seen)"
-    "  THEN floor(extract(epoch FROM (now() - last_seen)) * 1000)::bigint END"
-    " FROM rollcall_nodes WHERE cluster = $1 ORDER BY name LIMIT $2::bigint";
+    "  THEN floor(extract(epoch FROM (now() - last_seen)) * 1000)::bigint END,"
+    " details FROM rollcall_nodes WHERE cluster = $1 ORDER BY name LIMIT $2::bigint";
 
 /* $1 cluster, $2 name, $3 min age ms (<= 0 = always). list() floors ages
  * (a ::bigint cast alone rounds, which could list an age half a millisecond
@@ -626,8 +627,8 @@ out_free:
 static int pg_publish(void *vctx, const struct rc_entry *self, char *err, size_t errlen)
 {
     struct pg_ctx *ctx = vctx;
-    char port[8], started[24];
-    const char *params[5];
+    char port[8], started[24], details[16];
+    const char *params[6];
     PGresult *res = NULL;
     int rv;
 
@@ -638,11 +639,25 @@ static int pg_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     params[2] = self->host;
     params[3] = port;
     params[4] = started;
-    rv = pg_run(ctx, pg_sql_publish, 5, params, PGRES_TUPLES_OK, "publish", &res, err, errlen);
+    snprintf(details, sizeof(details), "%s%s", self->kind != RC_KIND_UNKNOWN ? "kind=" : "",
+             rc_entry_kind_str(self->kind));
+    params[5] = details;
+    rv = pg_run(ctx, pg_sql_publish, 6, params, PGRES_TUPLES_OK, "publish", &res, err, errlen);
     if (rv < 0)
         return rv;
     PQclear(res);
     return 0;
+}
+
+/* Row i's details column (after the PG_NCOLS ones): "kind=app" /
+ * "kind=agent"; anything else is unknown. */
+static enum rc_entry_kind pg_row_kind(const PGresult *res, int i)
+{
+    if (PQgetisnull(res, i, PG_NCOLS) == 0 && PQgetlength(res, i, PG_NCOLS) > 5 &&
+        memcmp(PQgetvalue(res, i, PG_NCOLS), "kind=", 5) == 0)
+        return rc_entry_kind_parse(PQgetvalue(res, i, PG_NCOLS) + 5,
+                                   (size_t)PQgetlength(res, i, PG_NCOLS) - 5);
+    return RC_KIND_UNKNOWN;
 }
 
 static int pg_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t errlen)
@@ -658,7 +673,7 @@ static int pg_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
     rv = pg_run(ctx, pg_sql_list, 2, params, PGRES_TUPLES_OK, "list", &res, err, errlen);
     if (rv < 0)
         return rv;
-    if (PQnfields(res) != PG_NCOLS) {
+    if (PQnfields(res) != PG_NCOLS + 1) { /* + details, read apart: only its kind= */
         rc_seterr(err, errlen, "postgres list: unexpected result shape");
         rv = -EPROTO;
         goto out_clear;
@@ -680,6 +695,7 @@ static int pg_list(void *vctx, struct rc_reg_list *ret_list, char *err, size_t e
             rv = rc_reg_list_reject(&l, val[PG_COL_NAME],
                                     isnull[PG_COL_NAME] ? 0 : (size_t)len[PG_COL_NAME], why);
         } else {
+            e.kind = pg_row_kind(res, i);
             rv = rc_reg_list_add(&l, &e);
             if (rv == -E2BIG) {
                 rv = 0; /* full: the facade reports the rest */
@@ -731,7 +747,7 @@ static int pg_get(void *vctx, const char *name, struct rc_entry *ret, char *err,
     rv = pg_run(ctx, pg_sql_get, 2, params, PGRES_TUPLES_OK, "get", &res, err, errlen);
     if (rv < 0)
         return rv;
-    if (PQnfields(res) != PG_NCOLS || PQntuples(res) > 1) {
+    if (PQnfields(res) != PG_NCOLS + 1 || PQntuples(res) > 1) {
         rc_seterr(err, errlen, "postgres get: unexpected result shape");
         rv = -EPROTO;
         goto out;
@@ -749,6 +765,8 @@ static int pg_get(void *vctx, const char *name, struct rc_entry *ret, char *err,
     if (pg_decode_row(val, len, isnull, ret, why, sizeof(why)) < 0) {
         rc_seterr(err, errlen, "%s", why);
         rv = -EBADMSG;
+    } else {
+        ret->kind = pg_row_kind(res, 0);
     }
 out:
     PQclear(res);

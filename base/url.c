@@ -12,14 +12,14 @@ size_t rc_url_scheme(const char *url, char out[RC_URL_SCHEME_MAX])
 {
     size_t i;
 
-    if (url == NULL || !isalpha((unsigned char)url[0]))
+    if (url == NULL || isalpha((unsigned char)url[0]) == 0)
         return 0;
     for (i = 0; url[i] != ':'; i++) {
         unsigned char c = (unsigned char)url[i];
 
         if (i + 1 >= RC_URL_SCHEME_MAX)
             return 0;
-        if (!isalnum(c) && c != '+' && c != '-' && c != '.')
+        if (isalnum(c) == 0 && c != '+' && c != '-' && c != '.')
             return 0;
         out[i] = (char)tolower(c);
     }
@@ -175,13 +175,13 @@ bool rc_url_is_conninfo(const char *s)
 
     if (s == NULL)
         return false;
-    while (isspace((unsigned char)s[i]))
+    while (isspace((unsigned char)s[i]) != 0)
         i++;
-    if (!isalpha((unsigned char)s[i]))
+    if (isalpha((unsigned char)s[i]) == 0)
         return false;
-    while (isalnum((unsigned char)s[i]) || s[i] == '_')
+    while (isalnum((unsigned char)s[i]) != 0 || s[i] == '_')
         i++;
-    while (isspace((unsigned char)s[i]))
+    while (isspace((unsigned char)s[i]) != 0)
         i++;
     return s[i] == '=';
 }

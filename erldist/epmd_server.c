@@ -468,9 +468,9 @@ static bool sa_loopback(const struct sockaddr *sa, int salen)
     }
     if (sa->sa_family == AF_INET6 && salen >= (int)sizeof(struct sockaddr_in6)) {
         a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_LOOPBACK(a))
+        if (IN6_IS_ADDR_LOOPBACK(a) != 0)
             return true;
-        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+        return IN6_IS_ADDR_V4MAPPED(a) != 0 && a->s6_addr[12] == 127;
     }
     return false;
 }
@@ -564,16 +564,63 @@ static void accept_error_cb(struct evconnlistener *lis, void *arg)
     evtimer_add(s->ev_resume, &tv);
 }
 
-struct rc_epmd_server *rc_epmd_server_new(struct event_base *base, uint16_t epmd_port,
-                                          const char *alive, uint16_t dist_port)
+/* A listening socket on [::] that also takes IPv4 (IPV6_V6ONLY off), so
+ * that `-proto_dist inet6_tcp` nodes register too; 0.0.0.0 on a host
+ * without IPv6. With a bind address (the agent's `bind`, network byte
+ * order), that IPv4 address only. Returns the descriptor, or -1 with errno. */
+static int server_socket(uint16_t port, uint32_t bind_addr)
 {
     struct sockaddr_in sin = {
         .sin_family = AF_INET,
-        .sin_port = htons(epmd_port),
-        .sin_addr.s_addr = htonl(INADDR_ANY),
+        .sin_port = htons(port),
+        .sin_addr.s_addr = bind_addr,
     };
+    struct sockaddr_in6 sin6;
+    int one = 1, zero = 0, err;
+    int fd = -1;
+
+    if (bind_addr == htonl(INADDR_ANY))
+        fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    memset(&sin6, 0, sizeof(sin6));
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons(port);
+    sin6.sin6_addr = in6addr_any;
+    if (fd >= 0) {
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) == 0 &&
+            bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0 && listen(fd, SOMAXCONN) == 0)
+            return fd;
+        err = errno;
+        close(fd);
+        if (err != EADDRNOTAVAIL && err != EAFNOSUPPORT) {
+            errno = err;
+            return -1;
+        }
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, SOMAXCONN) < 0) {
+        err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+struct rc_epmd_server *rc_epmd_server_new(struct event_base *base, uint16_t epmd_port,
+                                          const char *alive, uint16_t dist_port)
+{
+    return rc_epmd_server_new_at(base, htonl(INADDR_ANY), epmd_port, alive, dist_port);
+}
+
+struct rc_epmd_server *rc_epmd_server_new_at(struct event_base *base, uint32_t bind_addr,
+                                             uint16_t epmd_port, const char *alive,
+                                             uint16_t dist_port)
+{
     struct rc_epmd_server *s;
-    int one = 1;
     int err;
     int fd;
 
@@ -587,15 +634,10 @@ struct rc_epmd_server *rc_epmd_server_new(struct event_base *base, uint16_t epmd
     s->dist_port = dist_port;
     snprintf(s->alive, sizeof(s->alive), "%s", alive);
 
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = server_socket(epmd_port, bind_addr);
     if (fd < 0) {
         err = errno;
         goto out_free;
-    }
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, SOMAXCONN) < 0) {
-        err = errno;
-        goto out_close_fd;
     }
     s->ev_resume = evtimer_new(base, resume_cb, s);
     if (s->ev_resume == NULL) {

@@ -21,6 +21,7 @@
 #include "rollcall/handshake.h"
 #include "rollcall/bytes.h"
 #include "rollcall/md5.h"
+#include "rollcall/tls.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -97,13 +98,16 @@ static bool out_room(const struct rc_hs_out *out, size_t n)
     return out->len <= sizeof(out->data) && sizeof(out->data) - out->len >= n;
 }
 
-/* Appends Len:16 + payload; the caller checked out_room(2 + n). */
-static void out_frame(struct rc_hs_out *out, const uint8_t *payload, size_t n)
+/* Appends Len:16 (Len:32 over TLS) + payload; the caller checked
+ * out_room(hs->hdr_len + n). */
+static void out_frame(const struct rc_hs *hs, struct rc_hs_out *out, const uint8_t *payload,
+                      size_t n)
 {
-    uint8_t *p = rc_put16(out->data + out->len, (uint16_t)n);
+    uint8_t *p = hs->hdr_len == 4 ? rc_put32(out->data + out->len, (uint32_t)n)
+                                  : rc_put16(out->data + out->len, (uint16_t)n);
 
     memcpy(p, payload, n);
-    out->len += 2 + n;
+    out->len += hs->hdr_len + n;
 }
 
 static int out_full(struct rc_hs *hs)
@@ -117,11 +121,11 @@ static int send_status(struct rc_hs *hs, struct rc_hs_out *out, const char *text
     uint8_t buf[32];
     size_t n = strlen(text);
 
-    if (!out_room(out, 2 + 1 + n))
+    if (!out_room(out, hs->hdr_len + 1 + n))
         return out_full(hs);
     buf[0] = 's';
     memcpy(buf + 1, text, n);
-    out_frame(out, buf, 1 + n);
+    out_frame(hs, out, buf, 1 + n);
     return RC_HS_AGAIN;
 }
 
@@ -170,6 +174,7 @@ int rc_hs_init(struct rc_hs *hs, enum rc_hs_role role, const char *self_name,
     strcpy(hs->self_name, self_name); /* length checked by rc_node_name_valid */
     hs->self_creation = self_creation;
     hs->self_flags = RC_DFLAGS_OURS;
+    hs->hdr_len = 2;
     if (role == RC_HS_INITIATOR)
         strcpy(hs->peer_name, peer_name);
     hs->my_challenge = my_challenge;
@@ -180,6 +185,11 @@ int rc_hs_init(struct rc_hs *hs, enum rc_hs_role role, const char *self_name,
     return 0;
 }
 
+void rc_hs_use_len32(struct rc_hs *hs)
+{
+    hs->hdr_len = 4;
+}
+
 int rc_hs_start(struct rc_hs *hs, struct rc_hs_out *out)
 {
     uint8_t buf[SEND_NAME_FIXED + RC_NAME_MAX], *p = buf;
@@ -187,14 +197,14 @@ int rc_hs_start(struct rc_hs *hs, struct rc_hs_out *out)
 
     if (hs->state != ST_START)
         return current_result(hs); /* acceptor, or called twice: nothing to write */
-    if (!out_room(out, 2 + SEND_NAME_FIXED + n))
+    if (!out_room(out, hs->hdr_len + SEND_NAME_FIXED + n))
         return out_full(hs);
     *p++ = 'N';
     p = rc_put64(p, hs->self_flags);
     p = rc_put32(p, hs->self_creation);
     p = rc_put16(p, (uint16_t)n);
     memcpy(p, hs->self_name, n);
-    out_frame(out, buf, SEND_NAME_FIXED + n);
+    out_frame(hs, out, buf, SEND_NAME_FIXED + n);
     hs->state = ST_WAIT_STATUS;
     return RC_HS_AGAIN;
 }
@@ -255,12 +265,12 @@ static int on_challenge(struct rc_hs *hs, const uint8_t *f, size_t n, struct rc_
     if (nlen != strlen(hs->peer_name) || memcmp(f + CHALLENGE_FIXED, hs->peer_name, nlen) != 0)
         return fail(hs, RC_REASON_HANDSHAKE_FAILED, "challenge names %s, not the node dialled",
                     quote_name(q, f + CHALLENGE_FIXED, nlen));
-    if (!out_room(out, 2 + REPLY_LEN))
+    if (!out_room(out, hs->hdr_len + REPLY_LEN))
         return out_full(hs);
     *p++ = 'r';
     p = rc_put32(p, hs->my_challenge);
     rc_hs_digest(hs->cookie, hs->cookie_len, hs->peer_challenge, p);
-    out_frame(out, buf, REPLY_LEN);
+    out_frame(hs, out, buf, REPLY_LEN);
     hs->state = ST_WAIT_ACK;
     return RC_HS_AGAIN;
 }
@@ -328,11 +338,11 @@ static int on_reply(struct rc_hs *hs, const uint8_t *f, size_t n, struct rc_hs_o
     if (!digest_ok(hs, hs->my_challenge, f + 5))
         return fail(hs, RC_REASON_COOKIE_REJECTED,
                     "challenge_reply digest does not match our cookie");
-    if (!out_room(out, 2 + ACK_LEN))
+    if (!out_room(out, hs->hdr_len + ACK_LEN))
         return out_full(hs);
     buf[0] = 'a';
     rc_hs_digest(hs->cookie, hs->cookie_len, hs->peer_challenge, buf + 1);
-    out_frame(out, buf, ACK_LEN);
+    out_frame(hs, out, buf, ACK_LEN);
     hs->state = ST_DONE;
     return RC_HS_DONE;
 }
@@ -362,17 +372,31 @@ int rc_hs_feed(struct rc_hs *hs, const uint8_t *in, size_t len, size_t *ret_used
     size_t used = 0, n;
     int r = current_result(hs);
 
-    while (r == RC_HS_AGAIN && len - used >= 2) {
-        n = rc_get16(in + used);
+    while (r == RC_HS_AGAIN && len - used >= hs->hdr_len) {
+        n = hs->hdr_len == 4 ? rc_get32(in + used) : rc_get16(in + used);
+        if (n > RC_HS_FRAME_MAX && hs->hdr_len == 2) {
+            /* A TLS record header reads as a length of 5 KiB or more. */
+            enum rc_tls_kind k = rc_tls_sniff(in + used, len - used);
+
+            if (k == RC_TLS_MORE)
+                break;
+            if (rc_tls_kind_is_tls(k)) {
+                r = fail(hs, RC_REASON_TLS_REQUIRED,
+                         "peer speaks TLS (a TLS %s record where a handshake frame belongs): it "
+                         "uses TLS distribution (-proto_dist inet_tls), this connection is plain",
+                         k == RC_TLS_ALERT ? "alert" : "handshake");
+                break;
+            }
+        }
         if (n == 0 || n > RC_HS_FRAME_MAX) {
-            used += 2;
+            used += hs->hdr_len;
             r = fail(hs, RC_REASON_PROTOCOL_ERROR, "handshake frame length %zu", n);
             break;
         }
-        if (len - used - 2 < n)
+        if (len - used - hs->hdr_len < n)
             break;
-        r = on_frame(hs, in + used + 2, n, out);
-        used += 2 + n;
+        r = on_frame(hs, in + used + hs->hdr_len, n, out);
+        used += hs->hdr_len + n;
     }
     *ret_used = used;
     return r;
@@ -407,7 +431,7 @@ int rc_hs_accept(struct rc_hs *hs, enum rc_hs_status st, struct rc_hs_out *out)
         return fail(hs, RC_REASON_HANDSHAKE_FAILED, "answered not_allowed");
     }
     /* Status and challenge together, or neither. */
-    if (!out_room(out, 2 + 1 + strlen(status) + 2 + CHALLENGE_FIXED + n))
+    if (!out_room(out, 2 * hs->hdr_len + 1 + strlen(status) + CHALLENGE_FIXED + n))
         return out_full(hs);
     send_status(hs, out, status);
     *p++ = 'N';
@@ -416,9 +440,18 @@ int rc_hs_accept(struct rc_hs *hs, enum rc_hs_status st, struct rc_hs_out *out)
     p = rc_put32(p, hs->self_creation);
     p = rc_put16(p, (uint16_t)n);
     memcpy(p, hs->self_name, n);
-    out_frame(out, buf, CHALLENGE_FIXED + n);
+    out_frame(hs, out, buf, CHALLENGE_FIXED + n);
     hs->state = ST_WAIT_REPLY;
     return RC_HS_AGAIN;
+}
+
+int rc_hs_refuse(struct rc_hs *hs, enum rc_reason reason, const char *why, struct rc_hs_out *out)
+{
+    if (hs->role != RC_HS_ACCEPTOR || (hs->state != ST_WAIT_NAME && hs->state != ST_NAMED))
+        return fail(hs, reason, "%s", why);
+    if (send_status(hs, out, "not_allowed") != RC_HS_AGAIN)
+        return RC_HS_FAILED;
+    return fail(hs, reason, "%s", why);
 }
 
 void rc_hs_eof(struct rc_hs *hs)

@@ -41,7 +41,7 @@ static void block(uint32_t h[4], const uint8_t *p)
     for (int i = 0; i < 16; i++)
         x[i] = le32(p + 4 * i);
     for (unsigned i = 0; i < 64; i++) {
-        uint32_t f;
+        uint32_t f, t;
         unsigned g, round = i / 16;
 
         switch (round) {
@@ -62,7 +62,7 @@ static void block(uint32_t h[4], const uint8_t *p)
             g = (7 * i) % 16;
             break;
         }
-        uint32_t t = d;
+        t = d;
         d = c;
         c = b;
         b = b + rotl(a + f + K[i] + x[g], S[round][i % 4]);
@@ -116,6 +116,7 @@ void rc_md5_final(struct rc_md5 *c, uint8_t out[RC_MD5_LEN])
     uint8_t pad[72] = {0x80};
     /* pad to 56 mod 64, then the 64-bit little-endian bit count */
     size_t padlen = (c->used < 56 ? 56 : 120) - c->used;
+    volatile uint8_t *v = (volatile uint8_t *)c;
 
     for (int i = 0; i < 8; i++)
         pad[padlen + i] = (uint8_t)(bits >> (8 * i));
@@ -124,7 +125,6 @@ void rc_md5_final(struct rc_md5 *c, uint8_t out[RC_MD5_LEN])
         for (int j = 0; j < 4; j++)
             out[4 * i + j] = (uint8_t)(c->h[i] >> (8 * j));
     /* the state held cookie-derived bits: wipe it where the compiler must */
-    volatile uint8_t *v = (volatile uint8_t *)c;
     for (size_t i = 0; i < sizeof(*c); i++)
         v[i] = 0;
 }

@@ -18,7 +18,7 @@
 #include "rollcall/msg.h"
 #include "rollcall/term.h"
 
-#define PASS_THROUGH 112
+#define PASS_THROUGH RC_MSG_PASS_THROUGH
 
 /* Control message operations (OTP dist.h DOP_*). */
 enum {
@@ -78,8 +78,8 @@ static void match_is_auth(struct rc_term_dec *d, struct rc_msg *m)
 /* {Ref, Answer}: a reply to one of our calls. */
 static void match_reply(struct rc_term_dec *d, struct rc_msg *m)
 {
-    if (!match_tuple(d, 2) ||
-        rc_term_dec_ref(d, NULL, 0, &m->ref_creation, m->ref_ids, &m->ref_nids) < 0)
+    if (!match_tuple(d, 2) || rc_term_dec_ref(d, m->ref_node, sizeof(m->ref_node), &m->ref_creation,
+                                              m->ref_ids, &m->ref_nids) < 0)
         return;
     m->kind = RC_MSG_REPLY;
     m->yes = match_atom(d, "yes");
@@ -118,7 +118,7 @@ int rc_msg_parse(const uint8_t *pkt, size_t len, struct rc_msg *ret)
     d.pos = ctl;
     if (rc_term_dec_tuple(&d, &arity) < 0 || arity == 0 || rc_term_dec_long(&d, &op) < 0)
         return -EPROTO;
-    if (msg) {
+    if (msg != 0) {
         switch (op) {
         case DOP_REG_SEND:
         case DOP_REG_SEND_TT: /* {6, From, '', ToName} / {16, From, '', ToName, Token} */
@@ -145,19 +145,18 @@ int rc_msg_parse(const uint8_t *pkt, size_t len, struct rc_msg *ret)
     return 0;
 }
 
-/* Writes the Len:32 placeholder and 112. */
-static void start_packet(struct rc_term_enc *e, uint8_t *out, size_t cap)
+void rc_msg_packet_start(struct rc_term_enc *e, uint8_t *out, size_t cap)
 {
     rc_term_enc_init(e, out, cap);
     rc_term_put_u32(e, 0);
     rc_term_put_u8(e, PASS_THROUGH);
 }
 
-static int finish_packet(struct rc_term_enc *e, size_t *ret_len)
+int rc_msg_packet_finish(struct rc_term_enc *e, size_t *ret_len)
 {
     size_t total = e->len;
 
-    if (e->err)
+    if (e->err != 0)
         return e->err;
     e->len = 0;
     rc_term_put_u32(e, (uint32_t)(total - 4));
@@ -170,9 +169,9 @@ int rc_msg_build_is_auth(uint8_t *out, size_t cap, size_t *ret_len, const char *
 {
     struct rc_term_enc e;
 
-    if (!self_node || !ref_ids)
+    if (self_node == NULL || ref_ids == NULL)
         return -EINVAL;
-    start_packet(&e, out, cap);
+    rc_msg_packet_start(&e, out, cap);
     rc_term_put_version(&e);
     rc_term_put_tuple(&e, 4);
     rc_term_put_long(&e, DOP_REG_SEND);
@@ -189,16 +188,16 @@ int rc_msg_build_is_auth(uint8_t *out, size_t cap, size_t *ret_len, const char *
     rc_term_put_tuple(&e, 2);
     rc_term_put_atom(&e, "is_auth");
     rc_term_put_atom(&e, self_node);
-    return finish_packet(&e, ret_len);
+    return rc_msg_packet_finish(&e, ret_len);
 }
 
 int rc_msg_build_is_auth_reply(uint8_t *out, size_t cap, size_t *ret_len, const struct rc_msg *req)
 {
     struct rc_term_enc e;
 
-    if (!req || req->kind != RC_MSG_IS_AUTH || !req->from_pid || !req->tag)
+    if (req == NULL || req->kind != RC_MSG_IS_AUTH || req->from_pid == NULL || req->tag == NULL)
         return -EINVAL;
-    start_packet(&e, out, cap);
+    rc_msg_packet_start(&e, out, cap);
     rc_term_put_version(&e);
     rc_term_put_tuple(&e, 3);
     rc_term_put_long(&e, DOP_SEND);
@@ -209,5 +208,5 @@ int rc_msg_build_is_auth_reply(uint8_t *out, size_t cap, size_t *ret_len, const 
     rc_term_put_tuple(&e, 2);
     rc_term_put_raw(&e, req->tag, req->tag_len);
     rc_term_put_atom(&e, "yes");
-    return finish_packet(&e, ret_len);
+    return rc_msg_packet_finish(&e, ret_len);
 }

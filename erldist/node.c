@@ -15,9 +15,22 @@
  * callbacks are likewise only ever called from the loop, never from inside
  * rc_node_ping, so a caller may start and cancel pings from any callback.
  *
- * One housekeeping timer per node (1 s) handles handshake time-outs, ticks
- * and idle peers for all connections: cheaper than a timer each, and the
- * precision needed is seconds.
+ * One housekeeping timer per node (1 s) handles handshake time-outs, ticks,
+ * silent peers and lingering refusals for all connections: cheaper than a
+ * timer each, and the precision needed is a second.
+ *
+ * Closing with something to say (a refusal status): conn_close_flushed
+ * takes the connection out of the index at once, like conn_close, but keeps
+ * its bufferevent until the output has gone (the write callback), shuts the
+ * write side and waits for the peer's close, at most RC_NODE_LINGER_MS.
+ * Writing straight to the socket instead does not work: a socket
+ * bufferevent keeps the front of its output buffer frozen, so evbuffer_write
+ * sends nothing and the close that follows loses the status.
+ *
+ * TLS (docs/tls.md): outbound connections get a TLS bufferevent from the
+ * module; an inbound one, when TLS is configured, is first peeked at
+ * (CS_SNIFF, MSG_PEEK, nothing consumed) to see whether it opens with a TLS
+ * record or a plain handshake frame.
  */
 #include "rollcall/node.h"
 
@@ -30,6 +43,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -41,15 +55,18 @@
 #include "rollcall/bytes.h"
 #include "rollcall/log.h"
 #include "rollcall/msg.h"
+#include "rollcall/tls.h"
 
 #define CONN_BUCKETS 1024 /* name index; a power of two */
 
 enum conn_state {
+    CS_SNIFF,        /* inbound, TLS configured: waiting for the first bytes */
     CS_EPMD,         /* waiting for the peer's EPMD to tell the port */
     CS_CONNECTING,   /* TCP connect in progress */
     CS_HANDSHAKE,    /* handshake frames */
     CS_UP,           /* Len:32 packets */
     CS_WAIT_INBOUND, /* the peer answered nok: its own connection to us wins */
+    CS_CLOSING,      /* closed for us; flushing a refusal, then waiting for the peer's close */
     CS_DEAD,         /* closed, waiting for the reaper */
 };
 
@@ -60,6 +77,7 @@ struct rc_ping {
     struct rc_conn *conn;
     struct rc_node *node;
     uint32_t ref[3];
+    uint32_t creation; /* ours when sent: a reply must carry it in the reference */
     bool sent;
     uint64_t start_us;
     struct event *timer;
@@ -75,10 +93,14 @@ struct rc_conn {
     char peer[RC_NAME_MAX + 1]; /* "" for an inbound one until the handshake names it */
     char addr[64];              /* "ip:port" for logs */
     bool inbound;
+    bool tls;              /* bev is a TLS bufferevent */
     bool indexed;          /* findable by peer name */
     struct rc_conn *hnext; /* next in its name-index bucket */
     enum conn_state st;
     struct bufferevent *bev;
+    evutil_socket_t fd;     /* CS_SNIFF: the accepted socket, before bev exists */
+    struct event *sniff_ev; /* CS_SNIFF: readable / re-peek timer */
+    uint64_t closing_ms;    /* CS_CLOSING: when */
     struct rc_epmd_lookup *lookup;
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -94,7 +116,11 @@ struct rc_node {
     size_t cookie_len;
     uint16_t epmd_port;
     uint16_t port;
+    uint32_t bind_addr; /* network byte order; INADDR_ANY = every interface */
     uint32_t fixed_creation;
+    uint64_t silence_ms;
+    struct rc_tls_ctx *tls; /* NULL: plain distribution */
+    bool tls_required;
     struct evconnlistener *listener;
     struct rc_epmd *epmd;
     struct rc_conn *conns;               /* live */
@@ -112,6 +138,8 @@ struct rc_node {
     void *down_arg;
     rc_peer_in_cb in_cb;
     void *in_arg;
+    rc_node_msg_cb msg_cb; /* packets not handled here (rpc.c) */
+    void *msg_arg;
     struct rc_node_stats stats;
     struct rc_ratelimit rl_refuse, rl_inbound;
 };
@@ -119,6 +147,8 @@ struct rc_node {
 static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down);
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+static void conn_close_flushed(struct rc_conn *c, enum rc_reason why);
+static void log_inbound_failure(struct rc_conn *c, enum rc_reason r, const char *why);
 
 /* ---- helpers ---- */
 
@@ -156,16 +186,24 @@ static void addr_to_str(const struct sockaddr *sa, char *out, size_t outlen)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
     uint16_t port = 0;
+    bool v6 = false;
+
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
         port = ntohs(in->sin_port);
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
         port = ntohs(in6->sin6_port);
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            /* an IPv4 peer on the dual-stack listener */
+            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, sizeof ip);
+        } else {
+            inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+            v6 = true;
+        }
     }
-    snprintf(out, outlen, "%s:%u", ip, port);
+    snprintf(out, outlen, v6 ? "[%s]:%u" : "%s:%u", ip, port);
 }
 
 static int parse_ip(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -380,6 +418,7 @@ static void ping_send(struct rc_conn *c, struct rc_ping *p)
         return;
     }
     p->sent = true;
+    p->creation = rc_node_creation(n);
     n->stats.pings_sent++;
     conn_write(c, buf, len);
 }
@@ -415,8 +454,12 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     while (n->dead) {
         struct rc_conn *c = n->dead;
         n->dead = c->next;
-        if (c->bev)
+        if (c->sniff_ev != NULL)
+            event_free(c->sniff_ev);
+        if (c->bev != NULL)
             bufferevent_free(c->bev);
+        else if (c->fd >= 0)
+            evutil_closesocket(c->fd); /* closed while still sniffing */
         rc_epmd_lookup_cancel(c->lookup);
         free(c);
     }
@@ -434,21 +477,16 @@ static void conn_unlink(struct rc_conn *c)
     c->next = c->prev = NULL;
 }
 
-/* Closes c: fails its pings with why, reports a peer-down if it was up and
- * report_down, and queues it for the reaper. Safe to call from c's own
- * callbacks; c stays valid until the loop comes back around. */
-static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down)
+/* Moves c from the live list to the reaper. */
+static void conn_bury(struct rc_conn *c)
 {
     struct rc_node *n = c->node;
-    if (c->st == CS_DEAD)
-        return;
-    bool was_up = c->st == CS_UP;
-    if (c->inbound && c->st == CS_HANDSHAKE)
-        n->nhandshakes--;
+
     c->st = CS_DEAD;
-    index_del(n, c);
-    if (c->bev)
+    if (c->bev != NULL)
         bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    if (c->sniff_ev != NULL)
+        event_del(c->sniff_ev);
     rc_epmd_lookup_cancel(c->lookup);
     c->lookup = NULL;
     conn_unlink(c);
@@ -456,12 +494,99 @@ static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down)
     c->next = n->dead;
     n->dead = c;
     event_active(n->reaper, EV_TIMEOUT, 0);
+}
 
-    char peer[RC_NAME_MAX + 1];
-    snprintf(peer, sizeof peer, "%s", c->peer);
+/* Takes c out of service: no longer findable, no longer a pending
+ * handshake, its pings failed with why. Returns whether it was up. */
+static bool conn_retire(struct rc_conn *c, enum rc_reason why)
+{
+    struct rc_node *n = c->node;
+    bool was_up = c->st == CS_UP;
+
+    if (c->inbound && (c->st == CS_HANDSHAKE || c->st == CS_SNIFF))
+        n->nhandshakes--;
+    index_del(n, c);
     conn_fail_pings(c, why);
+    return was_up;
+}
+
+/* Closes c: fails its pings with why, reports a peer-down if it was up and
+ * report_down, and queues it for the reaper. Safe to call from c's own
+ * callbacks; c stays valid until the loop comes back around. A lingering
+ * connection (CS_CLOSING) is simply handed to the reaper. */
+static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down)
+{
+    struct rc_node *n = c->node;
+    char peer[RC_NAME_MAX + 1];
+    bool was_up;
+
+    if (c->st == CS_DEAD)
+        return;
+    if (c->st == CS_CLOSING) {
+        conn_bury(c);
+        return;
+    }
+    snprintf(peer, sizeof peer, "%s", c->peer);
+    was_up = conn_retire(c, why); /* pings fail from the loop, not now */
+    conn_bury(c);
     if (was_up && report_down && n->down_cb && peer[0])
         n->down_cb(n->down_arg, peer, why);
+}
+
+static void closing_read_cb(struct bufferevent *bev, void *arg)
+{
+    /* Whatever the peer still sends is read and dropped: closing a socket
+     * with unread input makes the kernel send a reset, and a reset can
+     * overtake the status we want the peer to read. */
+    evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct rc_conn *c = arg;
+
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        conn_bury(c);
+}
+
+/* The refusal has left our buffer: shut the write side (the peer reads it,
+ * then EOF) and wait for the peer to close. A TLS connection has no plain
+ * write side to shut: it is done. */
+static void closing_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct rc_conn *c = arg;
+    int fd;
+
+    if (c->st != CS_CLOSING || evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+        return;
+    if (c->tls) {
+        conn_bury(c);
+        return;
+    }
+    fd = bufferevent_getfd(bev);
+    if (fd < 0 || shutdown(fd, SHUT_WR) != 0)
+        conn_bury(c);
+    else
+        bufferevent_disable(bev, EV_WRITE);
+}
+
+/* Like conn_close (no peer-down report), but what c's output holds still
+ * reaches the peer first: see the top of this file. */
+static void conn_close_flushed(struct rc_conn *c, enum rc_reason why)
+{
+    if (c->st == CS_DEAD || c->st == CS_CLOSING)
+        return;
+    if (c->bev == NULL) {
+        conn_close(c, why, false);
+        return;
+    }
+    conn_retire(c, why);
+    c->st = CS_CLOSING;
+    c->closing_ms = rc_now_mono_ms();
+    bufferevent_setcb(c->bev, closing_read_cb, closing_write_cb, closing_event_cb, c);
+    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    closing_write_cb(c->bev, c); /* nothing left to send: shut down now */
 }
 
 static struct rc_conn *conn_new(struct rc_node *n, bool inbound)
@@ -473,6 +598,7 @@ static struct rc_conn *conn_new(struct rc_node *n, bool inbound)
         return NULL;
     c->node = n;
     c->inbound = inbound;
+    c->fd = -1;
     c->opened_ms = c->last_read_ms = c->last_write_ms = rc_now_mono_ms();
     c->next = n->conns;
     if (n->conns)
@@ -585,15 +711,11 @@ static void handshake_failed(struct rc_conn *c, struct rc_hs_out *out)
         }
         c->st = CS_WAIT_INBOUND;
         return;
+    } else if (r == RC_REASON_TLS_REQUIRED) {
+        rc_log_debug("dist: %s (%s): %s", c->peer, c->addr, c->hs.why);
     }
-    /* Let the status frame (nok, not_allowed) go out before closing. */
-    if (c->bev) {
-        struct evbuffer *o = bufferevent_get_output(c->bev);
-        int fd = bufferevent_getfd(c->bev);
-        if (fd >= 0 && evbuffer_get_length(o))
-            evbuffer_write(o, fd);
-    }
-    conn_close(c, r, false);
+    /* The status frame (nok, not_allowed) goes out before the close. */
+    conn_close_flushed(c, r);
 }
 
 static void handle_packet(struct rc_conn *c, const uint8_t *pkt, size_t len)
@@ -614,10 +736,17 @@ static void handle_packet(struct rc_conn *c, const uint8_t *pkt, size_t len)
             c->node->stats.pings_answered++;
             conn_write(c, buf, blen);
         }
+    } else if (m.kind == RC_MSG_OTHER && c->node->msg_cb != NULL) {
+        c->node->msg_cb(c->node->msg_arg, c->peer, pkt, len);
     } else if (m.kind == RC_MSG_REPLY && m.ref_nids >= 3) {
+        /* Our reference comes back with our node name and creation in it;
+         * one with another creation was made for an earlier incarnation of
+         * this node, one with another name is not ours: neither is an
+         * answer (OTP drops such messages too). */
         for (struct rc_ping *p = c->pings; p; p = p->next) {
             if (p->sent && p->ref[0] == m.ref_ids[0] && p->ref[1] == m.ref_ids[1] &&
-                p->ref[2] == m.ref_ids[2]) {
+                p->ref[2] == m.ref_ids[2] && p->creation == m.ref_creation &&
+                strcmp(m.ref_node, c->node->name) == 0) {
                 ping_finish(p, m.yes ? RC_REASON_OK : RC_REASON_HANDSHAKE_FAILED);
                 break;
             }
@@ -636,7 +765,11 @@ static void read_packets(struct rc_conn *c)
         evbuffer_copyout(in, hdr, 4);
         uint32_t len = rc_get32(hdr);
         if (len == 0) { /* a tick, or a dropped message: never an error */
+            static const uint8_t tick[4] = {0, 0, 0, 0};
+
             evbuffer_drain(in, 4);
+            if (rc_now_mono_ms() - c->last_write_ms >= RC_NODE_TICK_ANSWER_MS)
+                conn_write(c, tick, sizeof tick);
             continue;
         }
         if (len > RC_MSG_MAX_PACKET) {
@@ -707,33 +840,95 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
         read_packets(c);
 }
 
+/* Why a TLS connection failed: OpenSSL's words (certificate verify failed:
+ * certificate has expired, tlsv1 alert unknown ca, ...) and
+ * RC_REASON_TLS_FAILED; or RC_REASON_OK when OpenSSL recorded nothing. */
+static enum rc_reason tls_failure(struct rc_conn *c, char *why, size_t whylen)
+{
+    why[0] = '\0';
+    if (c->tls)
+        rc_tls_bev_why(c->node->tls, c->bev, why, whylen);
+    return why[0] != '\0' ? RC_REASON_TLS_FAILED : RC_REASON_OK;
+}
+
+static bool connect_errno(int err)
+{
+    return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == ETIMEDOUT;
+}
+
+/* The TCP connection is up (plain), or the TLS session is (TLS). */
+static void conn_connected(struct rc_conn *c)
+{
+    struct rc_node *n = c->node;
+    struct rc_hs_out out;
+    int one = 1;
+    int fd = bufferevent_getfd(c->bev);
+
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->st = CS_HANDSHAKE;
+    out.len = 0;
+    if (rc_hs_init(&c->hs, RC_HS_INITIATOR, n->name, rc_node_creation(n), n->cookie, n->cookie_len,
+                   c->peer, random_u32()) != 0) {
+        conn_close(c, RC_REASON_HANDSHAKE_FAILED, false);
+        return;
+    }
+    if (c->tls)
+        rc_hs_use_len32(&c->hs); /* inet_tls_dist: {packet, 4} */
+    if (rc_hs_start(&c->hs, &out) == RC_HS_FAILED) {
+        conn_close(c, RC_REASON_HANDSHAKE_FAILED, false);
+        return;
+    }
+    hs_flush(c, &out);
+}
+
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct rc_conn *c = arg;
+    char why[160];
+    enum rc_reason r;
+
     if (what & BEV_EVENT_CONNECTED) {
-        int fd = bufferevent_getfd(bev);
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        struct rc_node *n = c->node;
-        c->st = CS_HANDSHAKE;
-        struct rc_hs_out out;
-        out.len = 0;
-        if (rc_hs_init(&c->hs, RC_HS_INITIATOR, n->name, rc_node_creation(n), n->cookie,
-                       n->cookie_len, c->peer, random_u32()) != 0 ||
-            rc_hs_start(&c->hs, &out) == RC_HS_FAILED) {
-            conn_close(c, RC_REASON_HANDSHAKE_FAILED, false);
-            return;
-        }
-        hs_flush(c, &out);
+        /* inbound: a TLS session is up; the peer's send_name comes next */
+        if (!c->inbound)
+            conn_connected(c);
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         int err = EVUTIL_SOCKET_ERROR();
+        r = tls_failure(c, why, sizeof why);
         switch (c->st) {
         case CS_CONNECTING:
-            conn_close(c, reason_from_errno(err), false);
+            if (!c->tls || connect_errno(err)) {
+                conn_close(c, reason_from_errno(err), false);
+                break;
+            }
+            if (r == RC_REASON_OK) {
+                /* Closed at our ClientHello without a word: a rollcall
+                 * agent without TLS closes at once, a plain BEAM after its
+                 * net_setuptime. */
+                r = RC_REASON_TLS_REQUIRED;
+                snprintf(why, sizeof why,
+                         "peer closed at our TLS ClientHello: it speaks plain "
+                         "distribution, and we use TLS");
+            }
+            rc_log_debug("dist: TLS to %s (%s) failed: %s", c->peer, c->addr, why);
+            conn_close(c, r, false);
             break;
         case CS_HANDSHAKE:
+            if (r == RC_REASON_OK && c->tls && c->inbound && c->hs.peer_name[0] == '\0') {
+                r = RC_REASON_TLS_FAILED;
+                snprintf(why, sizeof why, "peer closed during the TLS handshake");
+            }
+            if (r != RC_REASON_OK) {
+                /* TLS 1.3: a client learns that its certificate was refused
+                 * only after it sent its send_name */
+                if (c->inbound)
+                    log_inbound_failure(c, r, why);
+                else
+                    rc_log_debug("dist: TLS to %s (%s) failed: %s", c->peer, c->addr, why);
+                conn_close(c, r, false);
+                break;
+            }
             rc_hs_eof(&c->hs);
             if (c->inbound)
                 log_inbound_failure(c, c->hs.reason, "closed during handshake");
@@ -757,8 +952,13 @@ static void conn_connect(struct rc_conn *c, uint16_t port)
     struct rc_node *n = c->node;
     set_port(&c->ss, port);
     addr_to_str((struct sockaddr *)&c->ss, c->addr, sizeof c->addr);
-    c->bev = bufferevent_socket_new(n->base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
+    if (n->tls != NULL) {
+        c->bev = rc_tls_bev_new(n->tls, n->base, -1, false);
+        c->tls = true;
+    } else {
+        c->bev = bufferevent_socket_new(n->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
+    if (c->bev == NULL) {
         conn_close(c, RC_REASON_CONNECT_REFUSED, false);
         return;
     }
@@ -881,6 +1081,38 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
     return 0;
 }
 
+void rc_node_on_message(struct rc_node *n, rc_node_msg_cb cb, void *arg)
+{
+    n->msg_cb = cb;
+    n->msg_arg = arg;
+}
+
+int rc_node_send(struct rc_node *n, const char *peer, const uint8_t *pkt, size_t len)
+{
+    struct rc_conn *c = find_conn(n, peer, NULL);
+
+    if (c == NULL || c->st != CS_UP)
+        return -ENOTCONN;
+    conn_write(c, pkt, len);
+    return c->st == CS_UP ? 0 : -ENOTCONN;
+}
+
+int rc_node_peer_info(struct rc_node *n, const char *peer, uint64_t *ret_flags, uint16_t *ret_port)
+{
+    struct rc_conn *c = find_conn(n, peer, NULL);
+
+    if (c == NULL || c->st != CS_UP)
+        return -ENOTCONN;
+    if (ret_flags != NULL)
+        *ret_flags = c->hs.peer_flags;
+    if (ret_port != NULL)
+        *ret_port = c->inbound ? 0
+                    : c->ss.ss_family == AF_INET
+                        ? ntohs(((struct sockaddr_in *)&c->ss)->sin_port)
+                        : ntohs(((struct sockaddr_in6 *)&c->ss)->sin6_port);
+    return 0;
+}
+
 void rc_node_drop_peer(struct rc_node *n, const char *peer)
 {
     struct rc_conn *c = find_conn(n, peer, NULL);
@@ -889,6 +1121,86 @@ void rc_node_drop_peer(struct rc_node *n, const char *peer)
 }
 
 /* ---- inbound ---- */
+
+/* Starts the handshake on an accepted socket, over TLS or not. The
+ * connection counts as a pending handshake already (accept_cb). */
+static void inbound_start(struct rc_conn *c, evutil_socket_t fd, bool tls)
+{
+    struct rc_node *n = c->node;
+
+    c->st = CS_HANDSHAKE;
+    c->fd = -1; /* the bufferevent owns it now */
+    c->tls = tls;
+    c->bev = tls ? rc_tls_bev_new(n->tls, n->base, fd, true)
+                 : bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev == NULL) {
+        evutil_closesocket(fd);
+        conn_close(c, RC_REASON_LOCAL_ERROR, false);
+        return;
+    }
+    if (rc_hs_init(&c->hs, RC_HS_ACCEPTOR, n->name, rc_node_creation(n), n->cookie, n->cookie_len,
+                   NULL, random_u32()) != 0) {
+        conn_close(c, RC_REASON_HANDSHAKE_FAILED, false);
+        return;
+    }
+    if (tls)
+        rc_hs_use_len32(&c->hs); /* inet_tls_dist: {packet, 4} */
+    bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, RC_MSG_MAX_PACKET + 8);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* A plain peer where TLS is required: answered not_allowed and closed. */
+static void inbound_refuse_plain(struct rc_conn *c, evutil_socket_t fd)
+{
+    struct rc_hs_out out;
+
+    inbound_start(c, fd, false);
+    if (c->st != CS_HANDSHAKE)
+        return;
+    out.len = 0;
+    rc_hs_refuse(&c->hs, RC_REASON_TLS_REQUIRED,
+                 "plain distribution, but this node requires TLS (tls_required)", &out);
+    handshake_failed(c, &out);
+}
+
+/* CS_SNIFF: the socket is readable (or the re-peek timer fired). Peeks at
+ * up to 3 bytes, consuming nothing, and hands the socket to a TLS or a
+ * plain bufferevent. Fewer than 3 bytes that could still be TLS: look
+ * again in 20 ms (a readable event would fire at once, forever). */
+static void sniff_cb(evutil_socket_t fd_unused, short what, void *arg)
+{
+    struct rc_conn *c = arg;
+    struct rc_node *n = c->node;
+    uint8_t head[3];
+    ssize_t got = recv(c->fd, head, sizeof head, MSG_PEEK);
+    enum rc_tls_kind k;
+    evutil_socket_t fd = c->fd;
+
+    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+        log_inbound_failure(c, RC_REASON_HANDSHAKE_FAILED, "closed before the handshake");
+        conn_close(c, RC_REASON_HANDSHAKE_FAILED, false);
+        return;
+    }
+    k = got > 0 ? rc_tls_sniff(head, (size_t)got) : RC_TLS_MORE;
+    if (k == RC_TLS_MORE) {
+        struct timeval tv = {0, 20 * 1000};
+
+        event_del(c->sniff_ev);
+        event_assign(c->sniff_ev, n->base, got > 0 ? -1 : c->fd, got > 0 ? 0 : EV_READ, sniff_cb,
+                     c);
+        event_add(c->sniff_ev, got > 0 ? &tv : NULL);
+        return;
+    }
+    event_free(c->sniff_ev);
+    c->sniff_ev = NULL;
+    if (rc_tls_kind_is_tls(k))
+        inbound_start(c, fd, true);
+    else if (n->tls_required)
+        inbound_refuse_plain(c, fd);
+    else
+        inbound_start(c, fd, false);
+}
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
@@ -903,7 +1215,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
          * milliseconds, a squatter waits). n->conns is newest first. */
         struct rc_conn *oldest = NULL;
         for (struct rc_conn *x = n->conns; x; x = x->next)
-            if (x->inbound && x->st == CS_HANDSHAKE)
+            if (x->inbound && (x->st == CS_HANDSHAKE || x->st == CS_SNIFF))
                 oldest = x;
         if (oldest) {
             uint32_t suppressed = 0;
@@ -933,22 +1245,20 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     snprintf(c->addr, sizeof c->addr, "%s", addr);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c->bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
-        evutil_closesocket(fd);
-        conn_close(c, RC_REASON_PROTOCOL_ERROR, false);
-        return;
-    }
-    if (rc_hs_init(&c->hs, RC_HS_ACCEPTOR, n->name, rc_node_creation(n), n->cookie, n->cookie_len,
-                   NULL, random_u32()) != 0) {
-        conn_close(c, RC_REASON_HANDSHAKE_FAILED, false);
-        return;
-    }
-    c->st = CS_HANDSHAKE;
     n->nhandshakes++;
-    bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
-    bufferevent_setwatermark(c->bev, EV_READ, 0, RC_MSG_MAX_PACKET + 8);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (n->tls != NULL) {
+        /* TLS or plain? Look at the first bytes before choosing. */
+        c->fd = fd;
+        c->st = CS_SNIFF;
+        c->sniff_ev = event_new(n->base, fd, EV_READ, sniff_cb, c);
+        if (c->sniff_ev == NULL) {
+            conn_close(c, RC_REASON_PROTOCOL_ERROR, false);
+            return;
+        }
+        event_add(c->sniff_ev, NULL);
+        return;
+    }
+    inbound_start(c, fd, false);
 }
 
 static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -994,54 +1304,99 @@ static void housekeeping_cb(evutil_socket_t fd, short what, void *arg)
     struct rc_conn *next;
     for (struct rc_conn *c = n->conns; c; c = next) {
         next = c->next;
-        if (c->st == CS_HANDSHAKE && now - c->opened_ms > RC_NODE_HANDSHAKE_TIMEOUT_MS) {
+        if ((c->st == CS_HANDSHAKE || c->st == CS_SNIFF) &&
+            now - c->opened_ms > RC_NODE_HANDSHAKE_TIMEOUT_MS) {
             if (c->inbound)
                 log_inbound_failure(c, RC_REASON_TIMEOUT, "handshake not completed in time");
             conn_close(c, RC_REASON_TIMEOUT, false);
         } else if (c->st == CS_UP) {
-            if (now - c->last_read_ms > RC_NODE_IDLE_MS) {
-                rc_log_debug("dist: %s silent for %llu ms, closing", c->peer,
-                             (unsigned long long)(now - c->last_read_ms));
+            if (now - c->last_read_ms > n->silence_ms) {
+                rc_log_info("dist: %s silent for %llu ms (silence_timeout), closing", c->peer,
+                            (unsigned long long)(now - c->last_read_ms));
                 conn_close(c, RC_REASON_TIMEOUT, true);
-            } else if (now - c->last_write_ms >= RC_NODE_TICK_MS) {
+            } else if (now - c->last_write_ms + 100 >= RC_NODE_TICK_MS) {
+                /* 100 ms of slack: this timer runs every second, and a
+                 * write 999 ms ago must not postpone the tick by a second */
                 conn_write(c, tick, sizeof tick);
             }
         } else if (c->st == CS_WAIT_INBOUND && !c->pings) {
+            conn_close(c, RC_REASON_TIMEOUT, false);
+        } else if (c->st == CS_CLOSING && now - c->closing_ms > RC_NODE_LINGER_MS) {
             conn_close(c, RC_REASON_TIMEOUT, false);
         }
     }
 }
 
+/* A listening socket on [::] that also takes IPv4 (IPV6_V6ONLY off), or on
+ * 0.0.0.0 when the host has no IPv6. Returns the descriptor or -errno. */
+static int listen_socket(uint16_t port, bool v6, uint32_t bind_addr)
+{
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1, zero = 0, rc;
+
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (v6) {
+        struct sockaddr_in6 sin6;
+
+        memset(&sin6, 0, sizeof sin6);
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = htons(port);
+        sin6.sin6_addr = in6addr_any;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        rc = bind(fd, (struct sockaddr *)&sin6, sizeof sin6);
+    } else {
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+        sin.sin_addr.s_addr = bind_addr; /* `bind`, or INADDR_ANY */
+        rc = bind(fd, (struct sockaddr *)&sin, sizeof sin);
+    }
+    if (rc != 0 || listen(fd, 511) != 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
 static int listen_on(struct rc_node *n, uint16_t pmin, uint16_t pmax, char *err, size_t errlen)
 {
     uint16_t lo = pmin, hi = pmax;
-    if (lo == 0 && hi == 0)
-        lo = hi = 0;
-    int last_errno = 0;
+    int last = 0, fd = -1;
+    bool v6 = n->bind_addr == htonl(INADDR_ANY); /* one IPv4 address: `bind` */
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+
     for (uint32_t p = lo; p <= hi; p++) {
-        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
-        sin.sin_addr.s_addr = htonl(INADDR_ANY);
-        n->listener = evconnlistener_new_bind(n->base, accept_cb, n,
-                                              LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                                  LEV_OPT_CLOSE_ON_EXEC,
-                                              511, (struct sockaddr *)&sin, sizeof sin);
-        if (n->listener) {
-            evconnlistener_set_error_cb(n->listener, accept_error_cb);
-            break;
+        fd = v6 ? listen_socket((uint16_t)p, true, n->bind_addr) : -EAFNOSUPPORT;
+        if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) {
+            v6 = false; /* no IPv6 here: IPv4 only, from now on */
+            fd = listen_socket((uint16_t)p, false, n->bind_addr);
         }
-        last_errno = EVUTIL_SOCKET_ERROR();
+        if (fd >= 0)
+            break;
+        last = -fd;
         if (hi == 0)
             break;
     }
-    if (!n->listener) {
-        snprintf(err, errlen, "cannot listen for distribution on ports %u-%u: %s", lo, hi,
-                 strerror(last_errno));
-        return -last_errno ? -last_errno : -EADDRINUSE;
+    if (fd >= 0) {
+        n->listener = evconnlistener_new(n->base, accept_cb, n,
+                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+        if (n->listener == NULL) {
+            last = ENOMEM;
+            close(fd);
+        }
     }
-    struct sockaddr_in bound;
-    socklen_t blen = sizeof bound;
+    if (n->listener == NULL) {
+        snprintf(err, errlen, "cannot listen for distribution on ports %u-%u: %s", lo, hi,
+                 strerror(last));
+        return last != 0 ? -last : -EADDRINUSE;
+    }
+    evconnlistener_set_error_cb(n->listener, accept_error_cb);
     getsockname(evconnlistener_get_fd(n->listener), (struct sockaddr *)&bound, &blen);
-    n->port = ntohs(bound.sin_port);
+    n->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
+                                          : ntohs(((struct sockaddr_in *)&bound)->sin_port);
     return 0;
 }
 
@@ -1066,6 +1421,18 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
     memcpy(n->cookie, o->cookie, o->cookie_len);
     n->cookie_len = o->cookie_len;
     n->epmd_port = o->epmd_port ? o->epmd_port : 4369;
+    n->silence_ms = o->silence_ms != 0 ? o->silence_ms : RC_NODE_SILENCE_DEFAULT_MS;
+    n->tls_required = o->tls_required;
+    n->bind_addr = htonl(INADDR_ANY);
+    if (o->bind != NULL && o->bind[0] != '\0') {
+        struct in_addr a;
+        if (inet_pton(AF_INET, o->bind, &a) != 1) {
+            snprintf(err, errlen, "bind: '%s' is not a numeric IPv4 address", o->bind);
+            free(n);
+            return NULL;
+        }
+        n->bind_addr = a.s_addr;
+    }
     n->fixed_creation = (uint32_t)(rc_now_wall_ms() / 1000);
     if (n->fixed_creation < 4)
         n->fixed_creation = 4;
@@ -1082,6 +1449,17 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
     struct timeval one_s = {1, 0};
     event_add(n->housekeeping, &one_s);
 
+    if (o->tls_cert != NULL || o->tls_key != NULL || o->tls_ca != NULL) {
+        struct rc_tls_opts to = {.cert = o->tls_cert, .key = o->tls_key, .ca = o->tls_ca};
+
+        n->tls = rc_tls_ctx_new(&to, err, errlen);
+        if (n->tls == NULL)
+            goto out_free;
+    } else if (o->tls_required) {
+        snprintf(err, errlen, "tls_required needs tls_cert, tls_key and tls_ca");
+        goto out_free;
+    }
+
     if (o->listen) {
         if (listen_on(n, o->port_min, o->port_max, err, errlen) != 0)
             goto out_free;
@@ -1089,8 +1467,8 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
             char alive[RC_NAME_MAX + 1];
             snprintf(alive, sizeof alive, "%s", n->name);
             *strchr(alive, '@') = '\0';
-            n->epmd = rc_epmd_new(base, o->epmd, n->epmd_port, alive, n->port,
-                                  o->epmd_check_ms ? o->epmd_check_ms : 1000, err, errlen);
+            n->epmd = rc_epmd_new_at(base, o->epmd, n->bind_addr, n->epmd_port, alive, n->port,
+                                     o->epmd_check_ms ? o->epmd_check_ms : 1000, err, errlen);
             if (!n->epmd)
                 goto out_free;
         }
@@ -1123,6 +1501,7 @@ void rc_node_free(struct rc_node *n)
         event_free(n->housekeeping);
     if (n->accept_resume)
         event_free(n->accept_resume);
+    rc_tls_ctx_free(n->tls);
     memset(n->cookie, 0, sizeof n->cookie);
     free(n);
 }

@@ -153,7 +153,7 @@ static int atom_term(struct rc_term_dec *c, char *out, size_t outlen, size_t *re
             outn += s[i] >= 0x80;
     }
 
-    if (out) {
+    if (out != NULL) {
         size_t o = 0;
 
         if (outn >= outlen)
@@ -172,7 +172,7 @@ static int atom_term(struct rc_term_dec *c, char *out, size_t outlen, size_t *re
         }
         out[outn] = '\0';
     }
-    if (ret_len)
+    if (ret_len != NULL)
         *ret_len = outn;
     *c = a;
     return 0;
@@ -288,7 +288,7 @@ static int ref_body(struct rc_term_dec *c, int tag, size_t *ret_atom, uint32_t *
         return r;
     if (n < 1 || n > REF_IDS_MAX)
         return -EPROTO;
-    if (ret_atom)
+    if (ret_atom != NULL)
         *ret_atom = c->pos;
     if ((r = atom_term(c, NULL, 0, NULL)) < 0)
         return r;
@@ -304,7 +304,7 @@ static int ref_body(struct rc_term_dec *c, int tag, size_t *ret_atom, uint32_t *
         if ((r = get_u32(c, &id[i])) < 0)
             return r;
     }
-    if (ids) {
+    if (ids != NULL) {
         memcpy(ids, id, n * sizeof(id[0]));
         *ret_creation = creation;
         *ret_nids = n;
@@ -539,14 +539,14 @@ int rc_term_dec_long(struct rc_term_dec *d, int64_t *ret)
         if (sign > 1)
             return -EPROTO;
         for (unsigned i = n; i > 0; i--) { /* little-endian digits */
-            if (mag >> 56)
+            if ((mag >> 56) != 0)
                 return -EPROTO; /* another digit: 64 bits do not hold it */
             mag = mag << 8 | c.buf[c.pos + i - 1];
         }
         c.pos += n;
         if (mag > (uint64_t)INT64_MAX + sign)
             return -EPROTO;
-        v = sign ? (int64_t)(0 - mag) : (int64_t)mag;
+        v = sign != 0 ? (int64_t)(0 - mag) : (int64_t)mag;
         break;
     default:
         return -EPROTO;
@@ -571,7 +571,7 @@ int rc_term_dec_ref(struct rc_term_dec *d, char *node, size_t nodelen, uint32_t 
         return -EPROTO;
     if ((r = ref_body(&c, tag, &atom_pos, &creation, id, &nids)) < 0)
         return r;
-    if (node) { /* copied last, so a failure writes nothing */
+    if (node != NULL) { /* copied last, so a failure writes nothing */
         a = c;
         a.pos = atom_pos;
         if ((r = atom_term(&a, node, nodelen, NULL)) < 0)
@@ -588,13 +588,13 @@ int rc_term_dec_ref(struct rc_term_dec *d, char *node, size_t nodelen, uint32_t 
 
 void rc_term_put_raw(struct rc_term_enc *e, const void *bytes, size_t n)
 {
-    if (e->err)
+    if (e->err != 0)
         return;
     if (n > e->cap - e->len) {
         e->err = -EMSGSIZE;
         return;
     }
-    if (n)
+    if (n != 0)
         memcpy(e->buf + e->len, bytes, n);
     e->len += n;
 }
@@ -652,7 +652,7 @@ void rc_term_put_atom(struct rc_term_enc *e, const char *name)
     size_t n = strlen(name);
 
     if (n > RC_TERM_ATOM_MAX) {
-        if (!e->err)
+        if (e->err == 0)
             e->err = -EMSGSIZE;
         return;
     }
@@ -683,7 +683,7 @@ void rc_term_put_long(struct rc_term_enc *e, int64_t v)
         return;
     }
     mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    while (mag) {
+    while (mag != 0) {
         digits[n++] = (uint8_t)mag;
         mag >>= 8;
     }
@@ -708,7 +708,7 @@ void rc_term_put_ref(struct rc_term_enc *e, const char *node, uint32_t creation,
                      const uint32_t *ids, uint32_t nids)
 {
     if (nids < 1 || nids > REF_IDS_MAX) {
-        if (!e->err)
+        if (e->err == 0)
             e->err = -EINVAL;
         return;
     }

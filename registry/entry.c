@@ -34,9 +34,31 @@
 
 #define RC_ENTRY_LINE_MAX 1024 /* bytes per line, without the line end */
 
+enum rc_entry_kind rc_entry_kind_parse(const char *val, size_t len)
+{
+    if (len == 5 && memcmp(val, "agent", 5) == 0)
+        return RC_KIND_AGENT;
+    if (len == 3 && memcmp(val, "app", 3) == 0)
+        return RC_KIND_APP;
+    return RC_KIND_UNKNOWN;
+}
+
+const char *rc_entry_kind_str(enum rc_entry_kind kind)
+{
+    switch (kind) {
+    case RC_KIND_AGENT:
+        return "agent";
+    case RC_KIND_APP:
+        return "app";
+    default:
+        return "";
+    }
+}
+
 int rc_entry_format(const struct rc_entry *e, char *out, size_t cap, size_t *ret_len)
 {
     char updated[32], started[32] = "";
+    const char *kind;
     int n;
 
     if (memchr(e->name, '\0', sizeof(e->name)) == NULL || !rc_node_name_valid(e->name) ||
@@ -45,9 +67,12 @@ int rc_entry_format(const struct rc_entry *e, char *out, size_t cap, size_t *ret
     rc_time_format_iso(e->updated_at_ms, updated);
     if (e->started_at_ms != 0)
         rc_time_format_iso(e->started_at_ms, started);
-    n = snprintf(out, cap, "%s\nname=%s\n%s%s%sport=%u\n%s%s%s", updated, e->name,
-                 e->host[0] ? "host=" : "", e->host, e->host[0] ? "\n" : "", (unsigned)e->port,
-                 started[0] ? "started_at=" : "", started, started[0] ? "\n" : "");
+    kind = rc_entry_kind_str(e->kind);
+    n = snprintf(out, cap, "%s\nname=%s\n%s%s%sport=%u\n%s%s%s%s%s%s", updated, e->name,
+                 e->host[0] != '\0' ? "host=" : "", e->host, e->host[0] != '\0' ? "\n" : "",
+                 (unsigned)e->port, started[0] != '\0' ? "started_at=" : "", started,
+                 started[0] != '\0' ? "\n" : "", kind[0] != '\0' ? "kind=" : "", kind,
+                 kind[0] != '\0' ? "\n" : "");
     if (n < 0 || (size_t)n >= cap)
         return -EMSGSIZE;
     if (ret_len != NULL)
@@ -109,7 +134,7 @@ static bool key_is(const char *key, size_t klen, const char *want)
     return klen == strlen(want) && memcmp(key, want, klen) == 0;
 }
 
-enum { SEEN_NAME = 1, SEEN_HOST = 2, SEEN_PORT = 4, SEEN_STARTED = 8 };
+enum { SEEN_NAME = 1, SEEN_HOST = 2, SEEN_PORT = 4, SEEN_STARTED = 8, SEEN_KIND = 16 };
 
 int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct rc_entry *ret,
                    char *err, size_t errlen)
@@ -161,7 +186,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
         vlen = llen - klen - 1;
 
         if (key_is(line, klen, "name")) {
-            if (seen & SEEN_NAME)
+            if ((seen & SEEN_NAME) != 0)
                 goto duplicate;
             seen |= SEEN_NAME;
             if (vlen != strlen(name_hint) || memcmp(val, name_hint, vlen) != 0) {
@@ -169,7 +194,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
                 return -EPROTO;
             }
         } else if (key_is(line, klen, "host")) {
-            if (seen & SEEN_HOST)
+            if ((seen & SEEN_HOST) != 0)
                 goto duplicate;
             seen |= SEEN_HOST;
             if (!rc_host_valid(val, vlen)) {
@@ -181,7 +206,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
         } else if (key_is(line, klen, "port")) {
             unsigned long port = 0;
 
-            if (seen & SEEN_PORT)
+            if ((seen & SEEN_PORT) != 0)
                 goto duplicate;
             seen |= SEEN_PORT;
             for (size_t i = 0; i < vlen && i < 5; i++) {
@@ -197,13 +222,17 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
             }
             e.port = (uint16_t)port;
         } else if (key_is(line, klen, "started_at")) {
-            if (seen & SEEN_STARTED)
+            if ((seen & SEEN_STARTED) != 0)
                 goto duplicate;
             seen |= SEEN_STARTED;
             if (rc_time_parse_iso(val, vlen, &e.started_at_ms) < 0) {
                 rc_seterr(err, errlen, "line %zu: started_at= is not an ISO-8601 UTC time", lineno);
                 return -EPROTO;
             }
+        } else if (key_is(line, klen, "kind")) {
+            /* lenient: an unknown value, or a second kind=, reads as unknown */
+            e.kind = (seen & SEEN_KIND) ? RC_KIND_UNKNOWN : rc_entry_kind_parse(val, vlen);
+            seen |= SEEN_KIND;
         }
         /* unknown keys: ignored */
         continue;

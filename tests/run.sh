@@ -15,8 +15,9 @@ ROOT=$PWD
 
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
       libevent-dev libssl-dev libinih-dev libcmocka-dev libhiredis-dev libpq-dev
-      libcurl4-openssl-dev libexpat1-dev erlang-base elixir redis-server postgresql
-      valgrind debootstrap iproute2 procps python3 ca-certificates curl libnss-wrapper)
+      libcurl4-openssl-dev libexpat1-dev erlang-base erlang-ssl elixir redis-server postgresql
+      valgrind debootstrap iproute2 procps python3 ca-certificates curl libnss-wrapper
+      python3-clang-14 libclang1-14 python3-prometheus-client systemd)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -57,6 +58,22 @@ if [ $# -eq 0 ] && docker info >/dev/null 2>&1 &&
   nice -n 19 ionice -c 3 "$ROOT/docker/build-base-image.sh" \
     >"$ROOT/build/base-image-prebuild.log" 2>&1 &
   base_prebuild=$!
+fi
+
+# And the OTP 27 / OTP 29 images of the interop suite (debootstrap of Debian
+# trixie / sid with erlang-base, erlang-ssl, elixir; ~6 min each, both at
+# once); its docker parts wait for them (a lock per image in the script).
+otp_prebuild=""
+if [ $# -eq 0 ] && docker info >/dev/null 2>&1; then
+  for rel in 27 29; do
+    if ! docker image inspect "$("$ROOT/tests/interop/build-otp-image.sh" --name $rel)" >/dev/null 2>&1; then
+      mkdir -p "$ROOT/build"
+      echo "== building the OTP $rel image in the background (log: build/otp$rel-image-prebuild.log)"
+      nice -n 19 ionice -c 3 "$ROOT/tests/interop/build-otp-image.sh" $rel \
+        >"$ROOT/build/otp$rel-image-prebuild.log" 2>&1 &
+      otp_prebuild="$otp_prebuild $!"
+    fi
+  done
 fi
 
 BUILD=${BUILD:-$ROOT/build/asan}
@@ -118,7 +135,7 @@ if [ $# -eq 0 ] && [ "$FUZZ_SECONDS" != 0 ]; then
 fi
 # never leave a background build behind (the S3 and docker tests normally
 # waited for them, and the fuzz run's `wait` reaps them)
-for pid in $minio_prebuild $base_prebuild; do
+for pid in $minio_prebuild $base_prebuild $otp_prebuild; do
   kill -0 "$pid" 2>/dev/null && { wait "$pid" || true; }
 done
 exit $status

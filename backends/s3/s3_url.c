@@ -164,12 +164,12 @@ int s3_url_parse(const char *url, struct s3_url *ret, char *err, size_t errlen)
             rc_seterr(err, errlen, "s3 URL: bad credentials in the URL");
             return -EINVAL;
         }
-        for (const char *c = u.access_key; *c; c++)
+        for (const char *c = u.access_key; *c != '\0'; c++)
             if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == ':' || *c == '/') {
                 rc_seterr(err, errlen, "s3 URL: bad access key");
                 return -EINVAL;
             }
-        for (const char *c = u.secret_key; *c; c++)
+        for (const char *c = u.secret_key; *c != '\0'; c++)
             if ((unsigned char)*c < ' ' || *c == 0x7f) {
                 rc_seterr(err, errlen, "s3 URL: bad secret key");
                 return -EINVAL;

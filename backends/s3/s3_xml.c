@@ -96,7 +96,7 @@ static void XMLCALL s3_xml_start(void *ud, const XML_Char *name, const XML_Char 
                 return;
             }
             if (x->page->n == x->page->cap) {
-                size_t cap = x->page->cap ? x->page->cap * 2 : 64;
+                size_t cap = x->page->cap != 0 ? x->page->cap * 2 : 64;
                 void *p = realloc(x->page->objs, cap * sizeof(*o));
 
                 if (p == NULL) {

@@ -5,7 +5,8 @@
  * so unit tests replay the captured OTP exchanges in tests/fixtures/vectors and the
  * fuzzer drives it directly. The caller owns the socket and the deadline.
  *
- * Framing: every handshake message is Len:16 + payload. rc_hs_feed consumes
+ * Framing: every handshake message is Len:16 + payload (Len:32 + payload
+ * over TLS, see rc_hs_use_len32). rc_hs_feed consumes
  * whole frames only and stops right after the frame that completes the
  * handshake, so bytes of the 4-byte phase that arrived in the same read are
  * left for the caller (ret_used tells how many were taken).
@@ -27,8 +28,14 @@
 #define RC_DFLAG_PUBLISHED 0x1ULL
 #define RC_DFLAG_EXTENDED_REFERENCES 0x4ULL
 #define RC_DFLAG_HANDSHAKE_23 0x1000000ULL
-/* What we send: OTP 25's mandatory set + UNLINK_ID + V4_NC (hidden: no PUBLISHED). */
-#define RC_DFLAGS_OURS 0x403070F94ULL
+#define RC_DFLAG_UNLINK_ID 0x2000000ULL
+#define RC_DFLAG_MANDATORY_25_DIGEST 0x4000000ULL /* "I have all of OTP 25's mandatory set" */
+/* What we send: OTP 25's mandatory set + UNLINK_ID + MANDATORY_25_DIGEST +
+ * V4_NC (hidden: no PUBLISHED). Every OTP release from 25 on sends
+ * MANDATORY_25_DIGEST, and OTP's dist.hrl announces it will be required.
+ * Flags we do not know (OTP 29's ALTACT_SIG, NATIVE_RECORDS, ...) are
+ * ignored: only RC_DFLAGS_REQUIRED is checked. */
+#define RC_DFLAGS_OURS (0x403070F94ULL | RC_DFLAG_MANDATORY_25_DIGEST)
 /* What we require of a peer. */
 #define RC_DFLAGS_REQUIRED (RC_DFLAG_HANDSHAKE_23 | RC_DFLAG_EXTENDED_REFERENCES)
 
@@ -74,6 +81,7 @@ struct rc_hs {
     enum rc_reason reason; /* set when a call returns RC_HS_FAILED or after rc_hs_eof */
     char why[160];         /* human detail, never contains the cookie */
     bool peer_wins;        /* initiator got "nok": the peer's own connection to us wins */
+    uint8_t hdr_len;       /* bytes of a frame's length: 2, or 4 over TLS */
 };
 
 /* Prepares a handshake. peer_name is required for the initiator and ignored
@@ -83,6 +91,11 @@ struct rc_hs {
 int rc_hs_init(struct rc_hs *hs, enum rc_hs_role role, const char *self_name,
                uint32_t self_creation, const uint8_t *cookie, size_t cookie_len,
                const char *peer_name, uint32_t my_challenge);
+
+/* TLS distribution (OTP's inet_tls_dist) frames the handshake messages
+ * with Len:32 instead of Len:16 ({packet, 4} on the TLS socket). Call right
+ * after rc_hs_init. */
+void rc_hs_use_len32(struct rc_hs *hs);
 
 /* Initiator: writes send_name ('N') to out, returns RC_HS_AGAIN.
  * Acceptor: writes nothing, returns RC_HS_AGAIN. */
@@ -97,6 +110,11 @@ int rc_hs_feed(struct rc_hs *hs, const uint8_t *in, size_t len, size_t *ret_used
  * OK_SIMULTANEOUS, the challenge. NOK / NOT_ALLOWED return RC_HS_FAILED with
  * reason RC_REASON_HANDSHAKE_FAILED (send out, then close). */
 int rc_hs_accept(struct rc_hs *hs, enum rc_hs_status st, struct rc_hs_out *out);
+
+/* Acceptor, in any state before the challenge: writes status "not_allowed"
+ * (to refuse a connection before reading its name, e.g. a plain peer where
+ * TLS is required) and fails with reason. Returns RC_HS_FAILED. */
+int rc_hs_refuse(struct rc_hs *hs, enum rc_reason reason, const char *why, struct rc_hs_out *out);
 
 /* The peer closed during the handshake: sets hs->reason. An initiator that
  * already sent its challenge reply, or an acceptor whose peer closed after

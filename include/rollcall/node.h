@@ -8,6 +8,14 @@
  * rc_node_ping must already be numeric addresses (the registry worker
  * resolves names).
  *
+ * The listener is dual-stack ([::] with IPV6_V6ONLY off), so IPv4 and IPv6
+ * peers (`-proto_dist inet6_tcp`) both reach it; on a host without IPv6 it
+ * falls back to 0.0.0.0.
+ *
+ * Refusals (nok, not_allowed, tls_required) are delivered: the connection
+ * stops reading, its output is flushed, the write side shut down, and the
+ * socket closed when the peer closes or after RC_NODE_LINGER_MS.
+ *
  * Callbacks: a ping callback runs exactly once unless the ping is cancelled,
  * and never from inside rc_node_ping itself (failures found at once are
  * delivered from the loop). Connections are persistent and ticked; an
@@ -33,9 +41,23 @@ struct rc_ping;
 #define RC_NODE_MAX_CONNS 4096            /* all connections, in and out */
 #define RC_NODE_MAX_HANDSHAKES 256        /* inbound connections not yet through the handshake */
 #define RC_NODE_HANDSHAKE_TIMEOUT_MS 7000 /* OTP's net_setuptime */
-#define RC_NODE_TICK_MS 15000             /* send a tick after this long without writing */
-#define RC_NODE_IDLE_MS 60000             /* close after this long without reading (net_ticktime) */
 #define RC_NODE_OUT_MAX (1024 * 1024)     /* unsent bytes to a peer before we give up on it */
+#define RC_NODE_LINGER_MS 2000            /* a refused connection: time to deliver the status */
+
+/* Ticks. A peer with net_ticktime T gives up on a connection from which it
+ * read nothing for about T (it looks every T/4), and OTP allows T down to a
+ * few seconds, so we send a tick (Len:32 = 0, four bytes) whenever we wrote
+ * nothing for RC_NODE_TICK_MS: enough for net_ticktime 5 and up. A tick
+ * received while we wrote nothing for RC_NODE_TICK_ANSWER_MS is answered at
+ * once (two rollcall agents never ping-pong: the answer finds a recent
+ * write). We close for silence only after silence_ms (the config key
+ * silence_timeout), which must outlast the slowest peer's tick: T/4 for
+ * net_ticktime up to 600 s. */
+#define RC_NODE_TICK_MS 1000
+#define RC_NODE_TICK_ANSWER_MS 500
+#define RC_NODE_SILENCE_DEFAULT_MS 600000 /* 10 min: net_ticktime 600 ticks every 150 s */
+#define RC_NODE_SILENCE_MIN_MS 5000
+#define RC_NODE_SILENCE_MAX_MS 3600000
 
 struct rc_node_opts {
     const char *name; /* full node name, validated */
@@ -46,6 +68,14 @@ struct rc_node_opts {
     uint16_t epmd_port;          /* where peers' EPMDs listen, and ours */
     uint16_t port_min, port_max; /* distribution listen range, 0,0 = any */
     uint64_t epmd_check_ms;      /* EPMD keeper re-check period (the interval) */
+    uint64_t silence_ms;         /* close an established peer silent this long; 0 = default */
+    /* TLS distribution (docs/tls.md): all three PEM paths, or none (plain).
+     * With TLS, outbound connections use TLS and inbound ones may use
+     * either, unless tls_required refuses plain ones (reason tls_required). */
+    const char *tls_cert, *tls_key, *tls_ca;
+    bool tls_required;
+    const char *bind; /* numeric IPv4 the listener and an embedded EPMD bind
+                         to; NULL or "" = every interface */
 };
 
 /* One descriptor per peer connection: lifts the process's soft
@@ -90,6 +120,18 @@ void rc_ping_cancel(struct rc_ping *p);
 /* Closes the connection to peer if any (a node that left the registry). No
  * peer-down callback is made for it. */
 void rc_node_drop_peer(struct rc_node *n, const char *peer);
+
+/* Packets from an established connection that the node does not handle
+ * itself (anything but pings, their replies and ticks), already validated
+ * whole (rc_msg_parse): pkt is the data after Len:32. One hook (rpc.c). */
+typedef void (*rc_node_msg_cb)(void *arg, const char *peer, const uint8_t *pkt, size_t len);
+void rc_node_on_message(struct rc_node *n, rc_node_msg_cb cb, void *arg);
+/* Queues a whole packet (Len:32 included) on the established connection to
+ * peer. 0, or -ENOTCONN when there is none (ping the peer first). */
+int rc_node_send(struct rc_node *n, const char *peer, const uint8_t *pkt, size_t len);
+/* The distribution flags peer sent in the handshake, and the port we dialled
+ * it on (0 for a connection it made to us). -ENOTCONN if not connected. */
+int rc_node_peer_info(struct rc_node *n, const char *peer, uint64_t *ret_flags, uint16_t *ret_port);
 
 /* Counters for logs and benchmarks. */
 struct rc_node_stats {

@@ -21,6 +21,8 @@ enum rc_reason {
     RC_REASON_RESOLVE_FAILED,   /* the host name does not resolve */
     RC_REASON_SHUTDOWN,         /* we are stopping */
     RC_REASON_LOCAL_ERROR,      /* our side: out of sockets or memory (EMFILE, ENOMEM, ...) */
+    RC_REASON_TLS_REQUIRED,     /* one side speaks TLS distribution, the other plain */
+    RC_REASON_TLS_FAILED,       /* the TLS session failed (certificate, CA, alert) */
 };
 
 /* Returns the stable lower-case word for a reason ("timeout", ...). Never NULL. */
@@ -53,6 +55,10 @@ static inline const char *rc_reason_str(enum rc_reason r)
         return "shutdown";
     case RC_REASON_LOCAL_ERROR:
         return "local_error";
+    case RC_REASON_TLS_REQUIRED:
+        return "tls_required";
+    case RC_REASON_TLS_FAILED:
+        return "tls_failed";
     }
     return "unknown";
 }

@@ -24,6 +24,13 @@
 #define RC_REGISTRY_MAX_ENTRIES 10000 /* list() keeps at most this many entries */
 #define RC_REJECT_WHAT_MAX 159        /* bytes of a reject's name kept */
 
+/* Who wrote an entry (docs/app.md): an agent for itself, an agent in app
+ * mode for its app, or unknown (no kind: a classic Elixir sync-dir file, an
+ * older rollcall, anything else). Stored as kind=agent / kind=app (text
+ * formats) or in PostgreSQL's details column. The field made the module ABI
+ * version 2 (backend.h): a module built before it is refused, not misread. */
+enum rc_entry_kind { RC_KIND_UNKNOWN = 0, RC_KIND_AGENT, RC_KIND_APP };
+
 struct rc_entry {
     char name[RC_NAME_MAX + 1]; /* full node name, validated */
     char host[RC_HOST_MAX + 1]; /* where to dial; "" = the host part of name */
@@ -31,6 +38,7 @@ struct rc_entry {
     int64_t started_at_ms;      /* unix ms, 0 = unknown */
     int64_t updated_at_ms;      /* unix ms as the writer claims it, 0 = unknown */
     int64_t age_ms;             /* list(): ms since the last refresh, on the backend's clock */
+    enum rc_entry_kind kind;    /* kind=; RC_KIND_UNKNOWN when absent */
 };
 
 /* Something list() found and could not use (garbage written by someone
@@ -77,6 +85,7 @@ bool rc_reg_list_full(const struct rc_reg_list *l);
  *   host=10.0.0.5
  *   port=0
  *   started_at=2026-11-20T22:50:01.000Z
+ *   kind=agent                        agent / app (docs/app.md); else unknown
  *
  * Unknown keys are ignored; every key is optional. A text that is only a
  * timestamp (as the classic Elixir setup writes) is valid.
@@ -85,6 +94,11 @@ bool rc_reg_list_full(const struct rc_reg_list *l);
 /* Writes the text for e (NUL-terminated). -EINVAL for a bad name or host,
  * -EMSGSIZE if cap is too small. */
 int rc_entry_format(const struct rc_entry *e, char *out, size_t cap, size_t *ret_len);
+
+/* The kind a kind= value names; anything but "agent" / "app" is unknown.
+ * rc_entry_kind_str: "agent", "app", or "" for unknown. */
+enum rc_entry_kind rc_entry_kind_parse(const char *val, size_t len);
+const char *rc_entry_kind_str(enum rc_entry_kind kind);
 
 /* The same text without its first (refresh time) line: for stores that keep
  * the refresh time themselves (a Redis score, an S3 LastModified), so the

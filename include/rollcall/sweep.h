@@ -16,7 +16,10 @@
 #include "rollcall/config.h"
 
 /* Runs the agent until SIGTERM/SIGINT. cookie is the resolved cookie.
- * Returns the process exit code. */
-int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cookie_len);
+ * child_argv (NULL = none): `rollcall run -- CMD ARGS`, the app as our child
+ * (docs/app.md); the agent then runs until the child exits, and returns its
+ * status (127 if it cannot be started). Returns the process exit code. */
+int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cookie_len,
+                 char *const child_argv[]);
 
 #endif

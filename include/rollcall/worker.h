@@ -45,9 +45,22 @@ int rc_resolve_host(const char *host, char *out, size_t outlen);
 /* Starts the thread. notify(arg) is called from the worker thread after each
  * new snapshot; it must only wake the loop (event_active). The registry is
  * opened by the thread itself (and reopened after errors). */
+struct rc_metrics;
+/* metrics (may be NULL) gets the duration and outcome of every registry
+ * operation, and the entries of every list. */
 struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entry *self,
                                   uint64_t interval_ms, void (*notify)(void *), void *arg,
-                                  char *err, size_t errlen);
+                                  struct rc_metrics *metrics, char *err, size_t errlen);
+/* The outcome of the last round trip, for readiness and the registry
+ * events: gen grows whenever it changes (notify() is called then too, a
+ * failure included). -EAGAIN (and gen 0) before the first round trip. */
+struct rc_worker_status {
+    bool ok;          /* publish and list succeeded */
+    bool self_listed; /* our own entry was in the list */
+    char error[256];  /* "step: why" when !ok */
+    uint64_t gen;
+};
+int rc_worker_status(struct rc_worker *w, struct rc_worker_status *out);
 /* The newest snapshot not yet taken, or NULL. The caller frees it. */
 struct rc_snapshot *rc_worker_take(struct rc_worker *w);
 /* Asks the worker to remove an entry that is still at least min_age_ms old
@@ -64,6 +77,14 @@ uint64_t rc_worker_default_heartbeat(uint64_t stale_after_ms);
  * read its entry alone soon (rate-limited, at most LOOKUP_MAX queued).
  * Any thread; does no I/O. */
 void rc_worker_lookup(struct rc_worker *w, const char *name);
+/* App mode: publish e beside our own entry every round, from a round that
+ * starts at once. It is marked self in snapshots, and removed with ours by
+ * rc_worker_stop(w, true). */
+void rc_worker_set_extra(struct rc_worker *w, const struct rc_entry *e);
+/* Stops publishing name (if it is the extra) and removes it, in a round that
+ * starts at once: a withdrawn app, or a stale entry of it from an earlier
+ * run. */
+void rc_worker_withdraw(struct rc_worker *w, const char *name);
 /* Stops and joins the thread; if remove_self, removes our entry first
  * (bounded by the backend's own timeouts). NULL is fine. */
 void rc_worker_stop(struct rc_worker *w, bool remove_self);

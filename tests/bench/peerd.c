@@ -3,6 +3,7 @@
  *
  *   rollcall-bench-peerd --count N --out DIR --epmd-port P
  *                        [--first-index I] [--cookie-file F] [--log-level L]
+ *                        [--tls-cert PEM --tls-key PEM --tls-ca PEM]
  *
  * Runs N rc_node instances on ONE libevent event_base in one process. Node i
  * (i = I .. I+N-1) is "p%03d@127.0.<i / 250>.<2 + i % 250>" (bench.py's
@@ -94,6 +95,7 @@ static void usage(FILE *out)
 {
     fputs("usage: rollcall-bench-peerd --count N --out DIR --epmd-port P\n"
           "                            [--first-index I] [--cookie-file F] [--log-level L]\n"
+          "                            [--tls-cert PEM --tls-key PEM --tls-ca PEM]\n"
           "\n"
           "Serves N rollcall nodes p<I>..p<I+N-1>@127.0.x.y from one process (the\n"
           "benchmarks' peers), registers them with the EPMD on port P, writes their\n"
@@ -178,6 +180,7 @@ int main(int argc, char *argv[])
     struct peerd *d = &pd;
     unsigned long count = 0, first = 0, epmd_port = 0;
     const char *out = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
     enum rc_log_level level = RC_LOG_WARN;
     char err[512], cookie[RC_COOKIE_MAX + 1], url[RC_URL_MAX];
     size_t cookie_len = 0;
@@ -205,6 +208,12 @@ int main(int argc, char *argv[])
             out = v;
         } else if (!strcmp(a, "--cookie-file")) {
             snprintf(cfg.cookie_file, sizeof cfg.cookie_file, "%s", v);
+        } else if (!strcmp(a, "--tls-cert")) { /* TLS distribution (docs/tls.md) */
+            tls_cert = v;
+        } else if (!strcmp(a, "--tls-key")) {
+            tls_key = v;
+        } else if (!strcmp(a, "--tls-ca")) {
+            tls_ca = v;
         } else if (!strcmp(a, "--log-level")) {
             if (rc_log_level_parse(v, &level) != 0)
                 goto bad_args;
@@ -269,6 +278,9 @@ int main(int argc, char *argv[])
             .epmd = RC_EPMD_SYSTEM,
             .epmd_port = d->epmd_port,
             .epmd_check_ms = PEERD_EPMD_CHECK_MS,
+            .tls_cert = tls_cert,
+            .tls_key = tls_key,
+            .tls_ca = tls_ca,
         };
         d->nodes[k] = rc_node_new(d->base, &o, err, sizeof err);
         if (!d->nodes[k]) {

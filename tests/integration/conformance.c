@@ -246,6 +246,7 @@ static void t_publish_list(struct conf *c)
     int rv;
 
     make_entry(c, &e, "basic", "127.0.0.1", 4370);
+    e.kind = RC_KIND_APP; /* docs/app.md: the kind survives every backend */
     rv = r_publish(c, &e, err);
     if (rv < 0)
         return fail(c, "publish: %s (%s)", err, strerror(-rv));
@@ -253,6 +254,8 @@ static void t_publish_list(struct conf *c)
         return fail(c, "%s not listed after publish", e.name);
     if (strcmp(got.host, e.host) != 0 || got.port != e.port)
         fail(c, "listed host/port %s:%u, published %s:%u", got.host, got.port, e.host, e.port);
+    if (got.kind != e.kind)
+        fail(c, "listed kind %d, published %d", (int)got.kind, (int)e.kind);
     if (got.started_at_ms != 0 && got.started_at_ms != e.started_at_ms)
         fail(c, "started_at %lld, published %lld", (long long)got.started_at_ms,
              (long long)e.started_at_ms);

@@ -48,7 +48,8 @@ static void clear_env(void)
     while (again) { /* unsetenv changes environ: restart after each */
         again = false;
         for (char **e = environ; *e != NULL; e++) {
-            if (strncmp(*e, "ROLLCALL_", 9) == 0 || strncmp(*e, "ERL_EPMD_PORT=", 14) == 0) {
+            if (strncmp(*e, "ROLLCALL_", 9) == 0 || strncmp(*e, "ERL_EPMD_PORT=", 14) == 0 ||
+                strncmp(*e, "RELEASE_", 8) == 0) {
                 snprintf(name, sizeof(name), "%.*s", (int)(strchr(*e, '=') - *e), *e);
                 unsetenv(name);
                 again = true;
@@ -336,7 +337,7 @@ static void test_ini_every_error(void **state)
              "%1$s:10: expected 'key = value'\n"
              "%1$s:11: duplicate key 'interval' (already set on line 8)\n"
              "%1$s:12: section header without ']'\n"
-             "%1$s:13: unknown section [weird] (node, registry, agent, log)\n"
+             "%1$s:13: unknown section [weird] (node, registry, agent, log, app, ops)\n"
              "%1$s:16: log_level: invalid value 'loud' (error, warning, info or debug)\n"
              "%1$s:17: line too long (at most 198 bytes)\n"
              "%1$s:18: missing key name before '='",
@@ -419,6 +420,36 @@ static void test_values(void **state)
                                 "file:///DIR, redis://HOST, postgres://HOST/DB or s3://BUCKET)");
     assert_int_equal(load(f, "--log-file", "a\nb", NULL), -EINVAL);
     assert_string_equal(f->err, "option --log-file: control character in file name 'a\\nb'");
+    /* a bare number is milliseconds, and the range error says so */
+    assert_int_equal(load(f, "--interval", "5", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --interval: '5' is out of range (10ms to 1h): a bare "
+                                "number is milliseconds, so this is 5ms (use a number and a "
+                                "unit: 500ms, 2s, 1m, 1h)");
+    /* [ops] and the addresses (docs/operations.md) */
+    assert_int_equal(load(f, "--bind", "eth0", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --bind: invalid address 'eth0' (a numeric IPv4 address, "
+                                "e.g. 10.0.0.5)");
+    assert_int_equal(load(f, "--advertise", "a b", NULL), -EINVAL);
+    assert_int_equal(load(f, "--http", "localhost:9100", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --http: invalid address 'localhost:9100' (a numeric "
+                                "HOST:PORT: 127.0.0.1:9100, [::1]:9100, 0.0.0.0:9100)");
+    assert_int_equal(load(f, "--http", "127.0.0.1:65536", NULL), -EINVAL);
+    assert_int_equal(load(f, "--http", "[::1]:9100", "--expect", "3", NULL), 0);
+    assert_string_equal(f->cfg.http, "[::1]:9100");
+    assert_int_equal(f->cfg.expect, 3);
+    assert_int_equal(load(f, "--expect", "-1", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --expect: invalid number '-1' (0 to 100000)");
+    assert_int_equal(load(f, "--on-event", "hook.sh", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --on-event: 'hook.sh' is not an absolute path");
+    assert_int_equal(load(f, "--on-event", "/nonexistent/hook", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --on-event: '/nonexistent/hook': No such file or "
+                                "directory (the hook must be an executable file)");
+    assert_int_equal(load(f, "--on-event", "/bin/true", "--on-event-filter", "peer_down,up", NULL),
+                     -EINVAL);
+    assert_string_equal(f->err, "option --on-event-filter: unknown event 'up' (expected a "
+                                "comma-separated list of peer_up, peer_down, peer_pruned, "
+                                "peer_left, registry_down, registry_up, or *)");
+    assert_int_equal(load(f, "--hook-timeout", "0", NULL), -EINVAL);
 
     setenv("ROLLCALL_PING_TIMEOUT", "soon", 1);
     setenv("ROLLCALL_EPMD", "maybe", 1);
@@ -468,6 +499,75 @@ static void test_names(void **state)
     assert_int_equal(load(f, "--name", "@h", NULL), -EINVAL);
 }
 
+/* App mode (docs/app.md): the [app] keys, a release's RELEASE_* variables
+ * below ROLLCALL_*, and run -- CMD. */
+static void test_app_keys(void **state)
+{
+    struct fx *f = *state;
+    char want[128];
+
+    assert_int_equal(load(f, "--name", "r@10.0.0.5", NULL), 0);
+    assert_string_equal(f->cfg.app_node, "");
+    assert_false(f->cfg.app_disconnect);
+    assert_int_equal(load(f, "--name", "r@10.0.0.5", "--app-node", "shop", "--app-port", "9100",
+                          "--app-disconnect", "yes", "--app-notify", "rollcall_events", NULL),
+                     0);
+    assert_string_equal(f->cfg.app_node, "shop@10.0.0.5"); /* the agent's host */
+    assert_int_equal(f->cfg.app_port, 9100);
+    assert_true(f->cfg.app_disconnect);
+    assert_string_equal(f->cfg.app_notify, "rollcall_events");
+
+    assert_int_equal(load(f, "--app-node", "bad name", NULL), -EINVAL);
+    assert_non_null(strstr(f->err, "option --app-node: invalid app node name 'bad name'"));
+    assert_int_equal(load(f, "--app-node", "a@b@c", NULL), -EINVAL);
+    assert_int_equal(load(f, "--app-disconnect", "maybe", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --app-disconnect: invalid value 'maybe' (true or false)");
+    assert_int_equal(load(f, "--app-notify", "no-dash", NULL), -EINVAL);
+    assert_int_equal(load(f, "--app-port", "65536", NULL), -EINVAL);
+    assert_int_equal(load(f, "--name", "r@10.0.0.5", "--app-node", "r@10.0.0.5", NULL), -EINVAL);
+    assert_non_null(strstr(f->err, "the app cannot have the agent's own name"));
+
+    /* a release's environment, below ROLLCALL_APP_NODE */
+    setenv("RELEASE_NODE", "shop@10.0.0.9", 1);
+    setenv("RELEASE_COOKIE", "RELEASECOOKIE", 1);
+    assert_int_equal(load(f, "--name", "r@10.0.0.5", NULL), 0);
+    assert_string_equal(f->cfg.app_node, "shop@10.0.0.9");
+    assert_string_equal(f->cfg.cookie, "RELEASECOOKIE");
+    assert_int_equal(load(f, "--name", "r@10.0.0.5", "--cookie-file", "/x", NULL), 0);
+    assert_string_equal(f->cfg.cookie, ""); /* cookie_file wins over RELEASE_COOKIE */
+    setenv("ROLLCALL_APP_NODE", "other@10.0.0.9", 1);
+    assert_int_equal(load(f, "--name", "r@10.0.0.5", NULL), 0);
+    assert_string_equal(f->cfg.app_node, "other@10.0.0.9");
+    unsetenv("ROLLCALL_APP_NODE");
+    setenv("RELEASE_NODE", "bad name!", 1);
+    assert_int_equal(load(f, NULL), -EINVAL);
+    assert_non_null(strstr(f->err, "environment RELEASE_NODE: invalid app node name"));
+    setenv("RELEASE_NODE", "shop", 1);
+    setenv("RELEASE_DISTRIBUTION", "sname", 1);
+    assert_int_equal(load(f, "--name", "r@10.0.0.5", NULL), 0);
+    assert_null(strchr(strchr(f->cfg.app_node, '@'), '.')); /* the short host name */
+    setenv("RELEASE_DISTRIBUTION", "none", 1);
+    assert_int_equal(load(f, "--name", "r@10.0.0.5", NULL), 0);
+    assert_string_equal(f->cfg.app_node, ""); /* undistributed: nothing to look after */
+    setenv("RELEASE_DISTRIBUTION", "long", 1);
+    assert_int_equal(load(f, NULL), -EINVAL);
+    assert_non_null(strstr(f->err, "environment RELEASE_DISTRIBUTION: 'long'"));
+    clear_env();
+
+    /* run -- CMD: the rest is the child's; without app_node, app@<host> */
+    assert_int_equal(load(f, "--name", "r@10.0.0.5", "run", "--", "sh", "-c", "--name x", NULL), 0);
+    assert_non_null(f->args.child_argv);
+    assert_string_equal(f->args.child_argv[0], "sh");
+    assert_string_equal(f->args.child_argv[2], "--name x");
+    assert_null(f->args.child_argv[3]);
+    snprintf(want, sizeof(want), "app@10.0.0.5");
+    assert_string_equal(f->cfg.app_node, want);
+    assert_int_equal(load(f, "run", "--", NULL), -EINVAL);
+    assert_non_null(strstr(f->err, "run --: missing the command to run"));
+    assert_int_equal(load(f, "--", "ping", "self", NULL), 0); /* -- elsewhere: positional */
+    assert_null(f->args.child_argv);
+}
+
 static void test_first_global_ipv4(void **state)
 {
     char ip[64];
@@ -510,7 +610,7 @@ static void test_commands(void **state)
     assert_string_equal(f->err, "ping: missing NODE (rollcall ping NAME@HOST)");
     assert_int_equal(load(f, "frobnicate", "x", NULL), -EINVAL);
     assert_string_equal(f->err, "unknown command 'frobnicate' (run, members, ping NODE, "
-                                "check-config)");
+                                "check-config, monitor, ready, help)");
     assert_int_equal(load(f, "members", "extra", NULL), -EINVAL);
     assert_string_equal(f->err, "unexpected argument 'extra'");
     assert_int_equal(load(f, "run", "--json", NULL), -EINVAL);
@@ -626,7 +726,7 @@ static void test_check_config_masks(void **state)
     assert_null(strstr(out, "hunter2"));
     for (const char *p = out; *p != '\0'; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 17); /* every key, one line each */
+    assert_int_equal(lines, RC_CFG_NKEYS); /* every key, one line each */
     assert_line(out, "node.cookie_file = (not set)  # default");
     assert_line(out, "log.log_file = (stderr)  # default");
     free(out);
@@ -970,6 +1070,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dist_ports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_app_keys, setup, teardown),
         cmocka_unit_test(test_first_global_ipv4),
         cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_help_version_despite_bad_config, setup, teardown),

@@ -322,6 +322,49 @@ static void test_other_keys(void **state)
     expect_ok("x=1\nx=2\nupdated_at=whenever\n", &e);
 }
 
+/* kind= (docs/app.md): agent and app round-trip; anything else, a second
+ * kind=, or none at all (an older rollcall, a classic Elixir file) reads as
+ * unknown and never rejects the entry. */
+static void test_kind(void **state)
+{
+    struct rc_entry in = {0}, out;
+    char text[1024];
+    size_t len;
+
+    strcpy(in.name, HINT);
+    in.updated_at_ms = 1795215257123LL;
+    in.kind = RC_KIND_APP;
+    assert_int_equal(rc_entry_format(&in, text, sizeof(text), &len), 0);
+    assert_string_equal(text,
+                        "2026-11-20T22:54:17.123Z\nname=rollcall@10.0.0.5\nport=0\nkind=app\n");
+    assert_int_equal(rc_entry_parse(text, len, HINT, &out, err, sizeof(err)), 0);
+    assert_int_equal(out.kind, RC_KIND_APP);
+    in.kind = RC_KIND_AGENT;
+    assert_int_equal(rc_entry_format_body(&in, text, sizeof(text), &len), 0);
+    assert_string_equal(text, "name=rollcall@10.0.0.5\nport=0\nkind=agent\n");
+    assert_int_equal(rc_entry_parse(text, len, HINT, &out, err, sizeof(err)), 0);
+    assert_int_equal(out.kind, RC_KIND_AGENT);
+
+    expect_ok("2026-11-20T22:54:17.123456Z\n", &out);
+    assert_int_equal(out.kind, RC_KIND_UNKNOWN);
+    expect_ok("name=rollcall@10.0.0.5\nport=0\n", &out);
+    assert_int_equal(out.kind, RC_KIND_UNKNOWN);
+    expect_ok("kind=App\n", &out);
+    assert_int_equal(out.kind, RC_KIND_UNKNOWN);
+    expect_ok("kind=app \n", &out);
+    assert_int_equal(out.kind, RC_KIND_UNKNOWN);
+    expect_ok("kind=\n", &out);
+    assert_int_equal(out.kind, RC_KIND_UNKNOWN);
+    expect_ok("kind=app\nkind=app\n", &out);
+    assert_int_equal(out.kind, RC_KIND_UNKNOWN);
+    expect_ok("kind=agent\nkind=app\n", &out);
+    assert_int_equal(out.kind, RC_KIND_UNKNOWN);
+    assert_string_equal(rc_entry_kind_str(RC_KIND_UNKNOWN), "");
+    assert_int_equal(rc_entry_kind_parse("agent", 5), RC_KIND_AGENT);
+    assert_int_equal(rc_entry_kind_parse("agentx", 5), RC_KIND_AGENT); /* len decides */
+    assert_int_equal(rc_entry_kind_parse("ap", 2), RC_KIND_UNKNOWN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_hosts),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_other_keys),
+        cmocka_unit_test(test_kind),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

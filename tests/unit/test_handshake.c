@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "rollcall/handshake.h"
+#include "rollcall/tls.h"
 
 #define COOKIE "vectors"
 #define PY "py@127.0.0.1"
@@ -57,6 +58,9 @@
 #define O27_ACK "001161f392bc0ad6dd3ee0dec1fd7c7b5d27e3"                 /* line 11 -> */
 
 #define OTP_FLAGS 0x0d07df7fbdULL /* what both OTP releases sent */
+/* What the C node of the captures sent (rollcall's flags before
+ * MANDATORY_25_DIGEST): replays set self_flags to it. */
+#define CAPTURED_OUR_FLAGS 0x403070F94ULL
 
 struct bytes {
     uint8_t b[4096];
@@ -163,6 +167,7 @@ static void init_acceptor(struct rc_hs *hs, const char *cookie, uint32_t challen
     assert_int_equal(rc_hs_init(hs, RC_HS_ACCEPTOR, PY, PY_CREATION, (const uint8_t *)cookie,
                                 strlen(cookie), NULL, challenge),
                      0);
+    hs->self_flags = CAPTURED_OUR_FLAGS;
 }
 
 static void init_initiator(struct rc_hs *hs, const char *cookie, const char *peer,
@@ -171,6 +176,7 @@ static void init_initiator(struct rc_hs *hs, const char *cookie, const char *pee
     assert_int_equal(rc_hs_init(hs, RC_HS_INITIATOR, PY, PY_CREATION, (const uint8_t *)cookie,
                                 strlen(cookie), peer, challenge),
                      0);
+    hs->self_flags = CAPTURED_OUR_FLAGS;
 }
 
 static void assert_failed(const struct rc_hs *hs, int r, enum rc_reason reason)
@@ -888,6 +894,133 @@ static void test_output_buffer_full(void **state)
     assert_int_equal(out.len, sizeof(out.data) - 10); /* neither status nor challenge */
 }
 
+/* ---- issue 14: flags, unknown flags, TLS on a plain connection ---- */
+
+static void test_flags_we_send(void **state)
+{
+    struct rc_hs hs;
+    struct rc_hs_out out = {.len = 0};
+    uint64_t flags;
+
+    assert_int_equal(rc_hs_init(&hs, RC_HS_INITIATOR, PY, PY_CREATION, (const uint8_t *)COOKIE,
+                                strlen(COOKIE), "peer@127.0.0.1", 1),
+                     0);
+    assert_int_equal(rc_hs_start(&hs, &out), RC_HS_AGAIN);
+    flags = ((uint64_t)out.data[3] << 56) | ((uint64_t)out.data[4] << 48) |
+            ((uint64_t)out.data[5] << 40) | ((uint64_t)out.data[6] << 32) |
+            ((uint64_t)out.data[7] << 24) | ((uint64_t)out.data[8] << 16) |
+            ((uint64_t)out.data[9] << 8) | out.data[10];
+    /* what every OTP from 25 to 29 sends, and OTP's own dist.hrl value */
+    assert_true((flags & 0x4000000ULL) != 0);
+    assert_true((flags & RC_DFLAG_MANDATORY_25_DIGEST) != 0);
+    assert_true((flags & RC_DFLAG_PUBLISHED) == 0); /* hidden */
+    assert_true((flags & RC_DFLAGS_REQUIRED) == RC_DFLAGS_REQUIRED);
+}
+
+/* OTP 29 adds flags above bit 36 (ALTACT_SIG, NATIVE_RECORDS, ...): a
+ * send_name or challenge carrying any unknown high flag is accepted. */
+static void test_unknown_flags_ignored(void **state)
+{
+    struct rc_hs hs;
+    struct rc_hs_out out = {.len = 0};
+    struct bytes in = hexb(O25_SEND_NAME);
+    size_t used;
+
+    init_acceptor(&hs, COOKIE, 1);
+    in.b[3] |= 0xff; /* bits 56..63 */
+    in.b[4] |= 0xff; /* bits 48..55 */
+    in.b[5] |= 0xff; /* bits 40..47 */
+    in.b[6] |= 0xf0; /* bits 36..39 */
+    assert_int_equal(rc_hs_feed(&hs, in.b, in.n, &used, &out), RC_HS_NAME);
+    assert_true((hs.peer_flags >> 56) == 0xff);
+    assert_int_equal(rc_hs_accept(&hs, RC_HS_ST_OK, &out), RC_HS_AGAIN);
+}
+
+/* A TLS ClientHello on a plain acceptor, a TLS alert on a plain initiator:
+ * tls_required, not a frame-length protocol error. */
+static void test_tls_record_on_plain(void **state)
+{
+    struct rc_hs hs;
+    struct rc_hs_out out = {.len = 0};
+    struct bytes in;
+    size_t used;
+
+    init_acceptor(&hs, COOKIE, 1);
+    in = hexb("160301"); /* a ClientHello record header, as OTP's inet_tls sends */
+    /* two bytes alone (16 03) cannot be told from a 5635-byte frame yet: */
+    assert_int_equal(rc_hs_feed(&hs, in.b, 2, &used, &out), RC_HS_AGAIN);
+    assert_int_equal(used, 0);
+    assert_failed(&hs, rc_hs_feed(&hs, in.b, 3, &used, &out), RC_REASON_TLS_REQUIRED);
+    assert_non_null(strstr(hs.why, "TLS"));
+
+    init_initiator(&hs, COOKIE, "peer@127.0.0.1", 1);
+    assert_int_equal(rc_hs_start(&hs, &out), RC_HS_AGAIN);
+    in = hexb("15030300020232"); /* alert: fatal, decode_error */
+    assert_failed(&hs, rc_hs_feed(&hs, in.b, in.n, &used, &out), RC_REASON_TLS_REQUIRED);
+
+    /* a big length that is not TLS stays a protocol error */
+    init_acceptor(&hs, COOKIE, 1);
+    in = hexb("160501");
+    assert_failed(&hs, rc_hs_feed(&hs, in.b, in.n, &used, &out), RC_REASON_PROTOCOL_ERROR);
+}
+
+static void test_refuse(void **state)
+{
+    struct rc_hs hs;
+    struct rc_hs_out out = {.len = 0};
+
+    init_acceptor(&hs, COOKIE, 1);
+    assert_failed(&hs, rc_hs_refuse(&hs, RC_REASON_TLS_REQUIRED, "plain peer", &out),
+                  RC_REASON_TLS_REQUIRED);
+    assert_bytes(out.data, out.len, "000c736e6f745f616c6c6f776564");
+    assert_string_equal(hs.why, "plain peer");
+}
+
+static void test_tls_sniff(void **state)
+{
+    assert_int_equal(rc_tls_sniff(NULL, 0), RC_TLS_MORE);
+    assert_int_equal(rc_tls_sniff((const uint8_t *)"\x16", 1), RC_TLS_MORE);
+    assert_int_equal(rc_tls_sniff((const uint8_t *)"\x16\x03", 2), RC_TLS_MORE);
+    assert_int_equal(rc_tls_sniff((const uint8_t *)"\x16\x03\x01", 3), RC_TLS_HANDSHAKE);
+    assert_int_equal(rc_tls_sniff((const uint8_t *)"\x15\x03\x03", 3), RC_TLS_ALERT);
+    assert_int_equal(rc_tls_sniff((const uint8_t *)"\x17\x03\x03", 3), RC_TLS_OTHER_RECORD);
+    assert_int_equal(rc_tls_sniff((const uint8_t *)"\x16\x03\x05", 3), RC_TLS_PLAIN);
+    assert_int_equal(rc_tls_sniff((const uint8_t *)"\x16\x02", 2), RC_TLS_PLAIN);
+    assert_int_equal(rc_tls_sniff((const uint8_t *)"\x00\x1e\x4e", 3), RC_TLS_PLAIN);
+    assert_int_equal(rc_tls_sniff((const uint8_t *)"\x04", 1), RC_TLS_PLAIN);
+    assert_true(rc_tls_kind_is_tls(RC_TLS_ALERT));
+    assert_false(rc_tls_kind_is_tls(RC_TLS_PLAIN));
+    assert_false(rc_tls_kind_is_tls(RC_TLS_MORE));
+}
+
+/* TLS distribution frames the handshake with Len:32 ({packet, 4}). */
+static void test_len32_framing(void **state)
+{
+    struct rc_hs hs;
+    struct rc_hs_out out = {.len = 0};
+    struct bytes in16 = hexb(O25_SEND_NAME), in;
+    size_t used;
+
+    init_acceptor(&hs, COOKIE, 1);
+    rc_hs_use_len32(&hs);
+    in = hexb("0000");
+    add_raw(&in, in16.b, in16.n); /* 00 00 00 1e 'N' ... */
+    assert_int_equal(rc_hs_feed(&hs, in.b, in.n - 1, &used, &out), RC_HS_AGAIN);
+    assert_int_equal(used, 0);
+    assert_int_equal(rc_hs_feed(&hs, in.b, in.n, &used, &out), RC_HS_NAME);
+    assert_int_equal(used, in.n);
+    assert_int_equal(rc_hs_accept(&hs, RC_HS_ST_OK, &out), RC_HS_AGAIN);
+    assert_memory_equal(out.data, "\x00\x00\x00\x03sok", 7);
+    assert_int_equal(out.data[7], 0); /* the challenge's Len:32 */
+    assert_int_equal(out.data[8], 0);
+
+    /* a 2-byte-framed send_name on a Len:32 connection: a protocol error */
+    init_acceptor(&hs, COOKIE, 1);
+    rc_hs_use_len32(&hs);
+    out.len = 0;
+    assert_failed(&hs, rc_hs_feed(&hs, in16.b, in16.n, &used, &out), RC_REASON_PROTOCOL_ERROR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -910,6 +1043,12 @@ int main(void)
         cmocka_unit_test(test_eof_reasons),
         cmocka_unit_test(test_init_rejects),
         cmocka_unit_test(test_output_buffer_full),
+        cmocka_unit_test(test_flags_we_send),
+        cmocka_unit_test(test_unknown_flags_ignored),
+        cmocka_unit_test(test_tls_record_on_plain),
+        cmocka_unit_test(test_refuse),
+        cmocka_unit_test(test_tls_sniff),
+        cmocka_unit_test(test_len32_framing),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

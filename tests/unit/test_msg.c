@@ -185,6 +185,7 @@ static void check_we_ping_otp(const char *file)
     assert_int_equal(m.ref_nids, 3);
     assert_memory_equal(m.ref_ids, ref_ids, sizeof(ref_ids));
     assert_int_equal(m.ref_creation, creation);
+    assert_string_equal(m.ref_node, self); /* the node checks name and creation */
 
     packet_free(&ping);
     packet_free(&answer);
