@@ -51,6 +51,7 @@
 #include "rollcall/clock.h"
 #include "rollcall/fileio.h"
 #include "rollcall/registry.h"
+#include "written.h"
 
 #ifndef O_PATH
 #define O_PATH O_RDONLY
@@ -72,10 +73,9 @@ struct fs_ctx {
     uint64_t clock_mono_ms;
     bool cleaned;
     uint64_t cleaned_mono_ms;
-    /* Our own entry as this ctx last wrote it (text after the time line). */
-    char self_name[RC_NAME_MAX + 1];
-    char self_body[2048];
-    size_t self_body_len;
+    /* Our entries as this ctx last wrote them (text after the time line). */
+    struct rc_written written;
+    char self_name[RC_NAME_MAX + 1]; /* the last one written: the fs clock's probe */
 };
 
 static int64_t mtime_ms(const struct stat *st)
@@ -332,8 +332,7 @@ static int fs_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     dfd = dir_open(ctx, O_PATH, true, err, errlen);
     if (dfd < 0)
         return dfd;
-    if (strcmp(ctx->self_name, e.name) == 0 && ctx->self_body_len == body_len &&
-        memcmp(ctx->self_body, body, body_len) == 0) {
+    if (rc_written_same(&ctx->written, e.name, body, body_len)) {
         /* A heartbeat: the fs's now into the mtime, the directory untouched. */
         if (utimensat(dfd, e.name, NULL, AT_SYMLINK_NOFOLLOW) == 0) {
             if (fstatat(dfd, e.name, &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -368,8 +367,7 @@ static int fs_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     close(fd);
     close(dfd);
     snprintf(ctx->self_name, sizeof(ctx->self_name), "%s", e.name);
-    ctx->self_body_len = body_len <= sizeof(ctx->self_body) ? body_len : 0;
-    memcpy(ctx->self_body, body, ctx->self_body_len);
+    rc_written_set(&ctx->written, e.name, body, body_len);
     cleanup_tmp(ctx);
     return 0;
 
@@ -558,6 +556,8 @@ static int fs_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
         rv = -errno;
         rc_seterr(err, errlen, "cannot remove %s/%s: %s", ctx->dir, name, strerror(-rv));
+    } else {
+        rc_written_forget(&ctx->written, name);
     }
 out_close_dir:
     close(dfd);

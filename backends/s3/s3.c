@@ -318,14 +318,10 @@ static int s3_publish(void *vctx, const struct rc_entry *self, char *err, size_t
     if (r.status < 200 || r.status > 299)
         rv = s3_status_error(ctx, &r, "publish", err, errlen);
     s3_resp_free(&r);
-    if (rv == 0 && (strcmp(ctx->self_name, self->name) != 0 || ctx->self_body_len != len ||
-                    memcmp(ctx->self_body, text, len) != 0)) {
+    if (rv == 0 && !rc_written_same(&ctx->written, self->name, text, len)) {
         rv = s3_marker_bump(ctx, err, errlen);
-        if (rv == 0) {
-            snprintf(ctx->self_name, sizeof(ctx->self_name), "%s", self->name);
-            ctx->self_body_len = len <= sizeof(ctx->self_body) ? len : 0;
-            memcpy(ctx->self_body, text, ctx->self_body_len);
-        }
+        if (rv == 0)
+            rc_written_set(&ctx->written, self->name, text, len);
     }
     return rv;
 }
@@ -839,8 +835,8 @@ static int s3_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     s3_resp_free(&r);
     if (rv == 0)
         rv = s3_marker_bump(ctx, err, errlen);
-    if (rv == 0 && strcmp(ctx->self_name, name) == 0)
-        ctx->self_name[0] = '\0';
+    if (rv == 0)
+        rc_written_forget(&ctx->written, name);
     return rv;
 }
 

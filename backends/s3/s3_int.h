@@ -25,6 +25,7 @@
 #include <curl/curl.h>
 
 #include "rollcall/backend.h"
+#include "../written.h"
 
 #define S3_BUCKET_MAX 63
 #define S3_PREFIX_MAX 512
@@ -152,9 +153,7 @@ struct s3_ctx {
     char marker_etag[S3_ETAG_MAX + 1];   /* "" = none seen (absent or never read) */
     bool marker_read;                    /* marker read at least once */
     uint64_t marker_checked_ms;          /* monotonic */
-    char self_name[RC_NAME_MAX + 1];     /* our entry as this ctx last wrote it */
-    char self_body[1024];
-    size_t self_body_len;
+    struct rc_written written;           /* our entries as this ctx last wrote them */
 };
 
 /* Narrows the server clock offset with a Date header (one-second

@@ -396,7 +396,7 @@ def run_cell(store, be, binary, tag, n):
     ok = B.wait_until(lambda: all(len(a.find(msg="sweep")) >= 2 for a in base), 60, 0.2)
     if not ok:
         base[0].fail("no sweeps")
-    time.sleep(2)
+    time.sleep(ARGS.warmup)
     rows = {}
     for phase, secs in (("steady", ARGS.steady), ("churn", ARGS.churn)):
         store.begin(base)
@@ -492,7 +492,7 @@ def summary(path):
         keys = sorted({(n, ph) for (bb, n, ph, _) in rows if bb == b}, key=lambda k: (k[0], k[1] != "steady"))
         if not keys:
             continue
-        unit = "rows/s" if b == "postgres" else ("syscalls/s" if b == "file" else "req/s")
+        unit = "statements/s" if b == "postgres" else ("syscalls/s" if b == "file" else "req/s")
         bunit = "rows/s" if b == "postgres" else "bytes/s"
         out.append("")
         out.append("**%s** (store requests and %s for an N-agent cluster: K = 10 measured agents x N / K; "
@@ -509,7 +509,9 @@ def summary(path):
             def ratio(x, y):
                 if y == 0:
                     return "0" if x == 0 else "none left"
-                return "1/%.0f" % (x / y) if y > 0 and x / y >= 1.5 else ("%.2f" % (y / x) if x > 0 else "-")
+                if x / y >= 1.5:
+                    return "1/%.1f" % (x / y) if x / y < 10 else "1/%.0f" % (x / y)
+                return "%.2f" % (y / x) if x > 0 else "-"
             seen = lambda r: "-" if r[2] == "-" else "%s / %s s" % (r[2], r[3])
             out.append("| %d | %s | %.0f | %.0f | %s | %.0f | %.0f | %s | %s | %s |" % (
                 n, ph, bf[0], af[0], ratio(bf[0], af[0]), bf[1], af[1], ratio(bf[1], af[1]), seen(bf), seen(af)))
@@ -532,6 +534,9 @@ def main():
     ap.add_argument("--agents", type=int, default=10)
     ap.add_argument("--steady", type=float, default=30)
     ap.add_argument("--churn", type=float, default=30)
+    ap.add_argument("--warmup", type=float, default=2,
+                    help="seconds between the agents' first sweeps and the steady window (S3 polls "
+                         "its change marker every 10 s: give it 15)")
     ap.add_argument("--prune", action="store_true")
     ap.add_argument("--out", default=None)
     ap.add_argument("--keep", action="store_true")
