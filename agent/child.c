@@ -33,9 +33,9 @@ struct rc_child {
 
 int rc_child_status(int wstatus)
 {
-    if (WIFEXITED(wstatus))
+    if (WIFEXITED(wstatus) != 0)
         return WEXITSTATUS(wstatus);
-    if (WIFSIGNALED(wstatus))
+    if (WIFSIGNALED(wstatus) != 0)
         return 128 + WTERMSIG(wstatus);
     return 1;
 }

@@ -298,7 +298,7 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
         break;
     }
     case KT_COUNT:
-        for (i = 0; isdigit((unsigned char)s[i]) && v <= k->max; i++)
+        for (i = 0; isdigit((unsigned char)s[i]) != 0 && v <= k->max; i++)
             v = v * 10 + (uint64_t)(s[i] - '0');
         if (i == 0 || s[i] != '\0' || v < k->min || v > k->max) {
             snprintf(msg, msglen, "invalid number %s (%llu to %llu)", rc_cfg_echo(s, q),
@@ -399,7 +399,7 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
         return 0;
     case KT_REGNAME:
         for (const char *p = s; *p != '\0'; p++) {
-            if (!isalnum((unsigned char)*p) && *p != '_') {
+            if (isalnum((unsigned char)*p) == 0 && *p != '_') {
                 snprintf(msg, msglen,
                          "invalid registered name %s (letters, digits and _, as an atom)",
                          rc_cfg_echo(s, q));

@@ -141,11 +141,11 @@ static void finish_run(struct run *r, int status)
         rc_log_warn("hook output: %zu more bytes not logged (limit %d per run)", r->dropped,
                     RC_HOOK_LOG_MAX);
     event_del(r->ev_kill);
-    if (!r->killed && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+    if (!r->killed && (WIFEXITED(status) == 0 || WEXITSTATUS(status) != 0)) {
         struct rc_log_field f[] = {
             RC_LF_S("event", rc_event_name(r->ev.type)), RC_LF_S("node", r->ev.node),
-            WIFEXITED(status) ? RC_LF_I("status", WEXITSTATUS(status))
-                              : RC_LF_I("signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0)};
+            WIFEXITED(status) != 0 ? RC_LF_I("status", WEXITSTATUS(status))
+                                   : RC_LF_I("signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0)};
         rc_log_event(RC_LOG_WARN, "hook_failed", f, 3);
         rc_metrics_hook(h->metrics, RC_HOOK_FAILED, 1);
     }
@@ -387,7 +387,7 @@ struct rc_hooks *rc_hooks_new(struct event_base *base, const struct rc_hooks_opt
         snprintf(err, errlen, "on_event: %s: %s", o->script, strerror(errno));
         return NULL;
     }
-    if (!S_ISREG(st.st_mode) || access(o->script, X_OK) != 0) {
+    if (S_ISREG(st.st_mode) == 0 || access(o->script, X_OK) != 0) {
         snprintf(err, errlen, "on_event: %s is not an executable file", o->script);
         return NULL;
     }

@@ -209,9 +209,9 @@ static void write_cb(struct bufferevent *bev, void *arg)
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct rc_http_conn *c = arg;
-    if (what & BEV_EVENT_TIMEOUT)
+    if ((what & BEV_EVENT_TIMEOUT) != 0)
         c->s->st.timeouts++;
-    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_WRITING) &&
+    if ((what & BEV_EVENT_EOF) != 0 && (what & BEV_EVENT_WRITING) == 0 &&
         evbuffer_get_length(bufferevent_get_output(bev)) != 0 && !c->streaming) {
         /* The client half-closed after its request: finish the answer. */
         c->closing = true;

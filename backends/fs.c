@@ -91,6 +91,8 @@ static int parse_url(const char *url, char *out, size_t outlen, char *err, size_
 {
     const char *p;
     size_t o = 0;
+    size_t plen;
+    ssize_t n;
 
     if (strncasecmp(url, "file:", 5) != 0) {
         rc_seterr(err, errlen, "not a file: URL");
@@ -115,12 +117,12 @@ static int parse_url(const char *url, char *out, size_t outlen, char *err, size_
                   "file registry URL needs an absolute directory: file:///ABSOLUTE/DIR");
         return -EINVAL;
     }
-    size_t plen = strcspn(p, "?#");
+    plen = strcspn(p, "?#");
     if (p[plen] != '\0') {
         rc_seterr(err, errlen, "file registry URL takes no query or fragment ('%c')", p[plen]);
         return -EINVAL;
     }
-    ssize_t n = rc_url_decode(p, plen, false, out, outlen);
+    n = rc_url_decode(p, plen, false, out, outlen);
     if (n == -ENAMETOOLONG) {
         rc_seterr(err, errlen, "file registry path is too long");
         return -ENAMETOOLONG;
@@ -261,7 +263,7 @@ static void cleanup_tmp(struct fs_ctx *ctx)
 
         if (strncmp(de->d_name, FS_TMP_PREFIX, strlen(FS_TMP_PREFIX)) != 0)
             continue;
-        if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+        if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) != 0 &&
             ctx->clock_fs_ms - mtime_ms(&st) > FS_TMP_STALE_MS)
             unlinkat(fd, de->d_name, 0);
     }
@@ -385,7 +387,7 @@ static ssize_t read_entry(struct fs_ctx *ctx, int fd, const struct stat *st, cha
 {
     ssize_t n;
 
-    if (!S_ISREG(st->st_mode)) {
+    if (S_ISREG(st->st_mode) == 0) {
         rc_seterr(why, whylen, "not a regular file");
         return -1;
     }

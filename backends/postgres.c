@@ -365,10 +365,10 @@ static PGresult *pg_exec(struct pg_ctx *ctx, const char *sql, int nparams,
     PGresult *first = NULL, *r;
 
     *ret_timed_out = false;
-    if (!PQsendQueryParams(ctx->conn, sql, nparams, NULL, params, NULL, NULL, 0))
+    if (PQsendQueryParams(ctx->conn, sql, nparams, NULL, params, NULL, NULL, 0) == 0)
         return NULL;
     for (;;) {
-        while (PQisBusy(ctx->conn)) {
+        while (PQisBusy(ctx->conn) != 0) {
             struct pollfd pfd = {.fd = PQsocket(ctx->conn), .events = POLLIN};
             int64_t left = deadline - (int64_t)rc_now_mono_ms();
             int n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
@@ -381,7 +381,7 @@ static PGresult *pg_exec(struct pg_ctx *ctx, const char *sql, int nparams,
             }
             if (n < 0 && errno != EINTR)
                 return first;
-            if (n > 0 && !PQconsumeInput(ctx->conn))
+            if (n > 0 && PQconsumeInput(ctx->conn) == 0)
                 return first; /* connection trouble: PQerrorMessage says */
         }
         r = PQgetResult(ctx->conn);
@@ -428,8 +428,8 @@ static int pg_check(struct pg_ctx *ctx, const PGresult *res, ExecStatusType want
     pg_flatten(primary != NULL ? primary : PQresultErrorMessage(res), msg, sizeof(msg));
     if (msg[0] == '\0')
         snprintf(msg, sizeof(msg), "unexpected result %s", PQresStatus(PQresultStatus(res)));
-    rc_seterr(err, errlen, "postgres %s: %s%s%s%s", op, msg, state ? " (SQLSTATE " : "",
-              state ? state : "", state ? ")" : "");
+    rc_seterr(err, errlen, "postgres %s: %s%s%s%s", op, msg, state != NULL ? " (SQLSTATE " : "",
+              state != NULL ? state : "", state != NULL ? ")" : "");
     if (state == NULL)
         return -EPROTO;
     if (strcmp(state, "42501") == 0 || strncmp(state, "28", 2) == 0)
@@ -554,13 +554,13 @@ static int pg_run(struct pg_ctx *ctx, const char *sql, int nparams, const char *
     for (int attempt = 0; attempt < 2; attempt++) {
         bool fresh = ctx->conn == NULL;
         PGresult *res;
+        bool timed_out;
 
         if (fresh) {
             rv = pg_connect(ctx, err, errlen);
             if (rv < 0)
                 return rv;
         }
-        bool timed_out;
         res = pg_exec(ctx, sql, nparams, params, &timed_out);
         if (timed_out)
             return pg_timed_out(op, err, errlen);
@@ -603,7 +603,8 @@ static int pg_open(const char *url, void **ret_ctx, char *err, size_t errlen)
         if (perr != NULL && strstr(perr, "invalid URI query parameter") != NULL)
             pg_flatten(perr, msg, sizeof(msg));
         rc_seterr(err, errlen, "postgres URL is not a valid libpq connection URI%s%s%s",
-                  msg[0] ? " (" : "", msg, msg[0] ? ")" : " (check %-escapes and parameter names)");
+                  msg[0] != '\0' ? " (" : "", msg,
+                  msg[0] != '\0' ? ")" : " (check %-escapes and parameter names)");
         PQfreemem(perr);
         rv = -EINVAL;
         goto out_free;
@@ -791,7 +792,7 @@ static int pg_changed(void *vctx, uint64_t *version, char *err, size_t errlen)
         (*version)++;
         return 1; /* a new session: what happened before it is unknown */
     }
-    if (!PQconsumeInput(ctx->conn)) {
+    if (PQconsumeInput(ctx->conn) == 0) {
         pg_drop(ctx);
         return 1; /* listen again next time; list now in case we missed one */
     }

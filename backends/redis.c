@@ -606,6 +606,7 @@ static int redis_script(struct redis_ctx *ctx, int script, const char *op, int n
     for (int attempt = 0; attempt < 2; attempt++) {
         bool fresh = ctx->c == NULL;
         redisReply *r;
+        bool by_sha;
 
         if (fresh) {
             rv = redis_connect(ctx, err, errlen);
@@ -618,7 +619,7 @@ static int redis_script(struct redis_ctx *ctx, int script, const char *op, int n
                 continue;
             return rv;
         }
-        bool by_sha = ctx->sha[script][0] != '\0';
+        by_sha = ctx->sha[script][0] != '\0';
         argv[0] = by_sha ? "EVALSHA" : "EVAL";
         lens[0] = strlen(argv[0]);
         argv[1] = by_sha ? ctx->sha[script] : redis_scripts[script];

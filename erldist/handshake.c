@@ -161,9 +161,10 @@ int rc_hs_init(struct rc_hs *hs, enum rc_hs_role role, const char *self_name,
                uint32_t self_creation, const uint8_t *cookie, size_t cookie_len,
                const char *peer_name, uint32_t my_challenge)
 {
-    if (!hs || (role != RC_HS_INITIATOR && role != RC_HS_ACCEPTOR))
+    if (hs == NULL || (role != RC_HS_INITIATOR && role != RC_HS_ACCEPTOR))
         return -EINVAL;
-    if (!rc_node_name_valid(self_name) || cookie_len > RC_COOKIE_MAX || (!cookie && cookie_len))
+    if (!rc_node_name_valid(self_name) || cookie_len > RC_COOKIE_MAX ||
+        (cookie == NULL && cookie_len != 0))
         return -EINVAL;
     if (role == RC_HS_INITIATOR && !rc_node_name_valid(peer_name))
         return -EINVAL;
@@ -178,7 +179,7 @@ int rc_hs_init(struct rc_hs *hs, enum rc_hs_role role, const char *self_name,
     if (role == RC_HS_INITIATOR)
         strcpy(hs->peer_name, peer_name);
     hs->my_challenge = my_challenge;
-    if (cookie_len)
+    if (cookie_len != 0)
         memcpy(hs->cookie, cookie, cookie_len);
     hs->cookie_len = cookie_len;
     hs->reason = RC_REASON_OK;
@@ -307,7 +308,7 @@ static int on_name(struct rc_hs *hs, const uint8_t *f, size_t n, struct rc_hs_ou
         return fail(hs, RC_REASON_PROTOCOL_ERROR, "truncated send_name (%zu bytes)", n);
     hs->peer_flags = rc_get64(f + 1);
     hs->peer_creation = rc_get32(f + 9);
-    if (nlen > RC_NAME_MAX || memchr(f + SEND_NAME_FIXED, '\0', nlen))
+    if (nlen > RC_NAME_MAX || memchr(f + SEND_NAME_FIXED, '\0', nlen) != NULL)
         return fail(hs, RC_REASON_PROTOCOL_ERROR, "invalid peer node name %s",
                     quote_name(q, f + SEND_NAME_FIXED, nlen));
     memcpy(hs->peer_name, f + SEND_NAME_FIXED, nlen);

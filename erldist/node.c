@@ -211,7 +211,7 @@ static void addr_to_str(const struct sockaddr *sa, char *out, size_t outlen)
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         port = ntohs(in6->sin6_port);
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) != 0) {
             /* an IPv4 peer on the dual-stack listener */
             inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip, sizeof ip);
         } else {
@@ -224,9 +224,12 @@ static void addr_to_str(const struct sockaddr *sa, char *out, size_t outlen)
 
 static int parse_ip(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
 {
+    struct sockaddr_in *in;
+    struct sockaddr_in6 *in6;
+
     memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *in = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    in = (struct sockaddr_in *)ss;
+    in6 = (struct sockaddr_in6 *)ss;
     if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
         in->sin_family = AF_INET;
         in->sin_port = htons(port);
@@ -272,7 +275,7 @@ static enum rc_reason reason_from_errno(int err)
 
 uint32_t rc_node_creation(const struct rc_node *n)
 {
-    if (n->epmd)
+    if (n->epmd != NULL)
         return rc_epmd_creation(n->epmd);
     return n->fixed_creation;
 }
@@ -311,7 +314,7 @@ void rc_node_stats(const struct rc_node *n, struct rc_node_stats *ret)
 static uint32_t name_hash(const char *s)
 {
     uint32_t h = 2166136261u;
-    for (; *s; s++)
+    for (; *s != '\0'; s++)
         h = (h ^ (uint8_t)*s) * 16777619u;
     return h & (CONN_BUCKETS - 1);
 }
@@ -328,7 +331,7 @@ static void index_del(struct rc_node *n, struct rc_conn *c)
 {
     if (!c->indexed)
         return;
-    for (struct rc_conn **pp = &n->index[name_hash(c->peer)]; *pp; pp = &(*pp)->hnext) {
+    for (struct rc_conn **pp = &n->index[name_hash(c->peer)]; *pp != NULL; pp = &(*pp)->hnext) {
         if (*pp == c) {
             *pp = c->hnext;
             break;
@@ -340,7 +343,7 @@ static void index_del(struct rc_node *n, struct rc_conn *c)
 
 static struct rc_conn *find_conn(struct rc_node *n, const char *peer, const struct rc_conn *except)
 {
-    for (struct rc_conn *c = n->index[name_hash(peer)]; c; c = c->hnext)
+    for (struct rc_conn *c = n->index[name_hash(peer)]; c != NULL; c = c->hnext)
         if (c != except && strcmp(c->peer, peer) == 0)
             return c;
     return NULL;
@@ -351,13 +354,13 @@ static struct rc_conn *find_conn(struct rc_node *n, const char *peer, const stru
 static void ping_detach(struct rc_ping *p)
 {
     struct rc_conn *c = p->conn;
-    if (!c)
+    if (c == NULL)
         return;
-    if (p->prev)
+    if (p->prev != NULL)
         p->prev->next = p->next;
     else
         c->pings = p->next;
-    if (p->next)
+    if (p->next != NULL)
         p->next->prev = p->prev;
     p->next = p->prev = NULL;
     p->conn = NULL;
@@ -368,7 +371,7 @@ static void ping_attach(struct rc_conn *c, struct rc_ping *p)
     p->conn = c;
     p->prev = NULL;
     p->next = c->pings;
-    if (c->pings)
+    if (c->pings != NULL)
         c->pings->prev = p;
     c->pings = p;
 }
@@ -376,7 +379,7 @@ static void ping_attach(struct rc_conn *c, struct rc_ping *p)
 static void ping_free(struct rc_ping *p)
 {
     ping_detach(p);
-    if (p->timer)
+    if (p->timer != NULL)
         event_free(p->timer);
     free(p);
 }
@@ -408,7 +411,7 @@ static void move_pings(struct rc_conn *from, struct rc_conn *to)
  * closed the connection: that may be rc_node_ping itself. */
 static void conn_fail_pings(struct rc_conn *c, enum rc_reason r)
 {
-    while (c->pings) {
+    while (c->pings != NULL) {
         struct rc_ping *p = c->pings;
         ping_detach(p);
         p->has_deferred = true;
@@ -419,9 +422,11 @@ static void conn_fail_pings(struct rc_conn *c, enum rc_reason r)
 
 static void conn_write(struct rc_conn *c, const void *data, size_t len)
 {
-    if (!c->bev || c->st == CS_DEAD)
+    struct evbuffer *out;
+
+    if (c->bev == NULL || c->st == CS_DEAD)
         return;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    out = bufferevent_get_output(c->bev);
     if (evbuffer_get_length(out) + len > RC_NODE_OUT_MAX) {
         /* The peer stopped reading long ago; holding more helps nobody. */
         conn_close(c, RC_REASON_TIMEOUT, true);
@@ -454,25 +459,26 @@ static void ping_send(struct rc_conn *c, struct rc_ping *p)
 static void ping_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rc_ping *p = arg;
+    struct rc_conn *c;
     if (p->has_deferred) {
         ping_finish(p, p->deferred);
         return;
     }
-    struct rc_conn *c = p->conn;
+    c = p->conn;
     ping_detach(p);
     if (c != NULL && c->st == CS_UP)
         c->ping_timed_out = true;
     /* A connection that never came up and has nobody waiting on it is not
      * worth keeping: the next sweep starts afresh (a frozen peer's
      * half-open handshake would otherwise pin memory). */
-    if (c && c->st != CS_UP && !c->pings)
+    if (c != NULL && c->st != CS_UP && c->pings == NULL)
         conn_close(c, RC_REASON_TIMEOUT, false);
     ping_finish(p, RC_REASON_TIMEOUT);
 }
 
 void rc_ping_cancel(struct rc_ping *p)
 {
-    if (p)
+    if (p != NULL)
         ping_free(p);
 }
 
@@ -481,7 +487,7 @@ void rc_ping_cancel(struct rc_ping *p)
 static void reap_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rc_node *n = arg;
-    while (n->dead) {
+    while (n->dead != NULL) {
         struct rc_conn *c = n->dead;
         n->dead = c->next;
         if (c->sniff_ev != NULL)
@@ -498,11 +504,11 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 static void conn_unlink(struct rc_conn *c)
 {
     struct rc_node *n = c->node;
-    if (c->prev)
+    if (c->prev != NULL)
         c->prev->next = c->next;
     else
         n->conns = c->next;
-    if (c->next)
+    if (c->next != NULL)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
 }
@@ -599,7 +605,7 @@ static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct rc_conn *c = arg;
 
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+    if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) != 0)
         conn_bury(c);
 }
 
@@ -645,17 +651,19 @@ static void conn_close_flushed(struct rc_conn *c, enum rc_reason why)
 
 static struct rc_conn *conn_new(struct rc_node *n, bool inbound)
 {
+    struct rc_conn *c;
+
     if (n->nconns >= n->max_conns)
         return NULL;
-    struct rc_conn *c = calloc(1, sizeof *c);
-    if (!c)
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
         return NULL;
     c->node = n;
     c->inbound = inbound;
     c->fd = -1;
     c->opened_ms = c->last_read_ms = c->last_write_ms = rc_now_mono_ms();
     c->next = n->conns;
-    if (n->conns)
+    if (n->conns != NULL)
         n->conns->prev = c;
     n->conns = c;
     n->nconns++;
@@ -664,7 +672,7 @@ static struct rc_conn *conn_new(struct rc_node *n, bool inbound)
 
 static void hs_flush(struct rc_conn *c, struct rc_hs_out *out)
 {
-    if (out->len) {
+    if (out->len != 0) {
         conn_write(c, out->data, out->len);
         out->len = 0;
     }
@@ -693,7 +701,7 @@ static void conn_up(struct rc_conn *c)
         c->node->in_cb(c->node->in_arg, c->peer);
     /* Send the pings that waited for the connection. Collect first: a
      * write failure may close c and fail them. */
-    for (struct rc_ping *p = c->pings; p && c->st == CS_UP; p = p->next)
+    for (struct rc_ping *p = c->pings; p != NULL && c->st == CS_UP; p = p->next)
         if (!p->sent)
             ping_send(c, p);
 }
@@ -735,6 +743,7 @@ static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
     struct rc_node *n = c->node;
     const char *peer = c->hs.peer_name;
     enum rc_hs_status st = RC_HS_ST_OK;
+    int r;
 
     if (strcmp(peer, n->name) == 0) {
         st = RC_HS_ST_NOT_ALLOWED; /* someone claims to be us */
@@ -753,13 +762,13 @@ static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
              * its waiting pings move over. */
             struct rc_ping *list = take_pings(other);
             conn_close_both(other, RC_REASON_CONNECTION_LOST);
-            while (list) {
+            while (list != NULL) {
                 struct rc_ping *p = list;
                 list = p->next;
                 p->sent = false;
                 ping_attach(c, p);
             }
-        } else if (other) {
+        } else if (other != NULL) {
             bool ours_wins = other->st != CS_WAIT_INBOUND && strcmp(n->name, peer) > 0;
             if (ours_wins) {
                 st = RC_HS_ST_NOK;
@@ -768,7 +777,7 @@ static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
                 if (other->st != CS_WAIT_INBOUND)
                     st = RC_HS_ST_OK_SIMULTANEOUS;
                 conn_close_both(other, RC_REASON_CONNECTION_LOST);
-                while (list) {
+                while (list != NULL) {
                     struct rc_ping *p = list;
                     list = p->next;
                     p->sent = false;
@@ -777,7 +786,7 @@ static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
             }
         }
     }
-    int r = rc_hs_accept(&c->hs, st, out);
+    r = rc_hs_accept(&c->hs, st, out);
     if (r == RC_HS_FAILED)
         return r;
     snprintf(c->peer, sizeof c->peer, "%s", peer);
@@ -791,7 +800,7 @@ static void log_inbound_failure(struct rc_conn *c, enum rc_reason r, const char 
     uint32_t suppressed = 0;
     if (!rc_ratelimit_allow(&n->rl_inbound, rc_now_mono_ms(), 10, 10000, &suppressed))
         return;
-    if (suppressed)
+    if (suppressed != 0)
         rc_log_warn("dist: %u more inbound failures suppressed", suppressed);
     rc_log_warn("dist: inbound connection from %s%s%s closed: %s (%s)", c->addr,
                 c->peer[0] ? " as " : "", c->peer, rc_reason_str(r), why);
@@ -799,13 +808,15 @@ static void log_inbound_failure(struct rc_conn *c, enum rc_reason r, const char 
 
 static void handshake_failed(struct rc_conn *c, struct rc_hs_out *out)
 {
+    enum rc_reason r;
+
     hs_flush(c, out);
-    enum rc_reason r = c->hs.reason ? c->hs.reason : RC_REASON_HANDSHAKE_FAILED;
+    r = c->hs.reason != 0 ? c->hs.reason : RC_REASON_HANDSHAKE_FAILED;
     if (c->inbound) {
         log_inbound_failure(c, r, c->hs.why);
     } else if (c->hs.peer_wins) {
         /* The peer's own connection to us wins; its pings wait for it. */
-        if (c->bev) {
+        if (c->bev != NULL) {
             bufferevent_free(c->bev);
             c->bev = NULL;
         }
@@ -845,7 +856,7 @@ static void handle_packet(struct rc_conn *c, const uint8_t *pkt, size_t len)
          * one with another creation was made for an earlier incarnation of
          * this node, one with another name is not ours: neither is an
          * answer (OTP drops such messages too). */
-        for (struct rc_ping *p = c->pings; p; p = p->next) {
+        for (struct rc_ping *p = c->pings; p != NULL; p = p->next) {
             if (p->sent && p->ref[0] == m.ref_ids[0] && p->ref[1] == m.ref_ids[1] &&
                 p->ref[2] == m.ref_ids[2] && p->creation == m.ref_creation &&
                 strcmp(m.ref_node, c->node->name) == 0) {
@@ -894,11 +905,13 @@ static void read_packets(struct rc_conn *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     while (c->st == CS_UP) {
         size_t avail = evbuffer_get_length(in);
+        uint8_t hdr[4];
+        uint32_t len;
+        uint8_t *data;
         if (avail < 4)
             return;
-        uint8_t hdr[4];
         evbuffer_copyout(in, hdr, 4);
-        uint32_t len = rc_get32(hdr);
+        len = rc_get32(hdr);
         if (len == 0) { /* a tick, or a dropped message: never an error */
             static const uint8_t tick[4] = {0, 0, 0, 0};
 
@@ -915,8 +928,8 @@ static void read_packets(struct rc_conn *c)
         }
         if (avail < 4 + (size_t)len)
             return;
-        uint8_t *data = evbuffer_pullup(in, 4 + (ssize_t)len);
-        if (!data) {
+        data = evbuffer_pullup(in, 4 + (ssize_t)len);
+        if (data == NULL) {
             conn_close(c, RC_REASON_PROTOCOL_ERROR, true);
             return;
         }
@@ -934,12 +947,16 @@ static void read_handshake(struct rc_conn *c)
     out.len = 0;
     while (c->st == CS_HANDSHAKE) {
         size_t avail = evbuffer_get_length(in);
+        size_t take;
+        uint8_t *data;
+        size_t used;
+        int r;
         if (avail == 0)
             return;
-        size_t take = avail < 4096 ? avail : 4096;
-        uint8_t *data = evbuffer_pullup(in, (ssize_t)take);
-        size_t used = 0;
-        int r = rc_hs_feed(&c->hs, data, take, &used, &out);
+        take = avail < 4096 ? avail : 4096;
+        data = evbuffer_pullup(in, (ssize_t)take);
+        used = 0;
+        r = rc_hs_feed(&c->hs, data, take, &used, &out);
         evbuffer_drain(in, used);
         if (r == RC_HS_NAME) {
             r = acceptor_named(c, &out);
@@ -1022,13 +1039,13 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
     char why[160];
     enum rc_reason r;
 
-    if (what & BEV_EVENT_CONNECTED) {
+    if ((what & BEV_EVENT_CONNECTED) != 0) {
         /* inbound: a TLS session is up; the peer's send_name comes next */
         if (!c->inbound)
             conn_connected(c);
         return;
     }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+    if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) != 0) {
         int err = EVUTIL_SOCKET_ERROR();
         r = tls_failure(c, why, sizeof why);
         switch (c->st) {
@@ -1067,10 +1084,10 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
             rc_hs_eof(&c->hs);
             if (c->inbound)
                 log_inbound_failure(c, c->hs.reason, "closed during handshake");
-            conn_close(c, c->hs.reason ? c->hs.reason : RC_REASON_HANDSHAKE_FAILED, false);
+            conn_close(c, c->hs.reason != 0 ? c->hs.reason : RC_REASON_HANDSHAKE_FAILED, false);
             break;
         case CS_UP:
-            if ((what & BEV_EVENT_ERROR) && (err == EHOSTUNREACH || err == ENETUNREACH))
+            if ((what & BEV_EVENT_ERROR) != 0 && (err == EHOSTUNREACH || err == ENETUNREACH))
                 conn_close(c, RC_REASON_UNREACHABLE, true);
             else
                 conn_close(c, RC_REASON_CONNECTION_LOST, true);
@@ -1108,12 +1125,12 @@ static void conn_connect(struct rc_conn *c, uint16_t port)
 static void epmd_lookup_cb(void *arg, int result, uint16_t port)
 {
     struct rc_conn *c = arg;
+    enum rc_reason r;
     c->lookup = NULL;
     if (result == 0) {
         conn_connect(c, port);
         return;
     }
-    enum rc_reason r;
     switch (-result) {
     case ENOENT:
         r = RC_REASON_NOT_REGISTERED;
@@ -1141,21 +1158,22 @@ static void epmd_lookup_cb(void *arg, int result, uint16_t port)
 static int conn_start_outbound(struct rc_conn *c, uint16_t port)
 {
     struct rc_node *n = c->node;
+    char alive[RC_NAME_MAX + 1];
+    char *at;
     if (port != 0) {
         conn_connect(c, port);
         return 0;
     }
-    char alive[RC_NAME_MAX + 1];
     snprintf(alive, sizeof alive, "%s", c->peer);
-    char *at = strchr(alive, '@');
-    if (at)
+    at = strchr(alive, '@');
+    if (at != NULL)
         *at = '\0';
     set_port(&c->ss, n->epmd_port);
     addr_to_str((struct sockaddr *)&c->ss, c->addr, sizeof c->addr);
     c->st = CS_EPMD;
     c->lookup = rc_epmd_lookup_start(n->base, (struct sockaddr *)&c->ss, c->sslen, alive,
                                      epmd_lookup_cb, c);
-    if (!c->lookup)
+    if (c->lookup == NULL)
         conn_close(c, RC_REASON_EPMD_UNREACHABLE, false);
     return 0;
 }
@@ -1229,16 +1247,20 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
                  uint64_t timeout_ms, rc_ping_cb cb, void *arg, struct rc_ping **ret_ping)
 {
     struct rc_conn *stuck = NULL;
-
-    if (!rc_node_name_valid(peer) || !ip)
-        return -EINVAL;
     struct sockaddr_storage ss;
     socklen_t sslen;
+    struct rc_ping *p;
+    uint64_t r;
+    struct timeval tv;
+    struct rc_conn *c;
+
+    if (!rc_node_name_valid(peer) || ip == NULL)
+        return -EINVAL;
     if (parse_ip(ip, port, &ss, &sslen) != 0)
         return -EINVAL;
 
-    struct rc_ping *p = calloc(1, sizeof *p);
-    if (!p)
+    p = calloc(1, sizeof *p);
+    if (p == NULL)
         return -ENOMEM;
     p->node = n;
     p->cb = cb;
@@ -1246,20 +1268,20 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
     p->start_us = rc_now_mono_us();
     /* Unique and unguessable without a syscall per ping (two getrandom
      * calls per ping were ~1000 syscalls per 500-peer sweep). */
-    uint64_t r = ref_mix(n->ref_key + ++n->ref_counter);
+    r = ref_mix(n->ref_key + ++n->ref_counter);
     p->ref[0] = n->ref_counter;
     p->ref[1] = (uint32_t)r;
     p->ref[2] = (uint32_t)(r >> 32);
     p->timer = evtimer_new(n->base, ping_timer_cb, p);
-    if (!p->timer) {
+    if (p->timer == NULL) {
         free(p);
         return -ENOMEM;
     }
-    struct timeval tv = {.tv_sec = (time_t)(timeout_ms / 1000),
-                         .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
+    tv = (struct timeval){.tv_sec = (time_t)(timeout_ms / 1000),
+                          .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
     evtimer_add(p->timer, &tv);
 
-    struct rc_conn *c = find_conn(n, peer, NULL);
+    c = find_conn(n, peer, NULL);
     if (c != NULL && c->successor != NULL) {
         c = c->successor; /* a replacement is being dialled: wait on it */
     } else if (c != NULL && c->ping_timed_out && conn_stuck(c)) {
@@ -1271,9 +1293,9 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
         stuck = c;
         c = NULL;
     }
-    if (!c) {
+    if (c == NULL) {
         c = conn_new(n, false);
-        if (!c) {
+        if (c == NULL) {
             event_free(p->timer);
             free(p);
             return -EMFILE;
@@ -1295,7 +1317,7 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
         if (c->st == CS_UP)
             ping_send(c, p);
     }
-    if (ret_ping)
+    if (ret_ping != NULL)
         *ret_ping = p;
     return 0;
 }
@@ -1335,7 +1357,7 @@ int rc_node_peer_info(struct rc_node *n, const char *peer, uint64_t *ret_flags, 
 void rc_node_drop_peer(struct rc_node *n, const char *peer)
 {
     struct rc_conn *c = find_conn(n, peer, NULL);
-    if (c)
+    if (c != NULL)
         conn_close_both(c, RC_REASON_SHUTDOWN);
 }
 
@@ -1426,6 +1448,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
     struct rc_node *n = arg;
     char addr[64];
+    struct rc_conn *c;
+    int one;
     addr_to_str(sa, addr, sizeof addr);
     if (n->nhandshakes >= RC_NODE_MAX_HANDSHAKES) {
         /* Full of connections that have not finished the handshake: close
@@ -1433,10 +1457,10 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
          * sockets cannot lock real peers out (a real handshake takes
          * milliseconds, a squatter waits). n->conns is newest first. */
         struct rc_conn *oldest = NULL;
-        for (struct rc_conn *x = n->conns; x; x = x->next)
+        for (struct rc_conn *x = n->conns; x != NULL; x = x->next)
             if (x->inbound && (x->st == CS_HANDSHAKE || x->st == CS_SNIFF))
                 oldest = x;
-        if (oldest) {
+        if (oldest != NULL) {
             uint32_t suppressed = 0;
             n->stats.refused++;
             if (rc_ratelimit_allow(&n->rl_refuse, rc_now_mono_ms(), 1, 10000, &suppressed))
@@ -1447,22 +1471,24 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         }
     }
     if (n->nhandshakes >= RC_NODE_MAX_HANDSHAKES || n->nconns >= n->max_conns) {
+        uint32_t suppressed;
+
         n->stats.refused++;
         evutil_closesocket(fd);
-        uint32_t suppressed = 0;
+        suppressed = 0;
         if (rc_ratelimit_allow(&n->rl_refuse, rc_now_mono_ms(), 1, 10000, &suppressed))
             rc_log_warn("dist: connection limit reached (%u open, %u in handshake): refusing "
                         "%s (%u more refused since the last warning)",
                         n->nconns, n->nhandshakes, addr, suppressed);
         return;
     }
-    struct rc_conn *c = conn_new(n, true);
-    if (!c) {
+    c = conn_new(n, true);
+    if (c == NULL) {
         evutil_closesocket(fd);
         return;
     }
     snprintf(c->addr, sizeof c->addr, "%s", addr);
-    int one = 1;
+    one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     n->nhandshakes++;
     if (n->tls != NULL) {
@@ -1483,7 +1509,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct rc_node *n = arg;
-    if (n->listener)
+    if (n->listener != NULL)
         evconnlistener_enable(n->listener);
 }
 
@@ -1494,10 +1520,12 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 {
     struct rc_node *n = arg;
     int err = EVUTIL_SOCKET_ERROR();
+    struct timeval tv;
+    uint32_t suppressed;
     evconnlistener_disable(l);
-    struct timeval tv = {0, 100 * 1000};
+    tv = (struct timeval){0, 100 * 1000};
     event_add(n->accept_resume, &tv);
-    uint32_t suppressed = 0;
+    suppressed = 0;
     if (rc_ratelimit_allow(&n->rl_refuse, rc_now_mono_ms(), 1, 10000, &suppressed))
         rc_log_warn("dist: accept failed: %s; pausing new connections for 100 ms "
                     "(%u similar warnings suppressed)",
@@ -1521,7 +1549,7 @@ static void housekeeping_cb(evutil_socket_t fd, short what, void *arg)
     uint64_t now = rc_now_mono_ms();
     static const uint8_t tick[4] = {0, 0, 0, 0};
     struct rc_conn *next;
-    for (struct rc_conn *c = n->conns; c; c = next) {
+    for (struct rc_conn *c = n->conns; c != NULL; c = next) {
         next = c->next;
         if ((c->st == CS_HANDSHAKE || c->st == CS_SNIFF) &&
             now - c->opened_ms > RC_NODE_HANDSHAKE_TIMEOUT_MS) {
@@ -1538,7 +1566,7 @@ static void housekeeping_cb(evutil_socket_t fd, short what, void *arg)
                  * write 999 ms ago must not postpone the tick by a second */
                 conn_write(c, tick, sizeof tick);
             }
-        } else if (c->st == CS_WAIT_INBOUND && !c->pings) {
+        } else if (c->st == CS_WAIT_INBOUND && c->pings == NULL) {
             conn_close(c, RC_REASON_TIMEOUT, false);
         } else if (c->st == CS_CLOSING && now - c->closing_ms > RC_NODE_LINGER_MS) {
             conn_close(c, RC_REASON_TIMEOUT, false);
@@ -1629,6 +1657,9 @@ static int listen_on(struct rc_node *n, uint16_t pmin, uint16_t pmax, char *err,
 struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *o, char *err,
                             size_t errlen)
 {
+    struct rc_node *n;
+    struct timeval one_s;
+
     if (!rc_node_name_valid(o->name)) {
         snprintf(err, errlen, "invalid node name");
         return NULL;
@@ -1637,8 +1668,8 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
         snprintf(err, errlen, "the cookie must be 1..%d bytes", RC_COOKIE_MAX);
         return NULL;
     }
-    struct rc_node *n = calloc(1, sizeof *n);
-    if (!n) {
+    n = calloc(1, sizeof *n);
+    if (n == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -1646,7 +1677,7 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
     snprintf(n->name, sizeof n->name, "%s", o->name);
     memcpy(n->cookie, o->cookie, o->cookie_len);
     n->cookie_len = o->cookie_len;
-    n->epmd_port = o->epmd_port ? o->epmd_port : 4369;
+    n->epmd_port = o->epmd_port != 0 ? o->epmd_port : 4369;
     n->silence_ms = o->silence_ms != 0 ? o->silence_ms : RC_NODE_SILENCE_DEFAULT_MS;
     n->tls_required = o->tls_required;
     n->bind_addr = htonl(INADDR_ANY);
@@ -1670,11 +1701,11 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
     n->reaper = event_new(base, -1, 0, reap_cb, n);
     n->housekeeping = event_new(base, -1, EV_PERSIST, housekeeping_cb, n);
     n->accept_resume = evtimer_new(base, accept_resume_cb, n);
-    if (!n->reaper || !n->housekeeping || !n->accept_resume) {
+    if (n->reaper == NULL || n->housekeeping == NULL || n->accept_resume == NULL) {
         snprintf(err, errlen, "out of memory");
         goto out_free;
     }
-    struct timeval one_s = {1, 0};
+    one_s = (struct timeval){1, 0};
     event_add(n->housekeeping, &one_s);
 
     if (o->tls_cert != NULL || o->tls_key != NULL || o->tls_ca != NULL) {
@@ -1696,8 +1727,8 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
             snprintf(alive, sizeof alive, "%s", n->name);
             *strchr(alive, '@') = '\0';
             n->epmd = rc_epmd_new_at(base, o->epmd, n->bind_addr, n->epmd_port, alive, n->port,
-                                     o->epmd_check_ms ? o->epmd_check_ms : 1000, err, errlen);
-            if (!n->epmd)
+                                     o->epmd_check_ms != 0 ? o->epmd_check_ms : 1000, err, errlen);
+            if (n->epmd == NULL)
                 goto out_free;
         }
     }
@@ -1710,24 +1741,24 @@ out_free:
 
 void rc_node_free(struct rc_node *n)
 {
-    if (!n)
+    if (n == NULL)
         return;
-    while (n->conns) {
+    while (n->conns != NULL) {
         struct rc_conn *c = n->conns;
         /* Pings are forgotten, not failed: the owner is going away. */
-        while (c->pings)
+        while (c->pings != NULL)
             ping_free(c->pings);
         conn_close(c, RC_REASON_SHUTDOWN, false);
     }
     reap_cb(-1, 0, n);
-    if (n->listener)
+    if (n->listener != NULL)
         evconnlistener_free(n->listener);
     rc_epmd_free(n->epmd);
-    if (n->reaper)
+    if (n->reaper != NULL)
         event_free(n->reaper);
-    if (n->housekeeping)
+    if (n->housekeeping != NULL)
         event_free(n->housekeeping);
-    if (n->accept_resume)
+    if (n->accept_resume != NULL)
         event_free(n->accept_resume);
     rc_tls_ctx_free(n->tls);
     memset(n->cookie, 0, sizeof n->cookie);

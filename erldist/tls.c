@@ -76,7 +76,8 @@ static const struct rc_tls_module *load_module(char *err, size_t errlen)
         if (h == NULL) {
             const char *why = dlerror();
 
-            rc_seterr(err, errlen, "tls: cannot load %s: %s", path, why ? why : "unknown error");
+            rc_seterr(err, errlen, "tls: cannot load %s: %s", path,
+                      why != NULL ? why : "unknown error");
             return NULL;
         }
         mod = dlsym(h, "rc_tls_module_v1");

@@ -231,7 +231,7 @@ int rc_entry_parse(const char *text, size_t len, const char *name_hint, struct r
             }
         } else if (key_is(line, klen, "kind")) {
             /* lenient: an unknown value, or a second kind=, reads as unknown */
-            e.kind = (seen & SEEN_KIND) ? RC_KIND_UNKNOWN : rc_entry_kind_parse(val, vlen);
+            e.kind = (seen & SEEN_KIND) != 0 ? RC_KIND_UNKNOWN : rc_entry_kind_parse(val, vlen);
             seen |= SEEN_KIND;
         }
         /* unknown keys: ignored */

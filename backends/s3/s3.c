@@ -492,16 +492,19 @@ static int s3_fetch_finished(struct s3_ctx *ctx, CURLM *multi, struct s3_job *jo
         char later[128];
         char *e = rv == 0 ? err : later;
         size_t elen = rv == 0 ? errlen : sizeof(later);
+        CURLcode cc;
+        struct s3_job *j;
+        int r;
 
         if (m->msg != CURLMSG_DONE)
             continue;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&sl);
-        CURLcode cc = m->data.result;
+        cc = m->data.result;
         curl_multi_remove_handle(multi, sl->easy);
         sl->busy = false;
         (*busy)--;
-        struct s3_job *j = &jobs[sl->job];
-        int r = s3_req_done(ctx, sl->easy, sl->errbuf, cc, sl->hdrs, &sl->r, "get", e, elen);
+        j = &jobs[sl->job];
+        r = s3_req_done(ctx, sl->easy, sl->errbuf, cc, sl->hdrs, &sl->r, "get", e, elen);
 
         sl->hdrs = NULL;
         if (r == 0)
@@ -543,6 +546,10 @@ static int s3_fetch_all(struct s3_ctx *ctx, struct s3_job *jobs, size_t njobs, c
             goto out_nomem;
     }
     while (rv == 0 && (next < njobs || busy > 0)) {
+        int running;
+        size_t was_busy;
+        CURLMcode mc;
+
         /* fill the idle slots */
         for (size_t k = 0; k < nslots && rv == 0; k++) {
             struct s3_slot *sl = &slots[k];
@@ -574,9 +581,9 @@ static int s3_fetch_all(struct s3_ctx *ctx, struct s3_job *jobs, size_t njobs, c
         }
         if (rv < 0 || busy == 0)
             break;
-        int running = 0;
-        size_t was_busy = busy;
-        CURLMcode mc = curl_multi_perform(multi, &running);
+        running = 0;
+        was_busy = busy;
+        mc = curl_multi_perform(multi, &running);
         if (mc == CURLM_OK)
             rv = s3_fetch_finished(ctx, multi, jobs, &busy, err, errlen);
         /* wait for the network only when no freed slot can take a job */

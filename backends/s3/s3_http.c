@@ -293,11 +293,11 @@ int s3_status_error(const struct s3_ctx *ctx, struct s3_resp *r, const char *op,
             snprintf(code, sizeof(code), "%s", page.code);
         s3_page_free(&page);
     }
-    for (char *c = code; *c; c++)
+    for (char *c = code; *c != '\0'; c++)
         if ((unsigned char)*c < ' ' || (unsigned char)*c >= 0x7f)
             *c = '?';
     rc_seterr(err, errlen, "s3 %s (bucket %s): HTTP %ld%s%s", op, ctx->url.bucket, r->status,
-              code[0] ? " " : "", code);
+              code[0] != '\0' ? " " : "", code);
     if (r->status == 403 || r->status == 401)
         return -EACCES;
     if (r->status == 404)
