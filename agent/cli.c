@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -21,6 +22,7 @@
 #include "rollcall/peers.h"
 #include "rollcall/registry.h"
 #include "rollcall/text.h"
+#include "rollcall/url.h"
 #include "rollcall/worker.h"
 
 /* A reject on stderr: the store's raw bytes escaped once (docs/logs.md). */
@@ -176,13 +178,37 @@ out:
     return rc;
 }
 
+/* A file registry whose directory does not exist: the backend would make
+ * it (an agent's first publish needs that) and list it empty, so that a
+ * mistyped path would read as "0 of 0 members". A reader says so instead.
+ * Writes the path to dir and returns true only when stat says ENOENT. */
+static bool file_registry_missing(const char *url, char *dir, size_t dirlen)
+{
+    struct rc_url_parts u;
+    char scheme[RC_URL_SCHEME_MAX];
+    struct stat st;
+
+    if (rc_url_scheme(url, scheme) == 0 || strcmp(scheme, "file") != 0 ||
+        rc_url_split(url, &u) != 0 || u.path.len == 0 ||
+        rc_url_decode_str(u.path.p, u.path.len, dir, dirlen) < 0)
+        return false;
+    return stat(dir, &st) != 0 && errno == ENOENT;
+}
+
 static int read_registry(const struct rc_config *cfg, struct rc_reg_list *ret)
 {
     char err[512] = "";
-    char masked[RC_URL_MAX];
+    char masked[RC_URL_MAX], dir[PATH_MAX];
     struct rc_registry *reg = NULL;
     int r;
 
+    if (file_registry_missing(cfg->registry, dir, sizeof(dir))) {
+        fprintf(stderr,
+                "rollcall: registry directory %s does not exist (check the registry URL; the "
+                "CLI needs the agent's own -c to see its registry)\n",
+                dir);
+        return -ENOENT;
+    }
     rc_registry_mask_url(cfg->registry, masked, sizeof(masked));
     r = rc_registry_open(cfg->registry, &reg, err, sizeof err);
     if (r == 0)
@@ -265,7 +291,7 @@ int rc_cli_ping(const struct rc_config *cfg, const uint8_t *cookie, size_t cooki
 {
     const char *name = strcmp(target, "self") == 0 ? cfg->name : target;
     struct rc_reg_list list = {0};
-    char err[512] = "";
+    char err[512] = "", dir[PATH_MAX];
     struct rc_registry *reg = NULL;
     struct rc_entry e;
     struct rc_peers t;
@@ -281,7 +307,8 @@ int rc_cli_ping(const struct rc_config *cfg, const uint8_t *cookie, size_t cooki
     /* The registry knows a port (and perhaps a host) when the node
      * publishes one; without it we ask the host's EPMD. A registry that
      * cannot be read is not fatal here. */
-    if (rc_registry_open(cfg->registry, &reg, err, sizeof err) == 0 &&
+    if (!file_registry_missing(cfg->registry, dir, sizeof(dir)) &&
+        rc_registry_open(cfg->registry, &reg, err, sizeof err) == 0 &&
         rc_registry_list(reg, &list, err, sizeof err) == 0) {
         for (size_t i = 0; i < list.n; i++)
             if (strcmp(list.entries[i].name, name) == 0)

@@ -29,10 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config_int.h"
 #include "rollcall/duration.h"
+#include "rollcall/hooks.h"
+#include "rollcall/http.h"
 #include "rollcall/netif.h"
 #include "rollcall/registry.h"
 
@@ -66,6 +69,11 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
      "true: refuse plain distribution peers (reason tls_required)"},
     {"node", "silence_timeout", KT_DURATION, AT(silence_timeout_ms), 5000, HOUR_MS, "10m", false,
      false, "close a connection silent this long (net_ticktime up to 600 s ticks every 150 s)"},
+    {"node", "bind", KT_ADDR, AT(bind), 0, 0, "", false, false,
+     "IPv4 the listener and an embedded EPMD bind to; default: the name's host if loopback, "
+     "else every interface"},
+    {"node", "advertise", KT_HOST, AT(advertise), 0, 0, "", false, false,
+     "host published in the registry for others to dial; default: the name's host"},
     {"registry", "registry", KT_URL, AT(registry), 0, 0, "file:///tmp/rollcall", false, false,
      "registry URL: file:///DIR, redis://, postgres://, s3://"},
     {"registry", "stale_after", KT_DURATION, AT(stale_after_ms), 10, 720 * HOUR_MS, "10s", false,
@@ -93,6 +101,16 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
      "ask the app to disconnect from peers that left or were pruned"},
     {"app", "app_notify", KT_REGNAME, AT(app_notify), 0, 0, "", false, false,
      "registered name on the app told {rollcall, peer_down, Node, Reason}"},
+    {"ops", "http", KT_LISTEN, AT(http), 0, 0, "", false, false,
+     "HOST:PORT of /metrics /healthz /readyz /members /events; empty = off"},
+    {"ops", "expect", KT_COUNT, AT(expect), 0, 100000, "0", false, false,
+     "/readyz wants this many peers answering; 0 = no such rule"},
+    {"ops", "on_event", KT_EXEC, AT(on_event), 0, 0, "", false, false,
+     "program run on every membership event (absolute path)"},
+    {"ops", "on_event_filter", KT_EVENTS, AT(on_event_filter), 0, 0, "*", false, false,
+     "events that run it: peer_up,peer_down,peer_pruned,peer_left,registry_down,registry_up"},
+    {"ops", "hook_timeout", KT_DURATION, AT(hook_timeout_ms), 10, HOUR_MS, "10s", false, false,
+     "a hook still running after this is killed with its process group"},
 };
 
 _Static_assert(sizeof(rc_cfg_keys) / sizeof(rc_cfg_keys[0]) == RC_CFG_NKEYS, "RC_CFG_NKEYS");
@@ -250,6 +268,66 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
         }
         break;
     }
+    case KT_ADDR: {
+        struct in_addr in;
+
+        if (s[0] != '\0' && inet_pton(AF_INET, s, &in) != 1) {
+            snprintf(msg, msglen, "invalid address %s (a numeric IPv4 address, e.g. 10.0.0.5)",
+                     rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        break;
+    }
+    case KT_HOST:
+        if (s[0] != '\0' && !rc_host_valid(s, strlen(s))) {
+            snprintf(msg, msglen, "invalid host %s (A-Z a-z 0-9 . _ : -)", rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        break;
+    case KT_LISTEN: {
+        struct sockaddr_storage ss;
+        int sslen;
+
+        if (s[0] != '\0' && rc_http_parse_addr(s, &ss, &sslen) != 0) {
+            snprintf(msg, msglen,
+                     "invalid address %s (a numeric HOST:PORT: 127.0.0.1:9100, [::1]:9100, "
+                     "0.0.0.0:9100)",
+                     rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        break;
+    }
+    case KT_COUNT:
+        for (i = 0; isdigit((unsigned char)s[i]) && v <= k->max; i++)
+            v = v * 10 + (uint64_t)(s[i] - '0');
+        if (i == 0 || s[i] != '\0' || v < k->min || v > k->max) {
+            snprintf(msg, msglen, "invalid number %s (%llu to %llu)", rc_cfg_echo(s, q),
+                     (unsigned long long)k->min, (unsigned long long)k->max);
+            return -ERANGE;
+        }
+        *(uint32_t *)(void *)field = (uint32_t)v;
+        return 0;
+    case KT_EVENTS: {
+        uint32_t mask;
+        char why[256];
+
+        if (rc_event_filter_parse(s, &mask, why, sizeof(why)) != 0) {
+            snprintf(msg, msglen, "%s", why);
+            return -EINVAL;
+        }
+        break;
+    }
+    case KT_EXEC:
+        if (s[0] != '\0' && (s[0] != '/' || has_control(s))) {
+            snprintf(msg, msglen, "%s is not an absolute path", rc_cfg_echo(s, q));
+            return -EINVAL;
+        }
+        if (s[0] != '\0' && access(s, X_OK) != 0) {
+            snprintf(msg, msglen, "%s: %s (the hook must be an executable file)", rc_cfg_echo(s, q),
+                     strerror(errno));
+            return -EINVAL;
+        }
+        break;
     case KT_DURATION:
         if (rc_duration_from_text(s, strlen(s), &v) < 0) {
             snprintf(msg, msglen, "invalid duration %s (" RC_DURATION_HINT ")", rc_cfg_echo(s, q));
@@ -258,7 +336,14 @@ int rc_cfg_key_parse(const struct rc_key *k, const char *s, struct rc_config *c,
         if (v < k->min || v > k->max) {
             rc_duration_to_text(k->min, lo, sizeof(lo));
             rc_duration_to_text(k->max, hi, sizeof(hi));
-            snprintf(msg, msglen, "%s is out of range (%s to %s)", rc_cfg_echo(s, q), lo, hi);
+            /* the one rule, stated where it bites: a bare number is ms */
+            if (s[strspn(s, "0123456789")] == '\0')
+                snprintf(msg, msglen,
+                         "%s is out of range (%s to %s): a bare number is milliseconds, "
+                         "so this is %llums (" RC_DURATION_HINT ")",
+                         rc_cfg_echo(s, q), lo, hi, (unsigned long long)v);
+            else
+                snprintf(msg, msglen, "%s is out of range (%s to %s)", rc_cfg_echo(s, q), lo, hi);
             return -ERANGE;
         }
         *(uint64_t *)(void *)field = v;
@@ -367,6 +452,18 @@ static void key_format(const struct rc_key *k, const struct rc_config *c, char *
         return;
     case KT_URL:
         rc_registry_mask_url(field, out, outlen);
+        return;
+    case KT_ADDR:
+    case KT_HOST:
+    case KT_LISTEN:
+    case KT_EXEC:
+        snprintf(out, outlen, "%s", field[0] != '\0' ? field : "(not set)");
+        return;
+    case KT_EVENTS:
+        snprintf(out, outlen, "%s", field);
+        return;
+    case KT_COUNT:
+        snprintf(out, outlen, "%u", (unsigned)*(const uint32_t *)(const void *)field);
         return;
     case KT_DURATION:
         rc_duration_to_text(*(const uint64_t *)(const void *)field, out, outlen);
@@ -776,6 +873,18 @@ static const char *metavar(const struct rc_key *k)
         return "BOOL";
     case KT_REGNAME:
         return "NAME";
+    case KT_ADDR:
+        return "IP";
+    case KT_HOST:
+        return "HOST";
+    case KT_LISTEN:
+        return "HOST:PORT";
+    case KT_COUNT:
+        return "N";
+    case KT_EVENTS:
+        return "EVENTS";
+    case KT_EXEC:
+        return "PROGRAM";
     }
     return "VALUE";
 }
@@ -793,6 +902,8 @@ void rc_config_usage(FILE *out)
           "down)\n"
           "  ping NODE             ping one node, or 'self' (exit 0 on pong, 1 on pang)\n"
           "  check-config          print the effective configuration, secrets masked\n"
+          "  monitor               stream the running agent's events (over its http)\n"
+          "  ready                 the running agent's /readyz: exit 0 when ready\n"
           "  help                  this help\n"
           "\n"
           "options (* = SIGHUP applies a new value; the others need a restart):\n"

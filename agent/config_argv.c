@@ -13,7 +13,9 @@
 #include "config_int.h"
 #include "rollcall/registry.h"
 
-static const char *const command_words[] = {"run", "members", "ping", "check-config"};
+/* In enum rc_command's order. */
+static const char *const command_words[] = {"run",          "members", "ping",
+                                            "check-config", "monitor", "ready"};
 
 /*
  * Overwrites a registry URL in the process's own argv with its masked form
@@ -62,7 +64,9 @@ void rc_cfg_parse_argv(int argc, char **argv, char **scrub, struct rc_cfg_cmdlin
                 c = rc_cfg_word_index(a, command_words,
                                       sizeof(command_words) / sizeof(command_words[0]));
                 if (c < 0 || strcmp(a, command_words[c]) != 0) {
-                    rc_cfg_err_add(e, "unknown command %s (run, members, ping NODE, check-config)",
+                    rc_cfg_err_add(e,
+                                   "unknown command %s (run, members, ping NODE, check-config, "
+                                   "monitor, ready, help)",
                                    rc_cfg_echo(a, q));
                     bad_command = true;
                 } else {

@@ -26,7 +26,7 @@
 
 #define CONFIG_FILE_MAX (1024 * 1024) /* an ini larger than this is not a config file */
 
-static const char *const sections[] = {"node", "registry", "agent", "log", "app"};
+static const char *const sections[] = {"node", "registry", "agent", "log", "app", "ops"};
 
 struct ini_state {
     struct rc_cfg_load *L;
@@ -83,7 +83,7 @@ static void ini_classify(struct ini_state *st, const char *s, size_t n)
             st->section_ok = section_known(s + 1, i - 1);
             if (!st->section_ok) {
                 snprintf(name, sizeof(name), "%.*s", (int)(i - 1), s + 1);
-                ini_error(st, "unknown section [%s] (node, registry, agent, log, app)",
+                ini_error(st, "unknown section [%s] (node, registry, agent, log, app, ops)",
                           rc_cfg_escape(name, q, false));
             }
             return;

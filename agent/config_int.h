@@ -20,7 +20,7 @@
 
 #define ECHO_MAX 64 /* bytes of a bad value quoted back in an error */
 #define RC_CFG_ECHO_BUF (ECHO_MAX * RC_TEXT_ESC_MAX + 16)
-#define RC_CFG_NKEYS 26 /* rows of rc_cfg_keys (checked in config.c) */
+#define RC_CFG_NKEYS 33 /* rows of rc_cfg_keys (checked in config.c) */
 
 enum ktype {
     KT_NAME,     /* node name, "" = auto */
@@ -35,6 +35,12 @@ enum ktype {
     KT_APP_NODE, /* node name or bare alive, "" = off; completed by validate() */
     KT_BOOL,     /* bool: true/false, yes/no, on/off, 1/0 */
     KT_REGNAME,  /* a registered process name: [A-Za-z0-9_], "" = none */
+    KT_ADDR,     /* numeric IPv4 address, "" = none */
+    KT_HOST,     /* a host name or address, "" = none */
+    KT_LISTEN,   /* numeric HOST:PORT, "" = off */
+    KT_COUNT,    /* uint32_t, min..max */
+    KT_EVENTS,   /* an event filter (hooks.h) */
+    KT_EXEC,     /* absolute path of an executable file, "" = none */
 };
 
 struct rc_key {

@@ -33,6 +33,7 @@
 
 #include "rollcall/err.h"
 #include "rollcall/config.h"
+#include "rollcall/log.h"
 
 #define COOKIE_FILE_MAX 4096 /* a cookie file is one short line */
 #define COOKIE_NEW_LEN 20    /* what Erlang creates */
@@ -229,6 +230,11 @@ static int create_cookie_file(const char *path, char *out, size_t outlen, size_t
     close(fd);
     rv = give(cookie, sizeof(cookie), out, outlen, ret_len, err, errlen);
     explicit_bzero(cookie, sizeof(cookie));
+    /* A new cookie means no peer shares it yet: say where it is. */
+    if (rv == 0)
+        rc_log_warn("created the cookie file %s (20 random letters, mode 0400): every node of "
+                    "the cluster needs this same cookie (or set ROLLCALL_COOKIE / cookie_file)",
+                    path);
     return rv;
 
 out_unlink:

@@ -56,6 +56,7 @@ static int log_fd = STDERR_FILENO; /* guarded by log_lock */
 static char log_path[PATH_MAX];    /* "" = stderr; guarded by log_lock */
 static atomic_int log_level = RC_LOG_INFO;
 static atomic_int log_format = RC_LOG_FMT_ELIXIR;
+static atomic_bool log_journal = false;
 
 static const char *const level_words[] = {"error", "warning", "info", "debug"};
 static const char *const format_words[] = {"elixir", "text", "json"};
@@ -109,6 +110,11 @@ const char *rc_log_format_str(enum rc_log_format fmt)
 void rc_log_set_level(enum rc_log_level level)
 {
     atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
+}
+
+void rc_log_set_journal(bool on)
+{
+    atomic_store_explicit(&log_journal, on, memory_order_relaxed);
 }
 
 void rc_log_set_format(enum rc_log_format fmt)
@@ -171,6 +177,7 @@ int rc_log_open(const char *path, char *err, size_t errlen)
     if (fd < 0)
         return fd;
     sink_swap(fd, path);
+    atomic_store_explicit(&log_journal, false, memory_order_relaxed); /* a file has no <N> */
     return 0;
 }
 
@@ -188,6 +195,7 @@ int rc_log_reopen(char *err, size_t errlen)
     if (fd < 0)
         return fd;
     sink_swap(fd, path);
+    atomic_store_explicit(&log_journal, false, memory_order_relaxed); /* a file has no <N> */
     return 0;
 }
 
@@ -468,11 +476,21 @@ size_t rc_log_render(char *out, size_t cap, enum rc_log_format fmt, enum rc_log_
 static void emit(enum rc_log_level level, const char *msg, const struct rc_log_field *fields,
                  size_t nfields)
 {
-    char line[RC_LOG_LINE_MAX + 2];
-    size_t n;
+    char line[RC_LOG_LINE_MAX + 5];
+    size_t n, p = 0;
 
-    n = rc_log_render(line, RC_LOG_LINE_MAX + 1, rc_log_get_format(), level, rc_now_wall_ms(), msg,
-                      fields, nfields);
+    /* sd-daemon(3) priority prefix for the journal: <3> err ... <7> debug */
+    if (atomic_load_explicit(&log_journal, memory_order_relaxed)) {
+        line[0] = '<';
+        line[1] = level == RC_LOG_ERROR  ? '3'
+                  : level == RC_LOG_WARN ? '4'
+                  : level == RC_LOG_INFO ? '6'
+                                         : '7';
+        line[2] = '>';
+        p = 3;
+    }
+    n = p + rc_log_render(line + p, RC_LOG_LINE_MAX + 1, rc_log_get_format(), level,
+                          rc_now_wall_ms(), msg, fields, nfields);
     line[n++] = '\n';
     sink_write(line, n);
 }

@@ -5,11 +5,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include "rollcall/cli.h"
 #include "rollcall/config.h"
 #include "rollcall/log.h"
 #include "rollcall/node.h"
+#include "rollcall/notify.h"
+#include "rollcall/ops.h"
 #include "rollcall/sweep.h"
 
 int main(int argc, char *argv[])
@@ -37,13 +40,32 @@ int main(int argc, char *argv[])
     if (r != 0) {
         fprintf(stderr, "rollcall: configuration error%s:\n%s\n",
                 strchr(err, '\n') != NULL ? "s" : "", err);
-        return 2;
+        /* The daemon says EX_CONFIG, so that systemd does not restart a
+         * unit that cannot start (RestartPreventExitStatus=78); the
+         * one-shot commands keep 2. */
+        return args.command == RC_CMD_RUN ? EX_CONFIG : 2;
     }
     rc_log_set_format(cfg.log_format);
     rc_log_set_level(args.command == RC_CMD_RUN      ? cfg.log_level
                      : cfg.log_level == RC_LOG_DEBUG ? RC_LOG_DEBUG
                                                      : RC_LOG_WARN);
 
+    /* Under systemd, stderr is the journal: give each line its priority. */
+    if (args.command == RC_CMD_RUN && cfg.log_file[0] == '\0' && rc_journal_is_stderr())
+        rc_log_set_journal(true);
+
+    /* The running agent's endpoint: no cookie, no registry needed. */
+    if (args.command == RC_CMD_MONITOR || args.command == RC_CMD_READY) {
+        if (cfg.http[0] == '\0') {
+            fprintf(stderr,
+                    "rollcall: %s needs the agent's http address: run it with the "
+                    "agent's -c, or give --http HOST:PORT\n",
+                    args.command == RC_CMD_MONITOR ? "monitor" : "ready");
+            return 2;
+        }
+        return args.command == RC_CMD_MONITOR ? rc_monitor_run(cfg.http, stdout, 0)
+                                              : rc_ready_run(cfg.http, stdout);
+    }
     if (args.command == RC_CMD_CHECK_CONFIG)
         rc_config_print(&cfg, stdout);
     if (rc_cookie_load(&cfg, cookie, sizeof(cookie), &cookie_len, err, sizeof(err)) != 0) {

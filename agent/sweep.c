@@ -18,6 +18,7 @@
  */
 #include "rollcall/sweep.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "rollcall/child.h"
 #include "rollcall/log.h"
 #include "rollcall/node.h"
+#include "rollcall/opshub.h"
 #include "rollcall/peers.h"
 #include "rollcall/registry.h"
 #include "rollcall/worker.h"
@@ -50,6 +52,8 @@ struct agent {
     struct event_base *base;
     struct rc_node *node;
     struct rc_worker *worker;
+    struct rc_opshub *ops; /* metrics, HTTP endpoint, hooks, sd_notify */
+    uint64_t registry_gen; /* the worker's last status we passed on */
     struct event *ev_snapshot, *ev_sweep, *ev_deadline;
     struct event *ev_term, *ev_int, *ev_hup;
     struct rc_peers peers;          /* never contains self */
@@ -71,6 +75,7 @@ struct agent {
  * connection. */
 static void emit(struct agent *a, const struct rc_peer_change *c)
 {
+    rc_opshub_change(a->ops, c); /* counters, the hook, /events */
     switch (c->ev) {
     case RC_PEER_EV_UP: {
         struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", c->name),
@@ -123,6 +128,8 @@ static void record(struct agent *a, const char *name, bool ok, enum rc_reason re
 {
     struct rc_verdict v = {.ok = ok, .reason = reason, .rtt_us = rtt_us};
     struct rc_peer_change chg;
+
+    rc_opshub_verdict(a->ops, &v);
 
     if (rc_peers_record(&a->peers, name, &v, &chg) == 1)
         emit(a, &chg);
@@ -249,6 +256,7 @@ static void finish_sweep(struct agent *a)
     a->sweeping = false;
     event_del(a->ev_deadline);
     a->sweeps++;
+    rc_opshub_sweep(a->ops, (double)(rc_now_mono_us() - a->sweep_started_us) / 1e6);
     log_sweep(a);
     if (rc_log_enabled(RC_LOG_DEBUG))
         log_sweep_done(a);
@@ -369,7 +377,13 @@ static void snapshot_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct agent *a = arg;
     struct rc_snapshot *s = rc_worker_take(a->worker);
+    struct rc_worker_status st;
 
+    /* the registry's health: readiness, registry_down / registry_up */
+    if (rc_worker_status(a->worker, &st) == 0 && st.gen != a->registry_gen) {
+        a->registry_gen = st.gen;
+        rc_opshub_registry(a->ops, st.ok, st.error, st.self_listed);
+    }
     if (s == NULL)
         return;
     rc_snapshot_free(a->pending);
@@ -428,6 +442,7 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
         return;
     }
     rc_log_info("received %s, leaving the cluster", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    rc_opshub_stopping(a->ops);
     a->stopping = true;
     event_base_loopexit(a->base, NULL);
 }
@@ -548,6 +563,24 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
                 (unsigned long long)a->cfg.interval_ms, (unsigned long long)a->cfg.ping_timeout_ms);
 }
 
+/* The address to listen on: bind if set; else the node name's host when it
+ * is a loopback IPv4 address (a@127.0.0.1 is not reachable from elsewhere,
+ * so it must not listen elsewhere either); else every interface (""). */
+static void effective_bind(const struct rc_config *cfg, char *out, size_t outlen)
+{
+    const char *host = strchr(cfg->name, '@') + 1;
+    struct in_addr in;
+
+    if (cfg->bind[0] != '\0')
+        snprintf(out, outlen, "%s", cfg->bind);
+    else if (inet_pton(AF_INET, host, &in) == 1 && (ntohl(in.s_addr) >> 24) == 127)
+        snprintf(out, outlen, "%s", host);
+    else if (strcmp(host, "localhost") == 0)
+        snprintf(out, outlen, "127.0.0.1");
+    else
+        out[0] = '\0';
+}
+
 static const char *epmd_word(enum rc_epmd_mode m)
 {
     switch (m) {
@@ -566,7 +599,7 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
                  char *const child_argv[])
 {
     int rc = 1;
-    char err[512] = "", masked[RC_URL_MAX];
+    char err[512] = "", masked[RC_URL_MAX], bind[64];
     struct agent *a;
     struct rc_node_opts o;
     struct rc_entry self;
@@ -603,7 +636,9 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
         .tls_key = cfg->tls_key[0] != '\0' ? cfg->tls_key : NULL,
         .tls_ca = cfg->tls_ca[0] != '\0' ? cfg->tls_ca : NULL,
         .tls_required = cfg->tls_required,
+        .bind = bind,
     };
+    effective_bind(cfg, bind, sizeof(bind));
     a->node = rc_node_new(a->base, &o, err, sizeof(err));
     if (a->node == NULL) {
         rc_log_error("%s", err);
@@ -614,7 +649,9 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
 
     memset(&self, 0, sizeof(self));
     snprintf(self.name, sizeof(self.name), "%s", cfg->name);
-    snprintf(self.host, sizeof(self.host), "%s", strchr(cfg->name, '@') + 1);
+    /* advertise: the host others dial, when the name's is not the one */
+    snprintf(self.host, sizeof(self.host), "%s",
+             cfg->advertise[0] != '\0' ? cfg->advertise : strchr(cfg->name, '@') + 1);
     self.port = rc_node_port(a->node);
     self.started_at_ms = rc_now_wall_ms();
     self.kind = RC_KIND_AGENT;
@@ -635,11 +672,17 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
     event_add(a->ev_hup, NULL);
 
     rc_registry_mask_url(cfg->registry, masked, sizeof(masked));
-    rc_log_info("rollcall %s starting as %s (distribution port %u, epmd %s, registry %s)",
-                ROLLCALL_VERSION, cfg->name, rc_node_port(a->node), epmd_word(cfg->epmd), masked);
+    rc_log_info("rollcall %s starting as %s (distribution port %u on %s, epmd %s, registry %s)",
+                ROLLCALL_VERSION, cfg->name, rc_node_port(a->node),
+                bind[0] != '\0' ? bind : "every interface", epmd_word(cfg->epmd), masked);
 
-    a->worker = rc_worker_start(cfg->registry, &self, cfg->interval_ms, notify_from_worker, a, err,
-                                sizeof(err));
+    a->ops = rc_opshub_new(a->base, cfg, &a->peers, err, sizeof(err));
+    if (a->ops == NULL) {
+        rc_log_error("%s", err);
+        goto out_events;
+    }
+    a->worker = rc_worker_start(cfg->registry, &self, cfg->interval_ms, notify_from_worker, a,
+                                rc_opshub_metrics(a->ops), err, sizeof(err));
     if (a->worker == NULL) {
         rc_log_error("%s", err);
         goto out_events;
@@ -695,6 +738,8 @@ out_events:
     a->app = NULL;
     rc_child_free(a->child);
     a->child = NULL;
+    rc_opshub_free(a->ops);
+    a->ops = NULL;
     rc_node_free(a->node);
     a->node = NULL;
     evs[0] = &a->ev_snapshot;

@@ -32,11 +32,17 @@
 #include <time.h>
 
 #include "rollcall/log.h"
+#include "rollcall/metrics.h"
 
 #define WARN_TABLE 256
 #define WARN_EVERY_MS (10 * 60 * 1000)
 #define LOOKUP_MAX 16 /* names queued for a single read; more wait for the next list */
 #define LOOKUPS_PER_INTERVAL 16
+/* An outage is logged when it starts, then again after 1 s, 2 s, 4 s, ...
+ * at most every OUTAGE_LOG_MAX_MS, with how long and how many, and when it
+ * ends: never silent while it lasts, never a line per round trip. */
+#define OUTAGE_LOG_FIRST_MS 1000
+#define OUTAGE_LOG_MAX_MS (60 * 1000)
 
 struct prune_req {
     struct prune_req *next;
@@ -71,10 +77,13 @@ struct rc_worker {
     uint64_t resync_ms;                        /* under mu; 0 = every interval */
     char lookups[LOOKUP_MAX][RC_NAME_MAX + 1]; /* under mu */
     size_t nlookups;                           /* under mu */
+    struct rc_worker_status status;            /* under mu */
+    struct rc_metrics *metrics;                /* may be NULL; thread-safe */
     uint64_t seq;
     /* thread-private */
     struct rc_registry *reg;
     bool outage;
+    uint64_t outage_since_ms, outage_fails, outage_next_log_ms, outage_log_gap_ms;
     bool fresh;                 /* a new connection: publish and list now */
     bool published;             /* our entry written since fresh */
     uint64_t last_publish_ms;   /* monotonic */
@@ -164,13 +173,54 @@ static void warn_reject(struct rc_worker *w, const struct rc_reject *r)
     rc_log_warn("registry: skipping entry %s%s: %s", r->what, r->cut ? "..." : "", r->reason);
 }
 
+/* The loop learns of the registry's health from here (readiness,
+ * registry_down / registry_up events). */
+static void set_status(struct rc_worker *w, bool ok, const char *error, bool self_listed)
+{
+    bool changed;
+
+    pthread_mutex_lock(&w->mu);
+    changed = w->status.gen == 0 || w->status.ok != ok || w->status.self_listed != self_listed ||
+              strncmp(w->status.error, error, sizeof(w->status.error) - 1) != 0;
+    if (changed) {
+        w->status.ok = ok;
+        w->status.self_listed = self_listed;
+        snprintf(w->status.error, sizeof(w->status.error), "%.255s", error);
+        w->status.gen++;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (changed && !ok)
+        w->notify(w->arg); /* on success the hand-over's notify follows */
+}
+
 static void registry_failed(struct rc_worker *w, const char *step, int rc, const char *why)
 {
-    if (!w->outage)
+    uint64_t now = rc_now_mono_ms();
+    char line[640];
+
+    snprintf(line, sizeof(line), "%s: %s", step,
+             why[0] != '\0' ? why : (rc < 0 ? strerror(-rc) : "error"));
+    if (!w->outage) {
         rc_log_error("registry unavailable (%s): %s (%s); pinging the last known members", step,
                      why[0] != '\0' ? why : "error", strerror(-rc));
-    else
+        w->outage_since_ms = now;
+        w->outage_fails = 0;
+        w->outage_log_gap_ms = OUTAGE_LOG_FIRST_MS;
+        w->outage_next_log_ms = now + OUTAGE_LOG_FIRST_MS;
+    } else if (now >= w->outage_next_log_ms) {
+        rc_log_error("registry still unavailable after %.1fs (%llu failed round trips; last: "
+                     "%s: %s); pinging the last known members",
+                     (double)(now - w->outage_since_ms) / 1000.0,
+                     (unsigned long long)w->outage_fails + 1, step, why[0] != '\0' ? why : "error");
+        w->outage_log_gap_ms *= 2;
+        if (w->outage_log_gap_ms > OUTAGE_LOG_MAX_MS)
+            w->outage_log_gap_ms = OUTAGE_LOG_MAX_MS;
+        w->outage_next_log_ms = now + w->outage_log_gap_ms;
+    } else {
         rc_log_debug("registry still unavailable (%s): %s", step, why);
+    }
+    w->outage_fails++;
+    set_status(w, false, line, false);
     w->outage = true;
     /* After any error the backend starts from a clean connection. */
     rc_registry_close(w->reg);
@@ -180,9 +230,26 @@ static void registry_failed(struct rc_worker *w, const char *step, int rc, const
 
 static void registry_ok(struct rc_worker *w)
 {
-    if (w->outage)
-        rc_log_info("registry available again");
+    if (w->outage) {
+        struct rc_log_field f[] = {
+            RC_LF_D("outage_s", (double)(rc_now_mono_ms() - w->outage_since_ms) / 1000.0),
+            RC_LF_I("failed_round_trips", (int64_t)w->outage_fails),
+        };
+
+        rc_log_event(RC_LOG_INFO, "registry available again", f, 2);
+    }
     w->outage = false;
+}
+
+/* After a good round: healthy, and whether our own entry is in the view. */
+static void registry_status_ok(struct rc_worker *w)
+{
+    bool self_listed = false;
+
+    for (size_t i = 0; w->view != NULL && i < w->view->n; i++)
+        if (strcmp(w->view->v[i].e.name, w->self.name) == 0)
+            self_listed = true;
+    set_status(w, true, "", self_listed);
 }
 
 /* A listed or read entry, resolved, for the view. */
@@ -336,7 +403,11 @@ static size_t do_prunes(struct rc_worker *w)
         list = p->next;
         err[0] = '\0';
         if (w->reg != NULL) {
+            uint64_t t = rc_now_mono_us();
             int r = rc_registry_remove(w->reg, p->name, p->min_age_ms, err, sizeof err);
+
+            rc_metrics_regop(w->metrics, RC_REGOP_REMOVE, (double)(rc_now_mono_us() - t) / 1e6,
+                             r == 0);
             if (r != 0)
                 rc_log_warn("registry: could not prune %s: %s", p->name, err);
             n++;
@@ -393,13 +464,15 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
     char err[512] = "";
     struct rc_reg_list list = {0};
     struct rc_snapshot *s;
-    uint64_t now, heartbeat_ms, resync_ms;
+    uint64_t now, heartbeat_ms, resync_ms, t0, t1;
     bool want_list, heartbeat_due;
     size_t pruned;
     int r;
 
     if (w->reg == NULL) {
+        t0 = rc_now_mono_us();
         r = rc_registry_open(w->url, &w->reg, err, sizeof err);
+        rc_metrics_regop(w->metrics, RC_REGOP_OPEN, (double)(rc_now_mono_us() - t0) / 1e6, r == 0);
         if (r != 0) {
             registry_failed(w, "open", r, err);
             return;
@@ -416,7 +489,10 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
         w->fresh || !w->published || now - w->last_publish_ms + interval_ms / 2 >= heartbeat_ms;
     if (heartbeat_due) {
         w->self.updated_at_ms = rc_now_wall_ms();
+        t0 = rc_now_mono_us();
         r = rc_registry_publish(w->reg, &w->self, err, sizeof err);
+        rc_metrics_regop(w->metrics, RC_REGOP_PUBLISH, (double)(rc_now_mono_us() - t0) / 1e6,
+                         r == 0);
         if (r != 0) {
             registry_failed(w, "publish", r, err);
             return;
@@ -451,12 +527,15 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
             return;
         if (!want_list) {
             registry_ok(w);
+            registry_status_ok(w);
             hand_over(w);
             return;
         }
     }
 
+    t1 = rc_now_mono_us();
     r = rc_registry_list(w->reg, &list, err, sizeof err); /* logs registry_round */
+    rc_metrics_regop(w->metrics, RC_REGOP_LIST, (double)(rc_now_mono_us() - t1) / 1e6, r == 0);
     if (r != 0) {
         registry_failed(w, "list", r, err);
         return;
@@ -466,6 +545,7 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
     registry_ok(w);
     for (size_t i = 0; i < list.nrejects; i++)
         warn_reject(w, &list.rejects[i]);
+    rc_metrics_entries(w->metrics, list.n, list.nrejects);
 
     s = calloc(1, sizeof *s);
     if (s != NULL && list.n != 0)
@@ -486,6 +566,7 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
     pthread_mutex_lock(&w->mu);
     w->nlookups = 0;
     pthread_mutex_unlock(&w->mu);
+    registry_status_ok(w);
     hand_over(w);
 }
 
@@ -591,7 +672,7 @@ static void *worker_main(void *arg)
 
 struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entry *self,
                                   uint64_t interval_ms, void (*notify)(void *), void *arg,
-                                  char *err, size_t errlen)
+                                  struct rc_metrics *metrics, char *err, size_t errlen)
 {
     struct rc_worker *w;
     pthread_condattr_t ca;
@@ -610,6 +691,7 @@ struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entr
     w->fresh = true;
     w->notify = notify;
     w->arg = arg;
+    w->metrics = metrics;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->cond, &ca);
@@ -741,4 +823,12 @@ void rc_worker_withdraw(struct rc_worker *w, const char *name)
     w->kick = true;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->mu);
+}
+
+int rc_worker_status(struct rc_worker *w, struct rc_worker_status *out)
+{
+    pthread_mutex_lock(&w->mu);
+    *out = w->status;
+    pthread_mutex_unlock(&w->mu);
+    return out->gen != 0 ? 0 : -EAGAIN;
 }

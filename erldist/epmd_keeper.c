@@ -38,6 +38,7 @@ struct rc_epmd {
     char alive[RC_EPMD_ALIVE_MAX + 1];
     uint64_t check_ms;
     uint32_t creation;
+    uint32_t bind_addr; /* network byte order; INADDR_ANY = every interface */
 
     /* registration with the EPMD on 127.0.0.1 (auto, system) */
     struct event *ev_check;
@@ -118,7 +119,7 @@ static void become_embedded(struct rc_epmd *e)
     char why[96];
     int r;
 
-    e->srv = rc_epmd_server_new(e->base, e->epmd_port, e->alive, e->dist_port);
+    e->srv = rc_epmd_server_new_at(e->base, e->bind_addr, e->epmd_port, e->alive, e->dist_port);
     r = e->srv == NULL ? -errno : 0;
     if (r == -EADDRINUSE && e->last_fail != r) {
         /* An epmd (or another agent taking over) bound the port since the
@@ -215,6 +216,10 @@ static void reg_start(struct rc_epmd *e)
     };
     int r;
 
+    /* A node bound to one loopback address has its EPMD there. */
+    if ((ntohl(e->bind_addr) >> 24) == 127)
+        sin.sin_addr.s_addr = e->bind_addr;
+
     rc_epmd_xchg_init(&e->reg);
     e->reg.complete = reg_complete;
     e->reg.done = reg_done;
@@ -250,6 +255,14 @@ struct rc_epmd *rc_epmd_new(struct event_base *base, enum rc_epmd_mode mode, uin
                             const char *alive, uint16_t dist_port, uint64_t check_interval_ms,
                             char *err, size_t errlen)
 {
+    return rc_epmd_new_at(base, mode, htonl(INADDR_ANY), epmd_port, alive, dist_port,
+                          check_interval_ms, err, errlen);
+}
+
+struct rc_epmd *rc_epmd_new_at(struct event_base *base, enum rc_epmd_mode mode, uint32_t bind_addr,
+                               uint16_t epmd_port, const char *alive, uint16_t dist_port,
+                               uint64_t check_interval_ms, char *err, size_t errlen)
+{
     struct rc_epmd *e;
     struct timeval tv;
     char why[64];
@@ -272,6 +285,7 @@ struct rc_epmd *rc_epmd_new(struct event_base *base, enum rc_epmd_mode mode, uin
     e->state = mode == RC_EPMD_OFF ? ST_OFF : ST_NONE;
     e->epmd_port = epmd_port;
     e->dist_port = dist_port;
+    e->bind_addr = bind_addr;
     snprintf(e->alive, sizeof(e->alive), "%s", alive);
     e->check_ms = check_interval_ms < MIN_CHECK_MS ? MIN_CHECK_MS : check_interval_ms;
     e->creation = rc_epmd_time_creation(0);
@@ -280,7 +294,7 @@ struct rc_epmd *rc_epmd_new(struct event_base *base, enum rc_epmd_mode mode, uin
 
     switch (mode) {
     case RC_EPMD_EMBEDDED:
-        e->srv = rc_epmd_server_new(base, epmd_port, e->alive, dist_port);
+        e->srv = rc_epmd_server_new_at(base, bind_addr, epmd_port, e->alive, dist_port);
         if (e->srv == NULL) {
             snprintf(err, errlen, "epmd: cannot listen on port %u: %s", epmd_port, strerror(errno));
             free(e);

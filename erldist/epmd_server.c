@@ -566,18 +566,21 @@ static void accept_error_cb(struct evconnlistener *lis, void *arg)
 
 /* A listening socket on [::] that also takes IPv4 (IPV6_V6ONLY off), so
  * that `-proto_dist inet6_tcp` nodes register too; 0.0.0.0 on a host
- * without IPv6. Returns the descriptor, or -1 with errno. */
-static int server_socket(uint16_t port)
+ * without IPv6. With a bind address (the agent's `bind`, network byte
+ * order), that IPv4 address only. Returns the descriptor, or -1 with errno. */
+static int server_socket(uint16_t port, uint32_t bind_addr)
 {
     struct sockaddr_in sin = {
         .sin_family = AF_INET,
         .sin_port = htons(port),
-        .sin_addr.s_addr = htonl(INADDR_ANY),
+        .sin_addr.s_addr = bind_addr,
     };
     struct sockaddr_in6 sin6;
     int one = 1, zero = 0, err;
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = -1;
 
+    if (bind_addr == htonl(INADDR_ANY))
+        fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     memset(&sin6, 0, sizeof(sin6));
     sin6.sin6_family = AF_INET6;
     sin6.sin6_port = htons(port);
@@ -610,6 +613,13 @@ static int server_socket(uint16_t port)
 struct rc_epmd_server *rc_epmd_server_new(struct event_base *base, uint16_t epmd_port,
                                           const char *alive, uint16_t dist_port)
 {
+    return rc_epmd_server_new_at(base, htonl(INADDR_ANY), epmd_port, alive, dist_port);
+}
+
+struct rc_epmd_server *rc_epmd_server_new_at(struct event_base *base, uint32_t bind_addr,
+                                             uint16_t epmd_port, const char *alive,
+                                             uint16_t dist_port)
+{
     struct rc_epmd_server *s;
     int err;
     int fd;
@@ -624,7 +634,7 @@ struct rc_epmd_server *rc_epmd_server_new(struct event_base *base, uint16_t epmd
     s->dist_port = dist_port;
     snprintf(s->alive, sizeof(s->alive), "%s", alive);
 
-    fd = server_socket(epmd_port);
+    fd = server_socket(epmd_port, bind_addr);
     if (fd < 0) {
         err = errno;
         goto out_free;

@@ -18,7 +18,7 @@
 #include "rollcall/msg.h"
 #include "rollcall/term.h"
 
-#define PASS_THROUGH 112
+#define PASS_THROUGH RC_MSG_PASS_THROUGH
 
 /* Control message operations (OTP dist.h DOP_*). */
 enum {
@@ -145,15 +145,14 @@ int rc_msg_parse(const uint8_t *pkt, size_t len, struct rc_msg *ret)
     return 0;
 }
 
-/* Writes the Len:32 placeholder and 112. */
-static void start_packet(struct rc_term_enc *e, uint8_t *out, size_t cap)
+void rc_msg_packet_start(struct rc_term_enc *e, uint8_t *out, size_t cap)
 {
     rc_term_enc_init(e, out, cap);
     rc_term_put_u32(e, 0);
     rc_term_put_u8(e, PASS_THROUGH);
 }
 
-static int finish_packet(struct rc_term_enc *e, size_t *ret_len)
+int rc_msg_packet_finish(struct rc_term_enc *e, size_t *ret_len)
 {
     size_t total = e->len;
 
@@ -172,7 +171,7 @@ int rc_msg_build_is_auth(uint8_t *out, size_t cap, size_t *ret_len, const char *
 
     if (self_node == NULL || ref_ids == NULL)
         return -EINVAL;
-    start_packet(&e, out, cap);
+    rc_msg_packet_start(&e, out, cap);
     rc_term_put_version(&e);
     rc_term_put_tuple(&e, 4);
     rc_term_put_long(&e, DOP_REG_SEND);
@@ -189,7 +188,7 @@ int rc_msg_build_is_auth(uint8_t *out, size_t cap, size_t *ret_len, const char *
     rc_term_put_tuple(&e, 2);
     rc_term_put_atom(&e, "is_auth");
     rc_term_put_atom(&e, self_node);
-    return finish_packet(&e, ret_len);
+    return rc_msg_packet_finish(&e, ret_len);
 }
 
 int rc_msg_build_is_auth_reply(uint8_t *out, size_t cap, size_t *ret_len, const struct rc_msg *req)
@@ -198,7 +197,7 @@ int rc_msg_build_is_auth_reply(uint8_t *out, size_t cap, size_t *ret_len, const 
 
     if (req == NULL || req->kind != RC_MSG_IS_AUTH || req->from_pid == NULL || req->tag == NULL)
         return -EINVAL;
-    start_packet(&e, out, cap);
+    rc_msg_packet_start(&e, out, cap);
     rc_term_put_version(&e);
     rc_term_put_tuple(&e, 3);
     rc_term_put_long(&e, DOP_SEND);
@@ -209,5 +208,5 @@ int rc_msg_build_is_auth_reply(uint8_t *out, size_t cap, size_t *ret_len, const 
     rc_term_put_tuple(&e, 2);
     rc_term_put_raw(&e, req->tag, req->tag_len);
     rc_term_put_atom(&e, "yes");
-    return finish_packet(&e, ret_len);
+    return rc_msg_packet_finish(&e, ret_len);
 }

@@ -116,6 +116,7 @@ struct rc_node {
     size_t cookie_len;
     uint16_t epmd_port;
     uint16_t port;
+    uint32_t bind_addr; /* network byte order; INADDR_ANY = every interface */
     uint32_t fixed_creation;
     uint64_t silence_ms;
     struct rc_tls_ctx *tls; /* NULL: plain distribution */
@@ -1328,7 +1329,7 @@ static void housekeeping_cb(evutil_socket_t fd, short what, void *arg)
 
 /* A listening socket on [::] that also takes IPv4 (IPV6_V6ONLY off), or on
  * 0.0.0.0 when the host has no IPv6. Returns the descriptor or -errno. */
-static int listen_socket(uint16_t port, bool v6)
+static int listen_socket(uint16_t port, bool v6, uint32_t bind_addr)
 {
     int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1, zero = 0, rc;
@@ -1348,7 +1349,7 @@ static int listen_socket(uint16_t port, bool v6)
     } else {
         struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
 
-        sin.sin_addr.s_addr = htonl(INADDR_ANY);
+        sin.sin_addr.s_addr = bind_addr; /* `bind`, or INADDR_ANY */
         rc = bind(fd, (struct sockaddr *)&sin, sizeof sin);
     }
     if (rc != 0 || listen(fd, 511) != 0) {
@@ -1363,15 +1364,15 @@ static int listen_on(struct rc_node *n, uint16_t pmin, uint16_t pmax, char *err,
 {
     uint16_t lo = pmin, hi = pmax;
     int last = 0, fd = -1;
-    bool v6 = true;
+    bool v6 = n->bind_addr == htonl(INADDR_ANY); /* one IPv4 address: `bind` */
     struct sockaddr_storage bound;
     socklen_t blen = sizeof bound;
 
     for (uint32_t p = lo; p <= hi; p++) {
-        fd = v6 ? listen_socket((uint16_t)p, true) : -EAFNOSUPPORT;
+        fd = v6 ? listen_socket((uint16_t)p, true, n->bind_addr) : -EAFNOSUPPORT;
         if (fd == -EAFNOSUPPORT || fd == -EADDRNOTAVAIL) {
             v6 = false; /* no IPv6 here: IPv4 only, from now on */
-            fd = listen_socket((uint16_t)p, false);
+            fd = listen_socket((uint16_t)p, false, n->bind_addr);
         }
         if (fd >= 0)
             break;
@@ -1422,6 +1423,16 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
     n->epmd_port = o->epmd_port ? o->epmd_port : 4369;
     n->silence_ms = o->silence_ms != 0 ? o->silence_ms : RC_NODE_SILENCE_DEFAULT_MS;
     n->tls_required = o->tls_required;
+    n->bind_addr = htonl(INADDR_ANY);
+    if (o->bind != NULL && o->bind[0] != '\0') {
+        struct in_addr a;
+        if (inet_pton(AF_INET, o->bind, &a) != 1) {
+            snprintf(err, errlen, "bind: '%s' is not a numeric IPv4 address", o->bind);
+            free(n);
+            return NULL;
+        }
+        n->bind_addr = a.s_addr;
+    }
     n->fixed_creation = (uint32_t)(rc_now_wall_ms() / 1000);
     if (n->fixed_creation < 4)
         n->fixed_creation = 4;
@@ -1456,8 +1467,8 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
             char alive[RC_NAME_MAX + 1];
             snprintf(alive, sizeof alive, "%s", n->name);
             *strchr(alive, '@') = '\0';
-            n->epmd = rc_epmd_new(base, o->epmd, n->epmd_port, alive, n->port,
-                                  o->epmd_check_ms ? o->epmd_check_ms : 1000, err, errlen);
+            n->epmd = rc_epmd_new_at(base, o->epmd, n->bind_addr, n->epmd_port, alive, n->port,
+                                     o->epmd_check_ms ? o->epmd_check_ms : 1000, err, errlen);
             if (!n->epmd)
                 goto out_free;
         }

@@ -15,7 +15,7 @@
 #include "rollcall/rpc.h"
 #include "rollcall/term.h"
 
-#define PASS_THROUGH 112
+#define PASS_THROUGH RC_MSG_PASS_THROUGH
 
 enum {
     DOP_SEND = 2,
@@ -24,25 +24,6 @@ enum {
     DOP_SEND_SENDER = 22,
     DOP_SEND_SENDER_TT = 23,
 };
-
-static void start_packet(struct rc_term_enc *e, uint8_t *out, size_t cap)
-{
-    rc_term_enc_init(e, out, cap);
-    rc_term_put_u32(e, 0);
-    rc_term_put_u8(e, PASS_THROUGH);
-}
-
-static int finish_packet(struct rc_term_enc *e, size_t *ret_len)
-{
-    size_t total = e->len;
-
-    if (e->err != 0)
-        return e->err;
-    e->len = 0;
-    rc_term_put_u32(e, (uint32_t)(total - 4));
-    *ret_len = total;
-    return 0;
-}
 
 static bool name_ok(const char *s)
 {
@@ -63,7 +44,7 @@ int rc_rpc_build_call(uint8_t *out, size_t cap, size_t *ret_len, const char *sel
     if (!rc_node_name_valid(self_node) || !name_ok(mod) || !name_ok(fun) || args == NULL ||
         args_len == 0 || pid_num > RC_RPC_PID_NUM_MAX || pid_serial > RC_RPC_PID_SERIAL_MAX)
         return -EINVAL;
-    start_packet(&e, out, cap);
+    rc_msg_packet_start(&e, out, cap);
     rc_term_put_version(&e);
     rc_term_put_tuple(&e, 4);
     rc_term_put_long(&e, DOP_REG_SEND);
@@ -80,7 +61,7 @@ int rc_rpc_build_call(uint8_t *out, size_t cap, size_t *ret_len, const char *sel
     rc_term_put_atom(&e, fun);
     rc_term_put_raw(&e, args, args_len);
     rc_term_put_atom(&e, "user");
-    return finish_packet(&e, ret_len);
+    return rc_msg_packet_finish(&e, ret_len);
 }
 
 int rc_rpc_build_send(uint8_t *out, size_t cap, size_t *ret_len, const char *self_node,
@@ -92,7 +73,7 @@ int rc_rpc_build_send(uint8_t *out, size_t cap, size_t *ret_len, const char *sel
     if (!rc_node_name_valid(self_node) || !name_ok(to_name) || msg == NULL || msg_len == 0 ||
         pid_num > RC_RPC_PID_NUM_MAX)
         return -EINVAL;
-    start_packet(&e, out, cap);
+    rc_msg_packet_start(&e, out, cap);
     rc_term_put_version(&e);
     rc_term_put_tuple(&e, 4);
     rc_term_put_long(&e, DOP_REG_SEND);
@@ -102,7 +83,7 @@ int rc_rpc_build_send(uint8_t *out, size_t cap, size_t *ret_len, const char *sel
 
     rc_term_put_version(&e);
     rc_term_put_raw(&e, msg, msg_len);
-    return finish_packet(&e, ret_len);
+    return rc_msg_packet_finish(&e, ret_len);
 }
 
 /* NEW_PID_EXT or PID_EXT: node name, number, serial (creation skipped). */

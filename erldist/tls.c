@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "rollcall/err.h"
+#include "rollcall/moddir.h"
 
 #ifndef RC_MODULE_DIR_DEFAULT
 #define RC_MODULE_DIR_DEFAULT "/usr/local/lib/rollcall"
@@ -57,38 +58,16 @@ bool rc_tls_kind_is_tls(enum rc_tls_kind k)
     return k == RC_TLS_HANDSHAKE || k == RC_TLS_ALERT || k == RC_TLS_OTHER_RECORD;
 }
 
-static bool exe_dir(char *out, size_t outlen)
-{
-    ssize_t n = readlink("/proc/self/exe", out, outlen - 1);
-    char *slash;
-
-    if (n <= 0 || (size_t)n >= outlen - 1)
-        return false;
-    out[n] = '\0';
-    slash = strrchr(out, '/');
-    if (slash == NULL)
-        return false;
-    *slash = '\0';
-    return true;
-}
-
 /* Called with tls_lock held. */
 static const struct rc_tls_module *load_module(char *err, size_t errlen)
 {
-    char dirs[2][PATH_MAX], path[PATH_MAX + 32];
-    const char *env = getenv("ROLLCALL_MODULE_DIR");
+    char dirs[RC_MODULE_DIRS_MAX][PATH_MAX], path[PATH_MAX + 32];
     const struct rc_tls_module *mod;
-    size_t ndirs = 0, i;
+    size_t ndirs, i;
     void *h;
     int n;
 
-    if (env != NULL && env[0] != '\0') {
-        snprintf(dirs[ndirs++], PATH_MAX, "%s", env);
-    } else {
-        if (exe_dir(dirs[ndirs], PATH_MAX))
-            ndirs++;
-        snprintf(dirs[ndirs++], PATH_MAX, "%s", RC_MODULE_DIR_DEFAULT);
-    }
+    ndirs = rc_module_dirs(RC_MODULE_DIR_DEFAULT, dirs);
     for (i = 0; i < ndirs; i++) {
         n = snprintf(path, sizeof(path), "%s/rollcall-tls.so", dirs[i]);
         if (n < 0 || (size_t)n >= sizeof(path) || access(path, F_OK) != 0)

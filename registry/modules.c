@@ -15,27 +15,12 @@
 #include <unistd.h>
 
 #include "rollcall/err.h"
+#include "rollcall/moddir.h"
 #include "modules.h"
 
 #ifndef RC_MODULE_DIR_DEFAULT
 #define RC_MODULE_DIR_DEFAULT "/usr/local/lib/rollcall"
 #endif
-
-/* The directory of the running executable, into out; false if unknown. */
-static bool exe_dir(char *out, size_t outlen)
-{
-    ssize_t n = readlink("/proc/self/exe", out, outlen - 1);
-    char *slash;
-
-    if (n <= 0 || (size_t)n >= outlen - 1)
-        return false;
-    out[n] = '\0';
-    slash = strrchr(out, '/');
-    if (slash == NULL)
-        return false;
-    *slash = '\0';
-    return true;
-}
 
 /* Appends ", dir" (or "dir") to the list of places searched, for errors. */
 static void note_dir(char *tried, size_t triedlen, const char *dir)
@@ -79,18 +64,11 @@ static const struct rc_backend_ops *check_module(void *h, const char *path, cons
 
 const struct rc_backend_ops *rc_module_load(const char *scheme, char *err, size_t errlen)
 {
-    char dirs[3][PATH_MAX], tried[3 * 64 + 3 * PATH_MAX] = "";
+    char dirs[RC_MODULE_DIRS_MAX][PATH_MAX], tried[3 * 64 + 3 * PATH_MAX] = "";
     char path[PATH_MAX + 64];
-    const char *env = getenv("ROLLCALL_MODULE_DIR");
-    size_t ndirs = 0;
+    size_t ndirs;
 
-    if (env != NULL && env[0] != '\0') {
-        snprintf(dirs[ndirs++], PATH_MAX, "%s", env);
-    } else {
-        if (exe_dir(dirs[ndirs], PATH_MAX))
-            ndirs++;
-        snprintf(dirs[ndirs++], PATH_MAX, "%s", RC_MODULE_DIR_DEFAULT);
-    }
+    ndirs = rc_module_dirs(RC_MODULE_DIR_DEFAULT, dirs);
     for (size_t i = 0; i < ndirs; i++) {
         const struct rc_backend_ops *ops;
         void *h;

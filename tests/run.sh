@@ -17,7 +17,7 @@ PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
       libevent-dev libssl-dev libinih-dev libcmocka-dev libhiredis-dev libpq-dev
       libcurl4-openssl-dev libexpat1-dev erlang-base erlang-ssl elixir redis-server postgresql
       valgrind debootstrap iproute2 procps python3 ca-certificates curl libnss-wrapper
-      python3-clang-14 libclang1-14)
+      python3-clang-14 libclang1-14 python3-prometheus-client systemd)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -33,7 +33,9 @@ struct rc_config {
     uint16_t dist_port_min, dist_port_max;                        /* 0,0 = any */
     char tls_cert[PATH_MAX], tls_key[PATH_MAX], tls_ca[PATH_MAX]; /* "" = plain (docs/tls.md) */
     bool tls_required;
-    uint64_t silence_timeout_ms; /* close an established peer silent this long */
+    uint64_t silence_timeout_ms;     /* close an established peer silent this long */
+    char bind[64];                   /* numeric IPv4; "" = by the name (sweep.c) */
+    char advertise[RC_HOST_MAX + 1]; /* host published; "" = the name's */
     /* [registry] */
     char registry[RC_URL_MAX];
     uint64_t stale_after_ms;
@@ -52,12 +54,25 @@ struct rc_config {
     enum rc_log_format log_format;
     enum rc_log_level log_level;
     char log_file[PATH_MAX];
+    /* [ops] (docs/operations.md) */
+    char http[80];             /* HOST:PORT of the operator endpoint; "" = off */
+    uint32_t expect;           /* /readyz wants this many peers answering */
+    char on_event[PATH_MAX];   /* the event hook; "" = none */
+    char on_event_filter[256]; /* comma-separated event names, "*" = all */
+    uint64_t hook_timeout_ms;
     /* where the ini came from ("" = none) */
     char config_file[PATH_MAX];
 };
 
 /* What the command line asked for besides configuration. */
-enum rc_command { RC_CMD_RUN = 0, RC_CMD_MEMBERS, RC_CMD_PING, RC_CMD_CHECK_CONFIG };
+enum rc_command {
+    RC_CMD_RUN = 0,
+    RC_CMD_MEMBERS,
+    RC_CMD_PING,
+    RC_CMD_CHECK_CONFIG,
+    RC_CMD_MONITOR, /* the running agent's events, over its http endpoint */
+    RC_CMD_READY,   /* the running agent's /readyz: exit 0 if ready */
+};
 struct rc_args {
     enum rc_command command;
     const char *target; /* ping NODE */

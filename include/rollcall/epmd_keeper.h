@@ -26,6 +26,13 @@ struct rc_epmd;
 struct rc_epmd *rc_epmd_new(struct event_base *base, enum rc_epmd_mode mode, uint16_t epmd_port,
                             const char *alive, uint16_t dist_port, uint64_t check_interval_ms,
                             char *err, size_t errlen);
+/* The same, for a node bound to one IPv4 address (network byte order;
+ * INADDR_ANY = every interface, as rc_epmd_new): an embedded server listens
+ * there only, and a loopback bind address (127.0.0.0/8) is also where the
+ * keeper looks for a running EPMD (else 127.0.0.1). */
+struct rc_epmd *rc_epmd_new_at(struct event_base *base, enum rc_epmd_mode mode, uint32_t bind_addr,
+                               uint16_t epmd_port, const char *alive, uint16_t dist_port,
+                               uint64_t check_interval_ms, char *err, size_t errlen);
 /* The creation to use in handshakes: from ALIVE2, else a time-based value >= 4. */
 uint32_t rc_epmd_creation(const struct rc_epmd *e);
 /* "system", "embedded", "off" or "none" (auto, nothing working yet). */

@@ -3,7 +3,8 @@
  * on OTP's erts/epmd/src/epmd_srv.c. The keeper (epmd_keeper.h) starts it
  * when the host has no EPMD; nothing else needs to.
  *
- * Contract: it listens on 0.0.0.0:epmd_port and answers PORT_PLEASE2 and
+ * Contract: it listens on epmd_port (on every address, or on the one
+ * rc_epmd_server_new_at names) and answers PORT_PLEASE2 and
  * NAMES for our own node and for BEAM nodes that registered with ALIVE2 from
  * loopback; it refuses ALIVE2 from other addresses and bounds connections
  * and idle time. One request per connection; a registration lives as long as
@@ -23,6 +24,11 @@ struct rc_epmd_server;
  * when the port is taken, ENOMEM, ...). */
 struct rc_epmd_server *rc_epmd_server_new(struct event_base *base, uint16_t epmd_port,
                                           const char *alive, uint16_t dist_port);
+/* The same, listening on one IPv4 address (network byte order;
+ * INADDR_ANY = every interface): the agent's `bind`. */
+struct rc_epmd_server *rc_epmd_server_new_at(struct event_base *base, uint32_t bind_addr,
+                                             uint16_t epmd_port, const char *alive,
+                                             uint16_t dist_port);
 /* Closes the listener and every connection, registrations included, without
  * logging each unregistration. NULL is fine. */
 void rc_epmd_server_free(struct rc_epmd_server *s);

@@ -31,6 +31,9 @@ int rc_log_reopen(char *err, size_t errlen);
 void rc_log_close(void);
 void rc_log_set_level(enum rc_log_level level);
 void rc_log_set_format(enum rc_log_format fmt);
+/* Prefixes each line with its sd-daemon(3) priority ("<6>"), for a stderr
+ * that is the journal (rc_journal_is_stderr, notify.h). */
+void rc_log_set_journal(bool on);
 enum rc_log_format rc_log_get_format(void);
 bool rc_log_enabled(enum rc_log_level level);
 

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rollcall/term.h"
+
 #define RC_MSG_MAX_PACKET (64 * 1024) /* larger packets: protocol_error */
 #define RC_MSG_OUT_MAX 2048           /* enough for any message we build */
 
@@ -52,5 +54,13 @@ int rc_msg_build_is_auth(uint8_t *out, size_t cap, size_t *ret_len, const char *
 /* Builds the answer to an RC_MSG_IS_AUTH: Len:32, 112, 131 {2, '', FromPid},
  * 131 {Tag, yes}, echoing FromPid and Tag byte for byte. */
 int rc_msg_build_is_auth_reply(uint8_t *out, size_t cap, size_t *ret_len, const struct rc_msg *req);
+
+/* Packet framing shared by every message builder (msg.c, rpc_msg.c):
+ * rc_msg_packet_start writes the Len:32 placeholder and 112 PASS_THROUGH;
+ * rc_msg_packet_finish fills in the length, returns 0 and the total length,
+ * or the encoder's error (-EMSGSIZE). */
+#define RC_MSG_PASS_THROUGH 112
+void rc_msg_packet_start(struct rc_term_enc *e, uint8_t *out, size_t cap);
+int rc_msg_packet_finish(struct rc_term_enc *e, size_t *ret_len);
 
 #endif

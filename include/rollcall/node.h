@@ -74,6 +74,8 @@ struct rc_node_opts {
      * either, unless tls_required refuses plain ones (reason tls_required). */
     const char *tls_cert, *tls_key, *tls_ca;
     bool tls_required;
+    const char *bind; /* numeric IPv4 the listener and an embedded EPMD bind
+                         to; NULL or "" = every interface */
 };
 
 /* One descriptor per peer connection: lifts the process's soft

@@ -45,9 +45,22 @@ int rc_resolve_host(const char *host, char *out, size_t outlen);
 /* Starts the thread. notify(arg) is called from the worker thread after each
  * new snapshot; it must only wake the loop (event_active). The registry is
  * opened by the thread itself (and reopened after errors). */
+struct rc_metrics;
+/* metrics (may be NULL) gets the duration and outcome of every registry
+ * operation, and the entries of every list. */
 struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entry *self,
                                   uint64_t interval_ms, void (*notify)(void *), void *arg,
-                                  char *err, size_t errlen);
+                                  struct rc_metrics *metrics, char *err, size_t errlen);
+/* The outcome of the last round trip, for readiness and the registry
+ * events: gen grows whenever it changes (notify() is called then too, a
+ * failure included). -EAGAIN (and gen 0) before the first round trip. */
+struct rc_worker_status {
+    bool ok;          /* publish and list succeeded */
+    bool self_listed; /* our own entry was in the list */
+    char error[256];  /* "step: why" when !ok */
+    uint64_t gen;
+};
+int rc_worker_status(struct rc_worker *w, struct rc_worker_status *out);
 /* The newest snapshot not yet taken, or NULL. The caller frees it. */
 struct rc_snapshot *rc_worker_take(struct rc_worker *w);
 /* Asks the worker to remove an entry that is still at least min_age_ms old

@@ -476,11 +476,13 @@ def case_scale5():
         wait_all_alive(cl, cs, expected, start, 3 * cl.interval, "the last container started")
         # What a user sees: the default log line, one per sweep.
         print("  sample: " + next(l for _, l in reversed(cl.logs(cs[0])) if ELIXIR_RE.search(l)))
-        # The HEALTHCHECK command passes in every container.
+        # The HEALTHCHECK command (`rollcall ready`: /readyz of the agent's own
+        # endpoint) passes in every container, and so does a ping of self.
         for c in cs:
-            p = docker("exec", c["id"], "rollcall", "ping", "self", check_rc=False, quiet=True)
-            check(p.returncode == 0, "%s: `rollcall ping self` exited %d: %s"
-                  % (c["name"], p.returncode, p.stdout.strip()))
+            for cmd in (["ready"], ["ping", "self"]):
+                p = docker("exec", c["id"], "rollcall", *cmd, check_rc=False, quiet=True)
+                check(p.returncode == 0, "%s: `rollcall %s` exited %d: %s"
+                      % (c["name"], " ".join(cmd), p.returncode, p.stdout.strip()))
         # `rollcall members` in a container lists the five.
         p = docker("exec", cs[0]["id"], "rollcall", "members", "--json", check_rc=False, quiet=True)
         check(p.returncode == 0, "rollcall members exited %d: %s" % (p.returncode, p.stdout))

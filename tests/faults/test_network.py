@@ -277,7 +277,9 @@ class Hostile(harness.AgentTestCase):
         # VmRSS must measure the agent, not ASan's quarantine of freed blocks.
         asan = os.environ.get("ASAN_OPTIONS", "")
         kw.setdefault("env", {})["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "quarantine_size_mb=4"
-        ag = harness.Agent(self, name, args, **kw)
+        # Every address: the floods dial the embedded EPMD on 127.0.0.1 (a
+        # node named for 127.0.0.2 would otherwise listen there only).
+        ag = harness.Agent(self, name, list(args) + ["--bind", "0.0.0.0"], **kw)
         wrap = getattr(self, "_wrap", None)
         if wrap and name == A:
             orig = ag.argv

@@ -62,7 +62,10 @@ def netns_inner(rollcall, tmp):
     env = harness.child_env(os.path.join(tmp, "home"))
     p = subprocess.Popen([rollcall, "run", "--name", "a@127.0.0.1", "--cookie-file",
                           os.path.join(tmp, "cookie"), "--registry", "file://" + reg,
-                          "--epmd", "embedded", "--epmd-port", str(port), "--log-format", "json"],
+                          "--epmd", "embedded", "--epmd-port", str(port), "--log-format", "json",
+                          # every address: the EPMD's own ALIVE2 rule is under test (a node
+                          # named for loopback would otherwise not listen on NS_ADDR at all)
+                          "--bind", "0.0.0.0"],
                          env=env, stdout=log, stderr=log)
     out = {}
     try:

@@ -150,14 +150,16 @@ class Erlang(harness.AgentTestCase):
             self.assertNotIn(z.cookie, l)
 
     def test_4_start_epmd_false_node_reachable_by_agents_and_erl(self):
-        agent = self.start_agent()
+        # bind = 0.0.0.0: one EPMD for every local address, as epmd does (a
+        # node named for a loopback address binds only that one by default).
+        agent = self.start_agent(AGENT, "--bind", "0.0.0.0")
         x = self.erl("x@127.0.0.1")  # registered with the agent's embedded EPMD
         self.assertIn("x", epmd_names(self.epmd_port) or {})
         # Another rollcall agent (epmd auto: registers with the first one's
         # EPMD) finds x through its registry file and EPMD.
         # Named on 127.0.0.2: erl asks the EPMD on that address, which must be
         # the same one (an EPMD serves every local address, like epmd does).
-        other = self.start_agent("agent2@127.0.0.2")
+        other = self.start_agent("agent2@127.0.0.2", "--bind", "0.0.0.0")
         harness.write_beam_entry(self.regdir, x.name)
         for a in (agent, other):
             ev = a.wait_event(3.0, msg="sweep", node=x.name, alive=True)

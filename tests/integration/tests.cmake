@@ -8,7 +8,8 @@ foreach(part
     ${CMAKE_SOURCE_DIR}/tests/bench/bench.cmake
     ${CMAKE_SOURCE_DIR}/tests/faults/faults.cmake
     ${CMAKE_SOURCE_DIR}/tests/interop/interop.cmake
-    ${CMAKE_SOURCE_DIR}/tests/app/app.cmake)
+    ${CMAKE_SOURCE_DIR}/tests/app/app.cmake
+    ${CMAKE_SOURCE_DIR}/tests/ops/ops.cmake)
   include(${part} OPTIONAL)
 endforeach()
 

@@ -337,7 +337,7 @@ static void test_ini_every_error(void **state)
              "%1$s:10: expected 'key = value'\n"
              "%1$s:11: duplicate key 'interval' (already set on line 8)\n"
              "%1$s:12: section header without ']'\n"
-             "%1$s:13: unknown section [weird] (node, registry, agent, log, app)\n"
+             "%1$s:13: unknown section [weird] (node, registry, agent, log, app, ops)\n"
              "%1$s:16: log_level: invalid value 'loud' (error, warning, info or debug)\n"
              "%1$s:17: line too long (at most 198 bytes)\n"
              "%1$s:18: missing key name before '='",
@@ -420,6 +420,36 @@ static void test_values(void **state)
                                 "file:///DIR, redis://HOST, postgres://HOST/DB or s3://BUCKET)");
     assert_int_equal(load(f, "--log-file", "a\nb", NULL), -EINVAL);
     assert_string_equal(f->err, "option --log-file: control character in file name 'a\\nb'");
+    /* a bare number is milliseconds, and the range error says so */
+    assert_int_equal(load(f, "--interval", "5", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --interval: '5' is out of range (10ms to 1h): a bare "
+                                "number is milliseconds, so this is 5ms (use a number and a "
+                                "unit: 500ms, 2s, 1m, 1h)");
+    /* [ops] and the addresses (docs/operations.md) */
+    assert_int_equal(load(f, "--bind", "eth0", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --bind: invalid address 'eth0' (a numeric IPv4 address, "
+                                "e.g. 10.0.0.5)");
+    assert_int_equal(load(f, "--advertise", "a b", NULL), -EINVAL);
+    assert_int_equal(load(f, "--http", "localhost:9100", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --http: invalid address 'localhost:9100' (a numeric "
+                                "HOST:PORT: 127.0.0.1:9100, [::1]:9100, 0.0.0.0:9100)");
+    assert_int_equal(load(f, "--http", "127.0.0.1:65536", NULL), -EINVAL);
+    assert_int_equal(load(f, "--http", "[::1]:9100", "--expect", "3", NULL), 0);
+    assert_string_equal(f->cfg.http, "[::1]:9100");
+    assert_int_equal(f->cfg.expect, 3);
+    assert_int_equal(load(f, "--expect", "-1", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --expect: invalid number '-1' (0 to 100000)");
+    assert_int_equal(load(f, "--on-event", "hook.sh", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --on-event: 'hook.sh' is not an absolute path");
+    assert_int_equal(load(f, "--on-event", "/nonexistent/hook", NULL), -EINVAL);
+    assert_string_equal(f->err, "option --on-event: '/nonexistent/hook': No such file or "
+                                "directory (the hook must be an executable file)");
+    assert_int_equal(load(f, "--on-event", "/bin/true", "--on-event-filter", "peer_down,up", NULL),
+                     -EINVAL);
+    assert_string_equal(f->err, "option --on-event-filter: unknown event 'up' (expected a "
+                                "comma-separated list of peer_up, peer_down, peer_pruned, "
+                                "peer_left, registry_down, registry_up, or *)");
+    assert_int_equal(load(f, "--hook-timeout", "0", NULL), -EINVAL);
 
     setenv("ROLLCALL_PING_TIMEOUT", "soon", 1);
     setenv("ROLLCALL_EPMD", "maybe", 1);
@@ -580,7 +610,7 @@ static void test_commands(void **state)
     assert_string_equal(f->err, "ping: missing NODE (rollcall ping NAME@HOST)");
     assert_int_equal(load(f, "frobnicate", "x", NULL), -EINVAL);
     assert_string_equal(f->err, "unknown command 'frobnicate' (run, members, ping NODE, "
-                                "check-config)");
+                                "check-config, monitor, ready, help)");
     assert_int_equal(load(f, "members", "extra", NULL), -EINVAL);
     assert_string_equal(f->err, "unexpected argument 'extra'");
     assert_int_equal(load(f, "run", "--json", NULL), -EINVAL);
@@ -696,7 +726,7 @@ static void test_check_config_masks(void **state)
     assert_null(strstr(out, "hunter2"));
     for (const char *p = out; *p != '\0'; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 26); /* every key, one line each */
+    assert_int_equal(lines, RC_CFG_NKEYS); /* every key, one line each */
     assert_line(out, "node.cookie_file = (not set)  # default");
     assert_line(out, "log.log_file = (stderr)  # default");
     free(out);
