@@ -144,6 +144,12 @@ class AppCase(harness.AgentTestCase):
 
     # -- starting things
 
+    def common_args(self):
+        # A loopback-named agent (ra@127.0.0.2) binds its own address only
+        # (docs/config.md, `bind`); the apps look for an EPMD on 127.0.0.1,
+        # so every agent here listens on every address of the namespace.
+        return harness.AgentTestCase.common_args(self) + ["--bind", "0.0.0.0"]
+
     def app_agent(self, name, app, *args):
         return self.agent(name, "--app-node", app, *args)
 
@@ -314,14 +320,10 @@ class T4Embedded(AppCase):
         # No epmd at all: the first agent serves the embedded one; the apps
         # run -start_epmd false and register with it. c listens on a fixed
         # port and its agent is told it (app_port): the entry carries it.
-        # A loopback-named agent binds its own address only (docs/config.md,
-        # `bind`): --bind 0.0.0.0 puts the embedded EPMD where the apps look
-        # (127.0.0.1).
         cport = harness.free_port()
-        anyaddr = ("--bind", "0.0.0.0")
-        agents = [self.app_agent("ra@127.0.0.2", "a@127.0.0.2", *anyaddr),
-                  self.app_agent("rb@127.0.0.3", "b@127.0.0.3", *anyaddr),
-                  self.app_agent("rc@127.0.0.4", "c@127.0.0.4", "--app-port", str(cport), *anyaddr)]
+        agents = [self.app_agent("ra@127.0.0.2", "a@127.0.0.2"),
+                  self.app_agent("rb@127.0.0.3", "b@127.0.0.3"),
+                  self.app_agent("rc@127.0.0.4", "c@127.0.0.4", "--app-port", str(cport))]
         ok = wait_until(lambda: all(a.name.split("@")[0] in (epmd_names(self.epmd_port) or {})
                                     for a in agents), 5.0)
         self.assertTrue(ok, "agents not registered with the embedded EPMD: %r" %

@@ -83,11 +83,6 @@ class ContainerErl(ErlNode):
 
 
 class AppOtp(test_app.AppCase):
-    def app_agent(self, name, app, *args):
-        # A loopback-named agent binds its own address only (docs/config.md,
-        # `bind`); the apps reach the embedded EPMD on 127.0.0.1.
-        return test_app.AppCase.app_agent(self, name, app, "--bind", "0.0.0.0", *args)
-
     def erl(self, name, cookie=None, sname=False, extra=()):
         return ContainerErl(self, name, cookie or self.cookie, self.epmd_port, extra=extra).start()
 
