@@ -70,8 +70,8 @@ const struct rc_key rc_cfg_keys[RC_CFG_NKEYS] = {
     {"node", "silence_timeout", KT_DURATION, AT(silence_timeout_ms), 5000, HOUR_MS, "10m", false,
      false, "close a connection silent this long (net_ticktime up to 600 s ticks every 150 s)"},
     {"node", "bind", KT_ADDR, AT(bind), 0, 0, "", false, false,
-     "IPv4 the listener and an embedded EPMD bind to; default: the name's host if loopback, "
-     "else every interface"},
+     "IPv4 the listener and an embedded EPMD bind to; default: loopback only for a loopback "
+     "name, else every interface"},
     {"node", "advertise", KT_HOST, AT(advertise), 0, 0, "", false, false,
      "host published in the registry for others to dial; default: the name's host"},
     {"registry", "registry", KT_URL, AT(registry), 0, 0, "file:///tmp/rollcall", false, false,

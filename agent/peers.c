@@ -99,22 +99,74 @@ bool rc_peers_has_new(const struct rc_peers *t, const struct rc_snapshot *s)
     return false;
 }
 
-/* The one place a member changes state. Fills chg and returns 1 if it did. */
-static int transition(struct rc_peer *p, enum rc_peer_state to, struct rc_peer_change *chg)
+/* The one place a member changes state. Fills chg and returns 1 if it did.
+ * Classic changes (UP, DOWN) carry the classic from state: a suspect was
+ * still up (or unknown) for everyone outside. */
+static int transition(struct rc_peer *p, enum rc_peer_state to, uint64_t now_ms,
+                      struct rc_peer_change *chg)
 {
-    if (p->state == to)
+    enum rc_peer_state from = p->state;
+    enum rc_peer_event ev;
+
+    if (from == to)
         return 0;
+    if (from == RC_PEER_SUSPECT)
+        from = p->suspect_from;
+    if (to == RC_PEER_SUSPECT) {
+        p->suspect_from = p->state;
+        ev = RC_PEER_EV_SUSPECT;
+    } else if (to == RC_PEER_UP) {
+        ev = from == RC_PEER_UP ? RC_PEER_EV_REFUTED : RC_PEER_EV_UP;
+    } else {
+        ev = RC_PEER_EV_DOWN;
+    }
     if (chg != NULL) {
         memset(chg, 0, sizeof(*chg));
-        chg->ev = to == RC_PEER_UP ? RC_PEER_EV_UP : RC_PEER_EV_DOWN;
+        chg->ev = ev;
         snprintf(chg->name, sizeof(chg->name), "%s", p->se.e.name);
-        chg->from = p->state;
+        chg->from = from;
         chg->to = to;
         chg->reason = p->reason;
         chg->rtt_us = p->rtt_us;
+        chg->evidence = p->evidence != NULL ? p->evidence : "none";
+        chg->confirmed_by = p->confirmed_by != NULL ? p->confirmed_by : "none";
+        if (p->state == RC_PEER_SUSPECT && now_ms > p->suspect_since_ms)
+            chg->suspect_ms = now_ms - p->suspect_since_ms;
     }
     p->state = to;
     return 1;
+}
+
+/* Failures that say nothing about the peer's process by themselves: the
+ * packets got lost, or the route did. With confirmation they make a
+ * suspect, never a verdict. */
+static bool soft_failure(enum rc_reason r)
+{
+    return r == RC_REASON_TIMEOUT || r == RC_REASON_UNREACHABLE;
+}
+
+/* THE verdict function: one ping's result (or a lost connection's reason)
+ * applied to p. */
+static int judge(struct rc_peers *t, struct rc_peer *p, const struct rc_verdict *v,
+                 struct rc_peer_change *chg)
+{
+    if (v->ok) {
+        p->rtt_us = v->rtt_us;
+        rc_rtt_add(&p->rtt, v->rtt_us);
+        if (v->at_ms != 0)
+            p->last_answer_ms = v->at_ms;
+        return transition(p, RC_PEER_UP, v->at_ms, chg);
+    }
+    p->reason = v->reason;
+    if (t->confirm && soft_failure(v->reason)) {
+        if (p->state == RC_PEER_DOWN || p->state == RC_PEER_SUSPECT)
+            return 0; /* still down; or already being confirmed */
+        p->suspect_since_ms = v->sent_ms != 0 ? v->sent_ms : v->at_ms;
+        return transition(p, RC_PEER_SUSPECT, v->at_ms, chg);
+    }
+    p->evidence = t->confirm ? "refused" : "direct";
+    p->confirmed_by = "direct";
+    return transition(p, RC_PEER_DOWN, v->at_ms, chg);
 }
 
 int rc_peers_apply(struct rc_peers *t, const struct rc_snapshot *s, struct rc_peer_changes *out)
@@ -184,20 +236,18 @@ void rc_peers_sweep_begin(struct rc_peers *t)
     t->sweeping = true;
 }
 
-static int record(struct rc_peer *p, const struct rc_verdict *v, struct rc_peer_change *chg)
+static int record(struct rc_peers *t, struct rc_peer *p, const struct rc_verdict *v,
+                  struct rc_peer_change *chg)
 {
     if (!p->in_sweep || p->done)
         return -EALREADY;
     p->done = true;
     p->last = *v;
-    if (v->ok) {
+    if (v->ok)
         p->last.reason = RC_REASON_OK;
-        p->rtt_us = v->rtt_us;
-        return transition(p, RC_PEER_UP, chg);
-    }
-    p->last.rtt_us = 0;
-    p->reason = v->reason;
-    return transition(p, RC_PEER_DOWN, chg);
+    else
+        p->last.rtt_us = 0;
+    return judge(t, p, v, chg);
 }
 
 int rc_peers_record(struct rc_peers *t, const char *name, const struct rc_verdict *v,
@@ -207,7 +257,37 @@ int rc_peers_record(struct rc_peers *t, const char *name, const struct rc_verdic
 
     if (p == NULL)
         return -ENOENT;
-    return record(p, v, chg);
+    return record(t, p, v, chg);
+}
+
+int rc_peers_observe(struct rc_peers *t, const char *name, const struct rc_verdict *v,
+                     struct rc_peer_change *chg)
+{
+    struct rc_peer *p = rc_peers_find(t, name);
+
+    if (p == NULL)
+        return -ENOENT;
+    if (!v->ok && soft_failure(v->reason))
+        return 0;
+    return judge(t, p, v, chg);
+}
+
+int rc_peers_confirm(struct rc_peers *t, const char *name, const struct rc_decision *d,
+                     uint64_t now_ms, struct rc_peer_change *chg)
+{
+    struct rc_peer *p = rc_peers_find(t, name);
+
+    if (p == NULL)
+        return -ENOENT;
+    if (p->state != RC_PEER_SUSPECT)
+        return 0;
+    if (d->verdict == RC_DECIDE_REFUTE)
+        return transition(p, RC_PEER_UP, now_ms, chg);
+    if (d->verdict != RC_DECIDE_DOWN)
+        return 0;
+    p->evidence = d->evidence;
+    p->confirmed_by = d->confirmed_by;
+    return transition(p, RC_PEER_DOWN, now_ms, chg);
 }
 
 int rc_peers_mark_down(struct rc_peers *t, const char *name, enum rc_reason reason,
@@ -215,10 +295,11 @@ int rc_peers_mark_down(struct rc_peers *t, const char *name, enum rc_reason reas
 {
     struct rc_peer *p = rc_peers_find(t, name);
 
+    struct rc_verdict v = {.ok = false, .reason = reason};
+
     if (p == NULL)
         return -ENOENT;
-    p->reason = reason;
-    return transition(p, RC_PEER_DOWN, chg);
+    return judge(t, p, &v, chg);
 }
 
 /* Two-stage expiry of p at now: stale on the registry's clock AND failing
@@ -252,7 +333,7 @@ static void expire(struct rc_peers *t, struct rc_peer *p, uint64_t now, struct r
 
 void rc_peers_sweep_end(struct rc_peers *t, uint64_t now_ms, struct rc_peer_changes *out)
 {
-    static const struct rc_verdict timeout = {.ok = false, .reason = RC_REASON_TIMEOUT};
+    const struct rc_verdict timeout = {.ok = false, .reason = RC_REASON_TIMEOUT, .at_ms = now_ms};
 
     out->n = 0;
     for (size_t i = 0; i < t->n; i++) {
@@ -261,8 +342,8 @@ void rc_peers_sweep_end(struct rc_peers *t, uint64_t now_ms, struct rc_peer_chan
 
         if (!p->in_sweep)
             continue;
-        if (!p->done && record(p, &timeout, &chg) == 1) {
-            struct rc_peer_change *c = changes_push(out, p, RC_PEER_EV_DOWN);
+        if (!p->done && record(t, p, &timeout, &chg) == 1) {
+            struct rc_peer_change *c = changes_push(out, p, chg.ev);
 
             if (c != NULL)
                 *c = chg;

@@ -30,6 +30,7 @@
 
 #include "rollcall/app.h"
 #include "rollcall/child.h"
+#include "rollcall/confirm.h"
 #include "rollcall/log.h"
 #include "rollcall/node.h"
 #include "rollcall/opshub.h"
@@ -57,6 +58,9 @@ struct agent {
     struct event *ev_snapshot, *ev_sweep, *ev_deadline;
     struct event *ev_term, *ev_int, *ev_hup;
     struct rc_peers peers;          /* never contains self */
+    struct rc_confirm *confirm;     /* suspects' confirmation rounds (docs/detection.md) */
+    uint64_t sweep_due_ms;          /* when the sweep timer should fire next */
+    uint64_t sweep_lag_ms;          /* how late it fired for the running sweep: local health */
     struct rc_peer_changes changes; /* reused */
     struct sweep_ping *pings;       /* the running sweep's, npings of them */
     size_t npings, pings_cap;
@@ -86,11 +90,36 @@ static void emit(struct agent *a, const struct rc_peer_change *c)
         return;
     }
     case RC_PEER_EV_DOWN: {
+        struct rc_log_field f[] = {
+            RC_LF_S("self", a->cfg.name),
+            RC_LF_S("node", c->name),
+            RC_LF_S("reason", rc_reason_str(c->reason)),
+            RC_LF_S("evidence", c->evidence),
+            RC_LF_S("confirmed_by", c->confirmed_by),
+            RC_LF_I("suspect_ms", (int64_t)c->suspect_ms),
+            RC_LF_I("silence_ms", (int64_t)c->silence_ms),
+            RC_LF_I("helpers", (int64_t)c->helpers),
+            RC_LF_I("replied", (int64_t)c->helpers_replied),
+        };
+
+        rc_log_event(RC_LOG_INFO, "peer_down", f, c->helpers != 0 ? 9 : 5);
+        rc_app_peer_event(a->app, c->name, RC_APP_PEER_DOWN, c->reason);
+        return;
+    }
+    case RC_PEER_EV_SUSPECT: {
         struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", c->name),
                                    RC_LF_S("reason", rc_reason_str(c->reason))};
 
-        rc_log_event(RC_LOG_INFO, "peer_down", f, 3);
-        rc_app_peer_event(a->app, c->name, RC_APP_PEER_DOWN, c->reason);
+        rc_log_event(RC_LOG_DEBUG, "peer_suspect", f, 3);
+        if (a->confirm != NULL)
+            rc_confirm_suspect(a->confirm, c->name);
+        return;
+    }
+    case RC_PEER_EV_REFUTED: {
+        struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", c->name),
+                                   RC_LF_I("suspect_ms", (int64_t)c->suspect_ms)};
+
+        rc_log_event(RC_LOG_DEBUG, "peer_refuted", f, 3);
         return;
     }
     case RC_PEER_EV_LEFT:
@@ -115,6 +144,11 @@ static void emit(struct agent *a, const struct rc_peer_change *c)
     }
 }
 
+static void emit_cb(void *arg, const struct rc_peer_change *c)
+{
+    emit(arg, c);
+}
+
 static void emit_all(struct agent *a)
 {
     for (size_t i = 0; i < a->changes.n; i++)
@@ -126,7 +160,9 @@ static void emit_all(struct agent *a)
 static void record(struct agent *a, const char *name, bool ok, enum rc_reason reason,
                    uint64_t rtt_us)
 {
-    struct rc_verdict v = {.ok = ok, .reason = reason, .rtt_us = rtt_us};
+    uint64_t now = rc_now_mono_ms();
+    struct rc_verdict v = {
+        .ok = ok, .reason = reason, .rtt_us = rtt_us, .at_ms = now, .sent_ms = now - rtt_us / 1000};
     struct rc_peer_change chg;
 
     rc_opshub_verdict(a->ops, &v);
@@ -147,6 +183,13 @@ static void apply_snapshot(struct agent *a, struct rc_snapshot *s)
     emit_all(a);
 }
 
+/* Alive for the outside (sweep lines, counts): up, or suspect but not
+ * yet confirmed down. */
+static bool peer_alive(const struct rc_peer *p)
+{
+    return p->state == RC_PEER_UP || p->state == RC_PEER_SUSPECT;
+}
+
 static void log_sweep(struct agent *a)
 {
     const struct rc_peers *t = &a->peers;
@@ -162,7 +205,7 @@ static void log_sweep(struct agent *a)
             struct rc_log_field f[] = {
                 RC_LF_S("self", a->cfg.name),
                 RC_LF_S("node", p->se.e.name),
-                RC_LF_B("alive", p->last.ok),
+                RC_LF_B("alive", peer_alive(p)),
                 RC_LF_D("rtt_ms", p->last.ok ? (double)p->last.rtt_us / 1000.0 : 0.0),
                 RC_LF_S("reason", rc_reason_str(p->last.reason)),
             };
@@ -187,7 +230,7 @@ static void log_sweep(struct agent *a)
             self_done = true;
         } else {
             name = t->v[i].se.e.name;
-            alive = t->v[i].last.ok;
+            alive = peer_alive(&t->v[i]);
             i++;
         }
         len += (size_t)snprintf(line + len, cap - len, "%s\"%s\": %s", len != 0 ? ", " : "", name,
@@ -202,7 +245,7 @@ static size_t count_alive(const struct rc_peers *t)
     size_t alive = 0;
 
     for (size_t i = 0; i < t->n; i++)
-        alive += t->v[i].last.ok;
+        alive += peer_alive(&t->v[i]);
     return alive;
 }
 
@@ -253,6 +296,20 @@ static void finish_sweep(struct agent *a)
     /* timeouts for the pings still out, then the two-stage expiry */
     rc_peers_sweep_end(&a->peers, rc_now_mono_ms(), &a->changes);
     emit_all(a);
+    if (a->confirm != NULL) {
+        uint32_t pinged = 0, timed_out = 0;
+
+        for (size_t i = 0; i < a->peers.n; i++) {
+            const struct rc_peer *p = &a->peers.v[i];
+
+            if (!p->in_sweep || p->se.ip[0] == '\0')
+                continue;
+            pinged++;
+            timed_out += !p->last.ok && p->last.reason == RC_REASON_TIMEOUT;
+        }
+        rc_confirm_sweep_done(a->confirm, pinged, timed_out, a->sweep_lag_ms);
+        a->sweep_lag_ms = 0;
+    }
     a->sweeping = false;
     event_del(a->ev_deadline);
     a->sweeps++;
@@ -284,7 +341,7 @@ static void start_sweep(struct agent *a)
 {
     struct sweep_ping *pings;
     struct timeval tv;
-    uint64_t ms;
+    uint64_t ms, longest = 0;
 
     if (a->sweeping || a->stopping)
         return;
@@ -321,8 +378,11 @@ static void start_sweep(struct agent *a)
             continue;
         }
         a->outstanding++;
-        r = rc_node_ping(a->node, p->se.e.name, p->se.ip, p->se.e.port, a->cfg.ping_timeout_ms,
-                         ping_done, sp, &sp->ping);
+        ms = a->confirm != NULL ? rc_confirm_deadline_ms(a->confirm, p) : a->cfg.ping_timeout_ms;
+        if (ms > longest)
+            longest = ms;
+        r = rc_node_ping(a->node, p->se.e.name, p->se.ip, p->se.e.port, ms, ping_done, sp,
+                         &sp->ping);
         if (r != 0) {
             /* no socket, no memory: our failure, not the peer's */
             a->outstanding--;
@@ -334,7 +394,7 @@ static void start_sweep(struct agent *a)
         finish_sweep(a);
         return;
     }
-    ms = a->cfg.ping_timeout_ms + SWEEP_SLACK_MS;
+    ms = (longest > a->cfg.ping_timeout_ms ? longest : a->cfg.ping_timeout_ms) + SWEEP_SLACK_MS;
     tv.tv_sec = (time_t)(ms / 1000);
     tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
     event_add(a->ev_deadline, &tv);
@@ -348,7 +408,14 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct agent *a = arg;
+    uint64_t now = rc_now_mono_ms();
 
+    /* EV_PERSIST: libevent sets the next run an interval after this one
+     * was due, or after now if that is already past */
+    a->sweep_lag_ms = now > a->sweep_due_ms ? now - a->sweep_due_ms : 0;
+    a->sweep_due_ms += a->cfg.interval_ms;
+    if (a->sweep_due_ms < now)
+        a->sweep_due_ms = now + a->cfg.interval_ms;
     if (a->sweeping) {
         rc_log_debug("sweep: previous sweep still running, skipping this tick");
         return;
@@ -363,6 +430,7 @@ static void arm_sweep_timer(struct agent *a)
 
     event_del(a->ev_sweep);
     event_add(a->ev_sweep, &tv);
+    a->sweep_due_ms = rc_now_mono_ms() + ms;
 }
 
 /* Worker thread -> loop. */
@@ -552,6 +620,7 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
     new_interval = next.interval_ms != a->cfg.interval_ms;
     a->cfg = next;
     rc_peers_set_expiry(&a->peers, a->cfg.stale_after_ms, a->cfg.prune_after_ms);
+    rc_confirm_set_timing(a->confirm, a->cfg.interval_ms, a->cfg.ping_timeout_ms);
     rc_worker_set_store_timing(a->worker, heartbeat_of(&a->cfg), a->cfg.resync_ms);
     rc_app_set_timing(a->app, a->cfg.interval_ms, a->cfg.ping_timeout_ms);
     if (new_interval) {
@@ -563,9 +632,11 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
                 (unsigned long long)a->cfg.interval_ms, (unsigned long long)a->cfg.ping_timeout_ms);
 }
 
-/* The address to listen on: bind if set; else the node name's host when it
- * is a loopback IPv4 address (a@127.0.0.1 is not reachable from elsewhere,
- * so it must not listen elsewhere either); else every interface (""). */
+/* The address to listen on: bind if set; else, for a node named for a
+ * loopback address (a@127.0.0.1 is not reachable from elsewhere, so it must
+ * not listen elsewhere either), the loopback device ("lo": every 127.x and
+ * ::1, so that BEAM nodes and agents on other loopback addresses share its
+ * EPMD as they share a real epmd); else every interface (""). */
 static void effective_bind(const struct rc_config *cfg, char *out, size_t outlen)
 {
     const char *host = strchr(cfg->name, '@') + 1;
@@ -573,10 +644,9 @@ static void effective_bind(const struct rc_config *cfg, char *out, size_t outlen
 
     if (cfg->bind[0] != '\0')
         snprintf(out, outlen, "%s", cfg->bind);
-    else if (inet_pton(AF_INET, host, &in) == 1 && (ntohl(in.s_addr) >> 24) == 127)
-        snprintf(out, outlen, "%s", host);
-    else if (strcmp(host, "localhost") == 0)
-        snprintf(out, outlen, "127.0.0.1");
+    else if ((inet_pton(AF_INET, host, &in) == 1 && (ntohl(in.s_addr) >> 24) == 127) ||
+             strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+        snprintf(out, outlen, "lo");
     else
         out[0] = '\0';
 }
@@ -646,6 +716,18 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
     }
     rc_node_on_peer_down(a->node, peer_down_cb, a);
     rc_node_on_peer_in(a->node, peer_in_cb, a);
+    {
+        struct rc_confirm_opts co = {.self = cfg->name,
+                                     .interval_ms = cfg->interval_ms,
+                                     .ping_timeout_ms = cfg->ping_timeout_ms};
+
+        a->confirm = rc_confirm_new(a->base, a->node, &a->peers, &co, emit_cb, a);
+        if (a->confirm == NULL) {
+            rc_log_error("out of memory");
+            goto out_events;
+        }
+        a->peers.confirm = true;
+    }
 
     memset(&self, 0, sizeof(self));
     snprintf(self.name, sizeof(self.name), "%s", cfg->name);
@@ -674,7 +756,10 @@ int rc_agent_run(const struct rc_config *cfg, const uint8_t *cookie, size_t cook
     rc_registry_mask_url(cfg->registry, masked, sizeof(masked));
     rc_log_info("rollcall %s starting as %s (distribution port %u on %s, epmd %s, registry %s)",
                 ROLLCALL_VERSION, cfg->name, rc_node_port(a->node),
-                bind[0] != '\0' ? bind : "every interface", epmd_word(cfg->epmd), masked);
+                strcmp(bind, "lo") == 0 ? "loopback only"
+                : bind[0] != '\0'       ? bind
+                                        : "every interface",
+                epmd_word(cfg->epmd), masked);
 
     a->ops = rc_opshub_new(a->base, cfg, &a->peers, err, sizeof(err));
     if (a->ops == NULL) {
@@ -734,6 +819,8 @@ out_leave:
 
 out_events:
     rc_worker_stop(a->worker, false);
+    rc_confirm_free(a->confirm);
+    a->confirm = NULL;
     rc_app_free(a->app);
     a->app = NULL;
     rc_child_free(a->child);

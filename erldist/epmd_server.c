@@ -578,8 +578,11 @@ static int server_socket(uint16_t port, uint32_t bind_addr)
     struct sockaddr_in6 sin6;
     int one = 1, zero = 0, err;
     int fd = -1;
+    bool lo = bind_addr == RC_BIND_LO;
 
-    if (bind_addr == htonl(INADDR_ANY))
+    if (lo)
+        sin.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (bind_addr == htonl(INADDR_ANY) || lo)
         fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     memset(&sin6, 0, sizeof(sin6));
     sin6.sin6_family = AF_INET6;
@@ -588,6 +591,7 @@ static int server_socket(uint16_t port, uint32_t bind_addr)
     if (fd >= 0) {
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) == 0 &&
+            (!lo || setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) == 0) &&
             bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0 && listen(fd, SOMAXCONN) == 0)
             return fd;
         err = errno;
@@ -601,6 +605,7 @@ static int server_socket(uint16_t port, uint32_t bind_addr)
     if (fd < 0)
         return -1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        (lo && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) < 0) ||
         bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, SOMAXCONN) < 0) {
         err = errno;
         close(fd);

@@ -53,8 +53,10 @@
 #include <event2/util.h>
 
 #include "rollcall/bytes.h"
+#include "rollcall/epmd_server.h"
 #include "rollcall/log.h"
 #include "rollcall/msg.h"
+#include "rollcall/probe.h"
 #include "rollcall/tls.h"
 
 #define CONN_BUCKETS 1024 /* name index; a power of two */
@@ -107,6 +109,17 @@ struct rc_conn {
     struct rc_hs hs;
     uint64_t opened_ms, last_read_ms, last_write_ms;
     struct rc_ping *pings;
+    uint64_t probe_window_ms; /* probe messages: this second's start, and count */
+    uint32_t probe_count;
+    bool ping_timed_out; /* since the last answer: worth asking TCP whether it is stuck */
+    /* A connection stuck in TCP back-off is replaced, never just closed
+     * (the peer would take the close for a crash): a successor is dialled
+     * beside it, unindexed, and takes the pings; once it is up it takes the
+     * name and the old one closes quietly (replaced); if it fails, the old
+     * one stays as it was. The peer's acceptor drops its side of the old
+     * one quietly when the successor's handshake names us. */
+    bool replaced;
+    struct rc_conn *old, *successor;
 };
 
 struct rc_node {
@@ -142,11 +155,14 @@ struct rc_node {
     void *msg_arg;
     struct rc_node_stats stats;
     struct rc_ratelimit rl_refuse, rl_inbound;
+    rc_probe_msg_cb probe_cb;
+    void *probe_arg;
 };
 
 static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down);
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+static int handle_probe(struct rc_conn *c, const uint8_t *pkt, size_t len);
 static void conn_close_flushed(struct rc_conn *c, enum rc_reason why);
 static void log_inbound_failure(struct rc_conn *c, enum rc_reason r, const char *why);
 
@@ -375,6 +391,18 @@ static void ping_finish(struct rc_ping *p, enum rc_reason r)
     cb(arg, r, rtt);
 }
 
+/* Moves from's pings to to, as not yet sent: an answer can only come on
+ * the connection they are sent on. */
+static void move_pings(struct rc_conn *from, struct rc_conn *to)
+{
+    while (from->pings != NULL) {
+        struct rc_ping *p = from->pings;
+        ping_detach(p);
+        p->sent = false;
+        ping_attach(to, p);
+    }
+}
+
 /* Fails every ping of c. The results are delivered from the loop (each
  * ping's own timer, made active now), never from inside the call that
  * closed the connection: that may be rc_node_ping itself. */
@@ -432,6 +460,8 @@ static void ping_timer_cb(evutil_socket_t fd, short what, void *arg)
     }
     struct rc_conn *c = p->conn;
     ping_detach(p);
+    if (c != NULL && c->st == CS_UP)
+        c->ping_timed_out = true;
     /* A connection that never came up and has nobody waiting on it is not
      * worth keeping: the next sweep starts afresh (a frozen peer's
      * half-open handshake would otherwise pin memory). */
@@ -518,7 +548,8 @@ static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down)
 {
     struct rc_node *n = c->node;
     char peer[RC_NAME_MAX + 1];
-    bool was_up;
+    struct rc_conn *succ;
+    bool was_up, quiet;
 
     if (c->st == CS_DEAD)
         return;
@@ -526,10 +557,33 @@ static void conn_close(struct rc_conn *c, enum rc_reason why, bool report_down)
         conn_bury(c);
         return;
     }
+    /* replaced: its successor is up; a successor in flight: the peer
+     * dropped this one for it (its acceptor does when the successor's
+     * handshake names us). Neither is a peer going down. */
+    quiet = c->replaced || c->successor != NULL;
+    if (c->old != NULL) {
+        /* a successor that failed before it came up: the old one stays */
+        c->old->successor = NULL;
+        c->old = NULL;
+    }
+    succ = c->successor;
+    if (succ != NULL) {
+        /* the old one went first: the successor, still in its handshake,
+         * takes the name (below) and the old one's pings (they wait for it) */
+        c->successor = NULL;
+        succ->old = NULL;
+        move_pings(c, succ);
+    }
     snprintf(peer, sizeof peer, "%s", c->peer);
     was_up = conn_retire(c, why); /* pings fail from the loop, not now */
     conn_bury(c);
-    if (was_up && report_down && n->down_cb && peer[0])
+    if (succ != NULL) {
+        if (find_conn(n, succ->peer, NULL) == NULL)
+            index_add(n, succ);
+        else
+            conn_close(succ, why, false);
+    }
+    if (was_up && report_down && !quiet && n->down_cb != NULL && peer[0] != '\0')
         n->down_cb(n->down_arg, peer, why);
 }
 
@@ -623,6 +677,18 @@ static void conn_up(struct rc_conn *c)
     c->st = CS_UP;
     rc_log_debug("dist: connection to %s up (%s, %s)", c->peer, c->addr,
                  c->inbound ? "inbound" : "outbound");
+    if (c->old != NULL) {
+        /* the connection this one replaces (stuck in back-off) goes
+         * quietly, and this one takes its name */
+        struct rc_conn *o = c->old;
+        c->old = NULL;
+        o->successor = NULL;
+        o->replaced = true;
+        move_pings(o, c); /* sent below, on this one */
+        index_del(c->node, o);
+        conn_close(o, RC_REASON_TIMEOUT, false);
+        index_add(c->node, c);
+    }
     if (c->inbound && c->node->in_cb != NULL)
         c->node->in_cb(c->node->in_arg, c->peer);
     /* Send the pings that waited for the connection. Collect first: a
@@ -630,6 +696,36 @@ static void conn_up(struct rc_conn *c)
     for (struct rc_ping *p = c->pings; p && c->st == CS_UP; p = p->next)
         if (!p->sent)
             ping_send(c, p);
+}
+
+/* Closes c and its successor in flight, if any, quietly. */
+static void conn_close_both(struct rc_conn *c, enum rc_reason why)
+{
+    if (c->successor != NULL)
+        conn_close(c->successor, why, false);
+    conn_close(c, why, false);
+}
+
+/* Detaches and returns c's pings and its successor's (one list): they move
+ * to the connection that replaces both. */
+static struct rc_ping *take_pings(struct rc_conn *c)
+{
+    struct rc_ping *list = c->pings;
+    struct rc_ping *more = c->successor != NULL ? c->successor->pings : NULL;
+
+    c->pings = NULL;
+    if (c->successor != NULL)
+        c->successor->pings = NULL;
+    if (list == NULL)
+        return more;
+    if (more != NULL) {
+        struct rc_ping *last = list;
+        while (last->next != NULL)
+            last = last->next;
+        last->next = more;
+        more->prev = last;
+    }
+    return list;
 }
 
 /* The acceptor learned the peer's name: decide the status (docs/protocol.md
@@ -644,14 +740,19 @@ static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
         st = RC_HS_ST_NOT_ALLOWED; /* someone claims to be us */
     } else {
         struct rc_conn *other = find_conn(n, peer, c);
-        if (other && other->st == CS_UP) {
+        if (other != NULL && other->st == CS_UP && other->successor != NULL &&
+            other->successor->st != CS_WAIT_INBOUND && strcmp(n->name, peer) > 0) {
+            /* Both sides replace a stuck connection at once: a simultaneous
+             * connect between the two successors, and ours wins by name
+             * (the peer waits for it, as OTP's rule has it). */
+            st = RC_HS_ST_NOK;
+        } else if (other != NULL && other->st == CS_UP) {
             /* The peer dials again while we think we are connected: it
              * restarted or lost the old socket without us noticing. The
              * new connection is the truth; the old one goes quietly and
              * its waiting pings move over. */
-            struct rc_ping *list = other->pings;
-            other->pings = NULL;
-            conn_close(other, RC_REASON_CONNECTION_LOST, false);
+            struct rc_ping *list = take_pings(other);
+            conn_close_both(other, RC_REASON_CONNECTION_LOST);
             while (list) {
                 struct rc_ping *p = list;
                 list = p->next;
@@ -663,11 +764,10 @@ static int acceptor_named(struct rc_conn *c, struct rc_hs_out *out)
             if (ours_wins) {
                 st = RC_HS_ST_NOK;
             } else {
-                struct rc_ping *list = other->pings;
-                other->pings = NULL;
+                struct rc_ping *list = take_pings(other);
                 if (other->st != CS_WAIT_INBOUND)
                     st = RC_HS_ST_OK_SIMULTANEOUS;
-                conn_close(other, RC_REASON_CONNECTION_LOST, false);
+                conn_close_both(other, RC_REASON_CONNECTION_LOST);
                 while (list) {
                     struct rc_ping *p = list;
                     list = p->next;
@@ -736,8 +836,10 @@ static void handle_packet(struct rc_conn *c, const uint8_t *pkt, size_t len)
             c->node->stats.pings_answered++;
             conn_write(c, buf, blen);
         }
-    } else if (m.kind == RC_MSG_OTHER && c->node->msg_cb != NULL) {
-        c->node->msg_cb(c->node->msg_arg, c->peer, pkt, len);
+    } else if (m.kind == RC_MSG_OTHER) {
+        /* a probe (detection) is ours; anything else goes to the hook */
+        if (handle_probe(c, pkt, len) == 0 && c->st == CS_UP && c->node->msg_cb != NULL)
+            c->node->msg_cb(c->node->msg_arg, c->peer, pkt, len);
     } else if (m.kind == RC_MSG_REPLY && m.ref_nids >= 3) {
         /* Our reference comes back with our node name and creation in it;
          * one with another creation was made for an earlier incarnation of
@@ -747,11 +849,44 @@ static void handle_packet(struct rc_conn *c, const uint8_t *pkt, size_t len)
             if (p->sent && p->ref[0] == m.ref_ids[0] && p->ref[1] == m.ref_ids[1] &&
                 p->ref[2] == m.ref_ids[2] && p->creation == m.ref_creation &&
                 strcmp(m.ref_node, c->node->name) == 0) {
+                c->ping_timed_out = false;
                 ping_finish(p, m.yes ? RC_REASON_OK : RC_REASON_HANDSHAKE_FAILED);
                 break;
             }
         }
     }
+}
+
+/* A packet that is not a ping nor a reply: an indirect probe message for
+ * the agent, or nothing for us. Bad probes and floods close this connection
+ * only (quietly: the peer is pinged afresh at the next sweep). */
+static int handle_probe(struct rc_conn *c, const uint8_t *pkt, size_t len)
+{
+    struct rc_node *n = c->node;
+    struct rc_probe p;
+    uint64_t now;
+    int r = rc_probe_parse(pkt, len, &p);
+
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        log_inbound_failure(c, RC_REASON_PROTOCOL_ERROR, "malformed probe message");
+        conn_close(c, RC_REASON_PROTOCOL_ERROR, false);
+        return 1;
+    }
+    now = rc_now_mono_ms();
+    if (now - c->probe_window_ms >= 1000) {
+        c->probe_window_ms = now;
+        c->probe_count = 0;
+    }
+    if (++c->probe_count > RC_NODE_PROBE_RATE) {
+        log_inbound_failure(c, RC_REASON_PROTOCOL_ERROR, "probe flood");
+        conn_close(c, RC_REASON_PROTOCOL_ERROR, false);
+        return 1;
+    }
+    if (n->probe_cb != NULL && c->peer[0] != '\0')
+        n->probe_cb(n->probe_arg, c->peer, &p);
+    return 1;
 }
 
 static void read_packets(struct rc_conn *c)
@@ -1025,9 +1160,76 @@ static int conn_start_outbound(struct rc_conn *c, uint16_t port)
     return 0;
 }
 
+/* The kernel's view of an established connection's socket. */
+static bool conn_tcp_info(const struct rc_conn *c, struct tcp_info *ti)
+{
+    socklen_t len = sizeof *ti;
+    int fd;
+
+    if (c->st != CS_UP || c->bev == NULL)
+        return false;
+    fd = bufferevent_getfd(c->bev);
+    memset(ti, 0, sizeof *ti);
+    return fd >= 0 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len) == 0;
+}
+
+/* Bytes unacknowledged and the retransmission timer backed off twice or
+ * more (the next try is >= 4 RTO away). */
+static bool conn_stuck(const struct rc_conn *c)
+{
+    struct tcp_info ti;
+
+    return conn_tcp_info(c, &ti) && ti.tcpi_unacked > 0 && ti.tcpi_backoff >= 2;
+}
+
+int rc_node_link_info(const struct rc_node *n, const char *peer, struct rc_link_info *ret)
+{
+    struct rc_conn *c = find_conn((struct rc_node *)n, peer, NULL);
+    struct tcp_info ti;
+
+    memset(ret, 0, sizeof *ret);
+    if (c == NULL)
+        return -ENOENT;
+    ret->up = c->st == CS_UP;
+    ret->handshaking = c->st == CS_HANDSHAKE;
+    if (!conn_tcp_info(c, &ti))
+        return 0;
+    ret->unacked = ti.tcpi_unacked;
+    ret->retransmits = ti.tcpi_retransmits;
+    ret->backoff = ti.tcpi_backoff;
+    ret->rto_ms = ti.tcpi_rto / 1000;
+    ret->last_ack_recv_ms = ti.tcpi_last_ack_recv;
+    ret->last_data_recv_ms = ti.tcpi_last_data_recv;
+    return 0;
+}
+
+void rc_node_on_probe(struct rc_node *n, rc_probe_msg_cb cb, void *arg)
+{
+    n->probe_cb = cb;
+    n->probe_arg = arg;
+}
+
+int rc_node_send_probe(struct rc_node *n, const char *peer, const struct rc_probe *p)
+{
+    struct rc_conn *c = find_conn(n, peer, NULL);
+    uint8_t buf[RC_MSG_OUT_MAX];
+    size_t len;
+    int r;
+
+    if (c == NULL || c->st != CS_UP)
+        return -ENOTCONN;
+    r = rc_probe_build(buf, sizeof buf, &len, n->name, rc_node_creation(n), n->pid_id, p);
+    if (r != 0)
+        return r;
+    conn_write(c, buf, len);
+    return 0;
+}
+
 int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t port,
                  uint64_t timeout_ms, rc_ping_cb cb, void *arg, struct rc_ping **ret_ping)
 {
+    struct rc_conn *stuck = NULL;
+
     if (!rc_node_name_valid(peer) || !ip)
         return -EINVAL;
     struct sockaddr_storage ss;
@@ -1058,6 +1260,17 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
     evtimer_add(p->timer, &tv);
 
     struct rc_conn *c = find_conn(n, peer, NULL);
+    if (c != NULL && c->successor != NULL) {
+        c = c->successor; /* a replacement is being dialled: wait on it */
+    } else if (c != NULL && c->ping_timed_out && conn_stuck(c)) {
+        /* A ping would queue behind TCP's backed-off retransmissions (a
+         * peer back from a cut is then seen only when the back-off ends):
+         * dial a successor instead of waiting (struct rc_conn). */
+        rc_log_debug("dist: connection to %s stuck in retransmission back-off, replacing it",
+                     c->peer);
+        stuck = c;
+        c = NULL;
+    }
     if (!c) {
         c = conn_new(n, false);
         if (!c) {
@@ -1066,8 +1279,14 @@ int rc_node_ping(struct rc_node *n, const char *peer, const char *ip, uint16_t p
             return -EMFILE;
         }
         snprintf(c->peer, sizeof c->peer, "%s", peer);
-        index_add(n, c);
+        if (stuck != NULL) {
+            c->old = stuck; /* indexed when it is up (conn_up) */
+            stuck->successor = c;
+        } else {
+            index_add(n, c);
+        }
         c->ss = ss;
+
         c->sslen = sslen;
         ping_attach(c, p);
         conn_start_outbound(c, port); /* a failure here reaches cb from the loop */
@@ -1117,7 +1336,7 @@ void rc_node_drop_peer(struct rc_node *n, const char *peer)
 {
     struct rc_conn *c = find_conn(n, peer, NULL);
     if (c)
-        conn_close(c, RC_REASON_SHUTDOWN, false);
+        conn_close_both(c, RC_REASON_SHUTDOWN);
 }
 
 /* ---- inbound ---- */
@@ -1337,6 +1556,12 @@ static int listen_socket(uint16_t port, bool v6, uint32_t bind_addr)
     if (fd < 0)
         return -errno;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* every loopback address, nothing else (a node named for one) */
+    if (bind_addr == RC_BIND_LO && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) != 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
     if (v6) {
         struct sockaddr_in6 sin6;
 
@@ -1349,7 +1574,7 @@ static int listen_socket(uint16_t port, bool v6, uint32_t bind_addr)
     } else {
         struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
 
-        sin.sin_addr.s_addr = bind_addr; /* `bind`, or INADDR_ANY */
+        sin.sin_addr.s_addr = bind_addr == RC_BIND_LO ? htonl(INADDR_ANY) : bind_addr;
         rc = bind(fd, (struct sockaddr *)&sin, sizeof sin);
     }
     if (rc != 0 || listen(fd, 511) != 0) {
@@ -1364,7 +1589,8 @@ static int listen_on(struct rc_node *n, uint16_t pmin, uint16_t pmax, char *err,
 {
     uint16_t lo = pmin, hi = pmax;
     int last = 0, fd = -1;
-    bool v6 = n->bind_addr == htonl(INADDR_ANY); /* one IPv4 address: `bind` */
+    /* one IPv4 address (`bind`): IPv4 only */
+    bool v6 = n->bind_addr == htonl(INADDR_ANY) || n->bind_addr == RC_BIND_LO;
     struct sockaddr_storage bound;
     socklen_t blen = sizeof bound;
 
@@ -1424,7 +1650,9 @@ struct rc_node *rc_node_new(struct event_base *base, const struct rc_node_opts *
     n->silence_ms = o->silence_ms != 0 ? o->silence_ms : RC_NODE_SILENCE_DEFAULT_MS;
     n->tls_required = o->tls_required;
     n->bind_addr = htonl(INADDR_ANY);
-    if (o->bind != NULL && o->bind[0] != '\0') {
+    if (o->bind != NULL && strcmp(o->bind, "lo") == 0) {
+        n->bind_addr = RC_BIND_LO;
+    } else if (o->bind != NULL && o->bind[0] != '\0') {
         struct in_addr a;
         if (inet_pton(AF_INET, o->bind, &a) != 1) {
             snprintf(err, errlen, "bind: '%s' is not a numeric IPv4 address", o->bind);

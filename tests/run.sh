@@ -4,7 +4,8 @@
 # Installs what the tests need (Debian 12 packages; Go tools are installed
 # by the tests that need them), builds rollcall with ASan+UBSan, and runs
 # every CTest label: unit, integration, docker (skipped when no Docker
-# engine answers), then a short libFuzzer smoke run of every fuzz target.
+# engine answers), with a short libFuzzer smoke run of every fuzz target in
+# the background (docs/testing.md: the order of a full run).
 #
 #   tests/run.sh                 everything
 #   tests/run.sh -L unit         only some labels (extra args go to ctest)
@@ -17,7 +18,8 @@ PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
       libevent-dev libssl-dev libinih-dev libcmocka-dev libhiredis-dev libpq-dev
       libcurl4-openssl-dev libexpat1-dev erlang-base erlang-ssl elixir redis-server postgresql
       valgrind debootstrap iproute2 procps python3 ca-certificates curl libnss-wrapper
-      python3-clang-14 libclang1-14 python3-prometheus-client systemd)
+      python3-clang-14 libclang1-14 python3-prometheus-client systemd
+      nftables iptables libnetfilter-queue-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -84,19 +86,20 @@ cmake --build "$BUILD" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-echo "== ctest"
-status=0
-(cd "$BUILD" && ctest --output-on-failure --timeout 900 "$@") || status=$?
-
-# Every target for FUZZ_SECONDS (30 s, as issue 5 asks of CI), as many at a
-# time as there are cores: 10 targets take ~2.5 min on 2 cores.
+# The fuzz smoke run (every target for FUZZ_SECONDS, 30 s as issue 5 asks
+# of CI, as many at a time as there are cores) goes on in the background,
+# niced to 19, while ctest runs: the tests are mostly waiting (on agents,
+# servers, containers), so the fuzzers take the idle cycles and the tests keep
+# the CPU when they want it. Its report is printed after ctest.
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-if [ $# -eq 0 ] && [ "$FUZZ_SECONDS" != 0 ]; then
+fuzz_smoke() { # -> $ROOT/build/fuzz-smoke.{log,status}
+  local FUZZ_BUILD=$ROOT/build/fuzz fuzz_out running=0 fuzz_pass=0 fuzz_fail=0 bin name
   echo "== fuzz smoke ($FUZZ_SECONDS s per target, $(nproc) at a time)"
-  FUZZ_BUILD=$ROOT/build/fuzz
   cmake -S "$ROOT" -B "$FUZZ_BUILD" -DROLLCALL_FUZZ=ON -DROLLCALL_TESTS=OFF \
         -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  cmake --build "$FUZZ_BUILD" -j"$(nproc)" >/dev/null
+  if ! cmake --build "$FUZZ_BUILD" -j"$(nproc)" >/dev/null; then
+    echo "fuzz: the fuzz targets do not build"; return 1
+  fi
   fuzz_out=$(mktemp -d)
   fuzz_one() { # target binary -> $fuzz_out/<name>.{log,rc}
     local bin=$1 name work
@@ -109,7 +112,6 @@ if [ $# -eq 0 ] && [ "$FUZZ_SECONDS" != 0 ]; then
     echo "$rc" >"$fuzz_out/$name.rc"
     rm -rf "$work"
   }
-  running=0
   for bin in "$FUZZ_BUILD"/fuzz_*; do
     [ -x "$bin" ] || continue
     fuzz_one "$bin" &
@@ -117,7 +119,6 @@ if [ $# -eq 0 ] && [ "$FUZZ_SECONDS" != 0 ]; then
     if [ "$running" -ge "$(nproc)" ]; then wait -n || true; running=$((running - 1)); fi
   done
   wait
-  fuzz_pass=0 fuzz_fail=0
   for bin in "$FUZZ_BUILD"/fuzz_*; do
     [ -x "$bin" ] || continue
     name=$(basename "$bin")
@@ -127,11 +128,36 @@ if [ $# -eq 0 ] && [ "$FUZZ_SECONDS" != 0 ]; then
     else
       echo "fuzz $name: FAILED (crash input kept in $fuzz_out)"; tail -40 "$fuzz_out/$name.log" || true
       fuzz_fail=$((fuzz_fail + 1))
-      status=1
     fi
   done
   [ "$fuzz_fail" -eq 0 ] && rm -rf "$fuzz_out"
   echo "fuzz: $fuzz_pass passed, $fuzz_fail failed"
+  [ "$fuzz_fail" -eq 0 ]
+}
+fuzz_pid=""
+if [ $# -eq 0 ] && [ "$FUZZ_SECONDS" != 0 ]; then
+  echo "== fuzz smoke in the background (log: build/fuzz-smoke.log)"
+  ( ulimit -c 0; nice -n 19 bash -c "$(declare -f fuzz_smoke); ROOT='$ROOT' FUZZ_SECONDS='$FUZZ_SECONDS' fuzz_smoke" \
+      >"$ROOT/build/fuzz-smoke.log" 2>&1 ) &
+  fuzz_pid=$!
+fi
+
+echo "== ctest"
+status=0
+if [ $# -eq 0 ]; then
+  # Everything but docker and MinIO first; then docker (the images built in
+  # the background meanwhile); the S3 tests last (a bare machine's MinIO
+  # build takes ~7 min).
+  (cd "$BUILD" && ctest --output-on-failure --timeout 900 -LE 'docker|minio') || status=$?
+  (cd "$BUILD" && ctest --output-on-failure --timeout 900 -L docker) || status=$?
+  (cd "$BUILD" && ctest --output-on-failure --timeout 900 -L minio) || status=$?
+else
+  (cd "$BUILD" && ctest --output-on-failure --timeout 900 "$@") || status=$?
+fi
+
+if [ -n "$fuzz_pid" ]; then
+  wait "$fuzz_pid" || status=1
+  cat "$ROOT/build/fuzz-smoke.log"
 fi
 # never leave a background build behind (the S3 and docker tests normally
 # waited for them, and the fuzz run's `wait` reaps them)

@@ -25,7 +25,10 @@ struct rc_epmd_server;
 struct rc_epmd_server *rc_epmd_server_new(struct event_base *base, uint16_t epmd_port,
                                           const char *alive, uint16_t dist_port);
 /* The same, listening on one IPv4 address (network byte order;
- * INADDR_ANY = every interface): the agent's `bind`. */
+ * INADDR_ANY = every interface), or with RC_BIND_LO on every loopback
+ * address, IPv4 and IPv6, and nothing else (the socket is bound to the "lo"
+ * device): the agent's `bind`. */
+#define RC_BIND_LO 0xffffffffu /* INADDR_NONE: never an address to bind */
 struct rc_epmd_server *rc_epmd_server_new_at(struct event_base *base, uint32_t bind_addr,
                                              uint16_t epmd_port, const char *alive,
                                              uint16_t dist_port);

@@ -58,6 +58,7 @@ struct rc_ping;
 #define RC_NODE_SILENCE_DEFAULT_MS 600000 /* 10 min: net_ticktime 600 ticks every 150 s */
 #define RC_NODE_SILENCE_MIN_MS 5000
 #define RC_NODE_SILENCE_MAX_MS 3600000
+#define RC_NODE_PROBE_RATE 100 /* probe messages per second on one connection */
 
 struct rc_node_opts {
     const char *name; /* full node name, validated */
@@ -74,8 +75,9 @@ struct rc_node_opts {
      * either, unless tls_required refuses plain ones (reason tls_required). */
     const char *tls_cert, *tls_key, *tls_ca;
     bool tls_required;
-    const char *bind; /* numeric IPv4 the listener and an embedded EPMD bind
-                         to; NULL or "" = every interface */
+    /* numeric IPv4 the listener and an embedded EPMD bind to; "lo" = every
+     * loopback address (the "lo" device); NULL or "" = every interface */
+    const char *bind;
 };
 
 /* One descriptor per peer connection: lifts the process's soft
@@ -132,6 +134,31 @@ int rc_node_send(struct rc_node *n, const char *peer, const uint8_t *pkt, size_t
 /* The distribution flags peer sent in the handshake, and the port we dialled
  * it on (0 for a connection it made to us). -ENOTCONN if not connected. */
 int rc_node_peer_info(struct rc_node *n, const char *peer, uint64_t *ret_flags, uint16_t *ret_port);
+/* ---- detection under gray failure (docs/detection.md) ---- */
+
+/* What the kernel says about the connection to a peer (TCP_INFO); all zero
+ * but the flags when there is no established socket. -ENOENT: no
+ * connection at all. */
+struct rc_link_info {
+    bool up, handshaking;
+    uint32_t unacked;     /* segments sent and not acknowledged */
+    uint32_t retransmits; /* of the oldest unacknowledged segment */
+    uint32_t backoff;     /* exponential back-off steps of the retransmission timer */
+    uint32_t rto_ms;
+    uint32_t last_ack_recv_ms, last_data_recv_ms; /* ago */
+};
+int rc_node_link_info(const struct rc_node *n, const char *peer, struct rc_link_info *ret);
+
+/* Indirect probe messages (include/rollcall/probe.h) arriving from peer on
+ * an established connection; malformed ones and more than
+ * RC_NODE_PROBE_RATE a second close that connection (without a peer-down
+ * report) and never reach the callback. */
+struct rc_probe;
+typedef void (*rc_probe_msg_cb)(void *arg, const char *peer, const struct rc_probe *p);
+void rc_node_on_probe(struct rc_node *n, rc_probe_msg_cb cb, void *arg);
+/* Sends p to peer over its established connection: 0, -ENOTCONN (none),
+ * -EINVAL (bad fields). */
+int rc_node_send_probe(struct rc_node *n, const char *peer, const struct rc_probe *p);
 
 /* Counters for logs and benchmarks. */
 struct rc_node_stats {

@@ -36,10 +36,13 @@
 #include <stdint.h>
 
 #include "rollcall/names.h"
+#include "rollcall/detect.h"
 #include "rollcall/reason.h"
 #include "rollcall/worker.h"
 
-enum rc_peer_state { RC_PEER_UNKNOWN = 0, RC_PEER_UP, RC_PEER_DOWN };
+/* SUSPECT: a ping went unanswered, no evidence of death yet (the classic
+ * output still says true); see docs/detection.md. */
+enum rc_peer_state { RC_PEER_UNKNOWN = 0, RC_PEER_UP, RC_PEER_DOWN, RC_PEER_SUSPECT };
 
 /* The result of one ping. ok implies reason == RC_REASON_OK; rtt_us only
  * means something when ok. */
@@ -47,6 +50,7 @@ struct rc_verdict {
     bool ok;
     enum rc_reason reason;
     uint64_t rtt_us;
+    uint64_t at_ms, sent_ms; /* caller's clock: the verdict, the ping's start (0: unknown) */
 };
 
 struct rc_peer {
@@ -61,6 +65,14 @@ struct rc_peer {
     bool in_sweep;          /* part of it (a member that joined mid-sweep is not) */
     bool done;              /* its verdict is in */
     struct rc_verdict last; /* that verdict, valid when done */
+    /* detection (docs/detection.md); the caller's clock */
+    struct rc_rtt rtt;               /* the link's round trips: its ping deadline */
+    uint64_t last_answer_ms;         /* 0 = never */
+    uint64_t suspect_since_ms;       /* when the ping that went unanswered was sent */
+    enum rc_peer_state suspect_from; /* the state it was suspected in */
+    const char *evidence;            /* of the last DOWN: static words */
+    const char *confirmed_by;
+    uint8_t probe_misses; /* confirm.c: probe rounds it left unanswered */
 };
 
 struct rc_peers {
@@ -68,13 +80,19 @@ struct rc_peers {
     size_t n;
     bool sweeping;
     uint64_t stale_after_ms, prune_after_ms;
+    /* true (the agent): a timeout makes a member SUSPECT, and only
+     * rc_peers_confirm makes a suspect DOWN; false (the CLI's one-shot
+     * table): a timeout is a verdict, as before */
+    bool confirm;
 };
 
 enum rc_peer_event {
-    RC_PEER_EV_UP = 1, /* rtt_us */
-    RC_PEER_EV_DOWN,   /* reason */
-    RC_PEER_EV_LEFT,   /* no longer in the registry: drop its connection */
-    RC_PEER_EV_PRUNE,  /* ask the registry to remove it (age_ms: its entry's age) */
+    RC_PEER_EV_UP = 1,  /* rtt_us */
+    RC_PEER_EV_DOWN,    /* reason */
+    RC_PEER_EV_LEFT,    /* no longer in the registry: drop its connection */
+    RC_PEER_EV_PRUNE,   /* ask the registry to remove it (age_ms: its entry's age) */
+    RC_PEER_EV_SUSPECT, /* UP/UNKNOWN -> SUSPECT (reason): confirm it; not a classic change */
+    RC_PEER_EV_REFUTED, /* SUSPECT -> UP again (suspect_ms): not a classic change */
 };
 
 struct rc_peer_change {
@@ -85,6 +103,11 @@ struct rc_peer_change {
     uint64_t rtt_us;             /* UP */
     int64_t age_ms;              /* PRUNE */
     bool quiet; /* act but do not announce: LEFT of a member we pruned, PRUNE asked again */
+    /* DOWN: how it was confirmed (static words, never NULL for DOWN) */
+    const char *evidence, *confirmed_by;
+    uint64_t suspect_ms;               /* REFUTED, DOWN: how long it was suspect */
+    uint64_t silence_ms;               /* DOWN after a round: unheard by everyone this long */
+    uint32_t helpers, helpers_replied; /* DOWN after a round */
 };
 
 struct rc_peer_changes {
@@ -130,6 +153,20 @@ int rc_peers_mark_down(struct rc_peers *t, const char *name, enum rc_reason reas
  * changes. A PRUNE change that cannot be stored (no memory) is not marked
  * as asked, so the next sweep asks again. */
 void rc_peers_sweep_end(struct rc_peers *t, uint64_t now_ms, struct rc_peer_changes *out);
+
+/* A verdict from outside the sweep (a confirmation ping, a ping made for
+ * another agent's probe): an answer refutes a suspect, a failure other than
+ * a timeout is a DOWN, a timeout changes nothing. Same returns as
+ * rc_peers_mark_down; the sweep's bookkeeping is not touched. */
+int rc_peers_observe(struct rc_peers *t, const char *name, const struct rc_verdict *v,
+                     struct rc_peer_change *chg);
+
+/* The end of a confirmation round (agent/confirm.c) for a SUSPECT member:
+ * REFUTE makes it UP, DOWN makes it DOWN with d's evidence, STAY changes
+ * nothing. Returns 1 and fills chg on a change, 0 if none (or the member
+ * is not suspect any more), -ENOENT. */
+int rc_peers_confirm(struct rc_peers *t, const char *name, const struct rc_decision *d,
+                     uint64_t now_ms, struct rc_peer_change *chg);
 
 /* This node leaves: the running sweep ends without verdicts (the members
  * did nothing wrong; their connections are about to close on our side). */

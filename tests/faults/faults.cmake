@@ -33,12 +33,14 @@ foreach(kind redis postgres s3)
   # s3: the first run may build MinIO (tests/integration/servers/start-minio.sh).
   if(kind STREQUAL "s3")
     set(_rc_faults_timeout 3600)
+    set(_rc_faults_labels "integration;minio") # run last by tests/run.sh
   else()
     set(_rc_faults_timeout 300)
+    set(_rc_faults_labels integration)
   endif()
   add_test(NAME faults/store_${kind}
            COMMAND ${_rc_faults_python} ${_rc_faults_dir}/test_stores.py $<TARGET_FILE:rollcall> ${kind})
-  set_tests_properties(faults/store_${kind} PROPERTIES LABELS integration RUN_SERIAL TRUE
+  set_tests_properties(faults/store_${kind} PROPERTIES LABELS "${_rc_faults_labels}" RUN_SERIAL TRUE
                        TIMEOUT ${_rc_faults_timeout})
 endforeach()
 

@@ -64,7 +64,7 @@ def netns_inner(rollcall, tmp):
                           os.path.join(tmp, "cookie"), "--registry", "file://" + reg,
                           "--epmd", "embedded", "--epmd-port", str(port), "--log-format", "json",
                           # every address: the EPMD's own ALIVE2 rule is under test (a node
-                          # named for loopback would otherwise not listen on NS_ADDR at all)
+                          # named for loopback listens on loopback only by default)
                           "--bind", "0.0.0.0"],
                          env=env, stdout=log, stderr=log)
     out = {}

@@ -26,16 +26,20 @@ else()
 endif()
 
 foreach(kind file redis postgres s3 s3-sts)
+  # s3: label minio too, so that tests/run.sh runs them last, when the
+  # background MinIO build of a bare machine is done
   if(kind MATCHES "^s3")
     set(_rc_timeout 3600)
+    set(_rc_labels "integration;minio")
   else()
     set(_rc_timeout 600)
+    set(_rc_labels integration)
   endif()
   add_test(NAME integration/backend_${kind}
            COMMAND ${CMAKE_CURRENT_LIST_DIR}/servers/run-conformance.sh ${kind}
                    $<TARGET_FILE:conformance>)
   set_tests_properties(integration/backend_${kind} PROPERTIES
-                       LABELS integration
+                       LABELS "${_rc_labels}"
                        TIMEOUT ${_rc_timeout})
   if(kind STREQUAL "s3-sts")
     continue()
@@ -44,7 +48,7 @@ foreach(kind file redis postgres s3 s3-sts)
            COMMAND ${_rc_backend_python} ${CMAKE_CURRENT_LIST_DIR}/test_backend_agents.py
                    $<TARGET_FILE:rollcall> ${kind})
   set_tests_properties(integration/backend_agents_${kind} PROPERTIES
-                       LABELS integration
+                       LABELS "${_rc_labels}"
                        TIMEOUT ${_rc_timeout}
                        RUN_SERIAL TRUE)
 endforeach()

@@ -9,7 +9,8 @@ foreach(part
     ${CMAKE_SOURCE_DIR}/tests/faults/faults.cmake
     ${CMAKE_SOURCE_DIR}/tests/interop/interop.cmake
     ${CMAKE_SOURCE_DIR}/tests/app/app.cmake
-    ${CMAKE_SOURCE_DIR}/tests/ops/ops.cmake)
+    ${CMAKE_SOURCE_DIR}/tests/ops/ops.cmake
+    ${CMAKE_SOURCE_DIR}/tests/net/net.cmake)
   include(${part} OPTIONAL)
 endforeach()
 
