@@ -42,7 +42,11 @@ RUN groupadd --system --gid 10001 rollcall \
 COPY --from=build /build/rollcall /usr/local/bin/rollcall
 COPY --from=build /build/rollcall-redis.so /build/rollcall-postgres.so /build/rollcall-s3.so \
      /usr/local/lib/rollcall/
+# Compiled here, not at each start: `elixir app.exs` would load the compiler
+# and compile the module after the node's distribution is up (seconds on a
+# busy machine), delaying the app's first output, not its clustering.
 COPY docker/app/app.exs /opt/app/app.exs
+RUN cd /opt/app && elixirc app.exs && rm app.exs && ls /opt/app/Elixir.App.beam
 
 ENV ROLLCALL_CONFIG=/etc/rollcall/rollcall.ini \
     HOME=/var/lib/rollcall \
@@ -55,4 +59,4 @@ STOPSIGNAL SIGTERM
 # address> (RELEASE_NODE), the agent rollcall@<container address>. The app
 # registers with the agent's embedded EPMD (-start_epmd false).
 ENTRYPOINT ["rollcall", "run", "--", "sh", "-c", \
-            "exec elixir --erl '-start_epmd false' --name \"$RELEASE_NODE\" --cookie \"$RELEASE_COOKIE\" /opt/app/app.exs"]
+            "exec elixir --erl '-start_epmd false' --name \"$RELEASE_NODE\" --cookie \"$RELEASE_COOKIE\" -pa /opt/app -e 'App.main()'"]

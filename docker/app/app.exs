@@ -5,8 +5,12 @@
 #   APP_NODES app@172.18.0.2 app@172.18.0.3,app@172.18.0.4
 #
 # (its own name, then the sorted list, comma-separated, "-" when empty).
-# rollcall, its parent (`rollcall run`), does the clustering.
+# rollcall, its parent (`rollcall run`), does the clustering. Compiled into
+# the image (docker/app.Dockerfile: elixirc) and started with
+# `elixir ... -pa /opt/app -e 'App.main()'`.
 defmodule App do
+  def main, do: loop(nil)
+
   def loop(last) do
     now = Node.list() |> Enum.map(&Atom.to_string/1) |> Enum.sort()
 
@@ -19,5 +23,3 @@ defmodule App do
     loop(now)
   end
 end
-
-App.loop(nil)

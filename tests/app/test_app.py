@@ -144,6 +144,12 @@ class AppCase(harness.AgentTestCase):
 
     # -- starting things
 
+    def common_args(self):
+        # A loopback-named agent (ra@127.0.0.2) binds its own address only
+        # (docs/config.md, `bind`); the apps look for an EPMD on 127.0.0.1,
+        # so every agent here listens on every address of the namespace.
+        return harness.AgentTestCase.common_args(self) + ["--bind", "0.0.0.0"]
+
     def app_agent(self, name, app, *args):
         return self.agent(name, "--app-node", app, *args)
 
