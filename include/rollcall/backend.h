@@ -26,7 +26,8 @@
 
 /* Bump on any change to struct rc_backend_ops, struct rc_backend_module or
  * the store.h structs (rc_entry, rc_reject, rc_reg_list) and their rules. */
-#define RC_BACKEND_ABI_VERSION 2 /* 2: changed and get (issue 15), struct rc_entry gained kind (issue 12) */
+#define RC_BACKEND_ABI_VERSION                                                                     \
+    2 /* 2: changed and get (issue 15), struct rc_entry gained kind (issue 12) */
 
 struct rc_backend_ops {
     const char *scheme; /* "file", "redis", "postgres", "s3" */
