@@ -85,20 +85,13 @@ static void match_reply(struct rc_term_dec *d, struct rc_msg *m)
     m->yes = match_atom(d, "yes");
 }
 
-int rc_msg_parse(const uint8_t *pkt, size_t len, struct rc_msg *ret)
+int rc_msg_split(const uint8_t *pkt, size_t len, size_t *ret_ctl, size_t *ret_msg)
 {
     struct rc_term_dec d;
-    struct rc_msg m = {.kind = RC_MSG_OTHER};
     size_t ctl, msg = 0;
-    uint32_t arity;
-    int64_t op;
 
-    if (len > RC_MSG_MAX_PACKET)
-        return -EMSGSIZE;
     if (len == 0 || pkt[0] != PASS_THROUGH)
         return -EPROTO;
-
-    /* Pass 1: the packet's structure, all of it. */
     rc_term_dec_init(&d, pkt, len);
     d.pos = 1;
     if (rc_term_dec_version(&d) < 0)
@@ -113,8 +106,26 @@ int rc_msg_parse(const uint8_t *pkt, size_t len, struct rc_msg *ret)
         if (rc_term_skip(&d) < 0 || d.pos != len)
             return -EPROTO;
     }
+    *ret_ctl = ctl;
+    *ret_msg = msg;
+    return 0;
+}
+
+int rc_msg_parse(const uint8_t *pkt, size_t len, struct rc_msg *ret)
+{
+    struct rc_term_dec d;
+    struct rc_msg m = {.kind = RC_MSG_OTHER};
+    size_t ctl, msg;
+    uint32_t arity;
+    int64_t op;
+
+    if (len > RC_MSG_MAX_PACKET)
+        return -EMSGSIZE;
+    if (rc_msg_split(pkt, len, &ctl, &msg) != 0)
+        return -EPROTO;
 
     /* Pass 2: what it says. A control message is a tuple {Op, ...}. */
+    rc_term_dec_init(&d, pkt, len);
     d.pos = ctl;
     if (rc_term_dec_tuple(&d, &arity) < 0 || arity == 0 || rc_term_dec_long(&d, &op) < 0)
         return -EPROTO;

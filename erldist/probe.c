@@ -11,10 +11,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "rollcall/bytes.h"
+#include "rollcall/msg.h"
 #include "rollcall/term.h"
 
-#define PASS_THROUGH 112
 #define DOP_REG_SEND 6
 #define PROBE_VERSION 1
 
@@ -126,23 +125,12 @@ int rc_probe_parse(const uint8_t *pkt, size_t len, struct rc_probe *ret)
     size_t tolen;
     int r;
 
-    if (pkt == NULL || ret == NULL || len == 0 || pkt[0] != PASS_THROUGH)
+    if (pkt == NULL || ret == NULL || rc_msg_split(pkt, len, &ctl, &msg) != 0)
         return -EPROTO;
-    rc_term_dec_init(&d, pkt, len);
-    d.pos = 1;
-    if (rc_term_dec_version(&d) < 0)
-        return -EPROTO;
-    ctl = d.pos;
-    if (rc_term_skip(&d) < 0)
-        return -EPROTO;
-    if (d.pos == len)
+    if (msg == 0)
         return 0; /* control only (a link, a monitor): not a probe */
-    if (rc_term_dec_version(&d) < 0)
-        return -EPROTO;
-    msg = d.pos;
-    if (rc_term_skip(&d) < 0 || d.pos != len)
-        return -EPROTO;
 
+    rc_term_dec_init(&d, pkt, len);
     d.pos = ctl;
     if (rc_term_dec_tuple(&d, &arity) < 0 || arity != 4 || rc_term_dec_long(&d, &op) < 0 ||
         op != DOP_REG_SEND)
@@ -164,7 +152,6 @@ int rc_probe_build(uint8_t *out, size_t cap, size_t *ret_len, const char *self_n
                    uint32_t creation, uint32_t pid_id, const struct rc_probe *p)
 {
     struct rc_term_enc e;
-    size_t total;
 
     if (out == NULL || ret_len == NULL || self_node == NULL || p == NULL)
         return -EINVAL;
@@ -180,9 +167,7 @@ int rc_probe_build(uint8_t *out, size_t cap, size_t *ret_len, const char *self_n
     } else {
         return -EINVAL;
     }
-    rc_term_enc_init(&e, out, cap);
-    rc_term_put_u32(&e, 0);
-    rc_term_put_u8(&e, PASS_THROUGH);
+    rc_msg_packet_start(&e, out, cap);
     rc_term_put_version(&e);
     rc_term_put_tuple(&e, 4);
     rc_term_put_long(&e, DOP_REG_SEND);
@@ -208,10 +193,5 @@ int rc_probe_build(uint8_t *out, size_t cap, size_t *ret_len, const char *self_n
         rc_term_put_atom(&e, evidence_words[p->evidence]);
         rc_term_put_long(&e, p->age_ms);
     }
-    if (e.err != 0)
-        return e.err;
-    total = e.len;
-    rc_put32(out, (uint32_t)(total - 4));
-    *ret_len = total;
-    return 0;
+    return rc_msg_packet_finish(&e, ret_len);
 }

@@ -15,8 +15,6 @@
 #include "rollcall/rpc.h"
 #include "rollcall/term.h"
 
-#define PASS_THROUGH RC_MSG_PASS_THROUGH
-
 enum {
     DOP_SEND = 2,
     DOP_REG_SEND = 6,
@@ -115,7 +113,7 @@ int rc_rpc_parse_reply(const uint8_t *pkt, size_t len, struct rc_rpc_reply *ret)
 {
     struct rc_term_dec d;
     struct rc_rpc_reply r;
-    size_t ctl, msg = 0, value;
+    size_t ctl, msg, value;
     uint32_t arity;
     int64_t op;
     char tag[8];
@@ -123,29 +121,12 @@ int rc_rpc_parse_reply(const uint8_t *pkt, size_t len, struct rc_rpc_reply *ret)
 
     if (pkt == NULL || ret == NULL)
         return -EINVAL;
-    if (len > RC_MSG_MAX_PACKET)
+    if (len > RC_MSG_MAX_PACKET || rc_msg_split(pkt, len, &ctl, &msg) != 0)
         return -EPROTO;
-    if (len == 0 || pkt[0] != PASS_THROUGH)
-        return -EPROTO;
-
-    /* Pass 1: the packet's structure, all of it. */
-    rc_term_dec_init(&d, pkt, len);
-    d.pos = 1;
-    if (rc_term_dec_version(&d) != 0)
-        return -EPROTO;
-    ctl = d.pos;
-    if (rc_term_skip(&d) != 0)
-        return -EPROTO;
-    if (d.pos < len) {
-        if (rc_term_dec_version(&d) != 0)
-            return -EPROTO;
-        msg = d.pos;
-        if (rc_term_skip(&d) != 0 || d.pos != len)
-            return -EPROTO;
-    }
 
     /* Pass 2: a send to one of our pids ... */
     memset(&r, 0, sizeof r);
+    rc_term_dec_init(&d, pkt, len);
     d.pos = ctl;
     if (rc_term_dec_tuple(&d, &arity) != 0 || arity == 0 || rc_term_dec_long(&d, &op) != 0)
         return -EPROTO;

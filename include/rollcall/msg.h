@@ -55,6 +55,13 @@ int rc_msg_build_is_auth(uint8_t *out, size_t cap, size_t *ret_len, const char *
  * 131 {Tag, yes}, echoing FromPid and Tag byte for byte. */
 int rc_msg_build_is_auth_reply(uint8_t *out, size_t cap, size_t *ret_len, const struct rc_msg *req);
 
+/* The first pass every packet parser makes (msg.c, probe.c, rpc_msg.c):
+ * checks 112 PASS_THROUGH, then 131 control [131 message] and that the terms
+ * are whole and fill the packet exactly. Sets *ret_ctl to the control term's
+ * offset and *ret_msg to the message's (0 = control only). Returns 0 or
+ * -EPROTO; the caller checks RC_MSG_MAX_PACKET first. */
+int rc_msg_split(const uint8_t *pkt, size_t len, size_t *ret_ctl, size_t *ret_msg);
+
 /* Packet framing shared by every message builder (msg.c, rpc_msg.c):
  * rc_msg_packet_start writes the Len:32 placeholder and 112 PASS_THROUGH;
  * rc_msg_packet_finish fills in the length, returns 0 and the total length,
