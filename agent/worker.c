@@ -252,20 +252,26 @@ static void registry_status_ok(struct rc_worker *w)
     set_status(w, true, "", self_listed);
 }
 
-/* A listed or read entry, resolved, for the view. */
+/* App mode: the name of our app's entry, set or being withdrawn ("" =
+ * none), into out. */
+static void our_app(struct rc_worker *w, char out[RC_NAME_MAX + 1])
+{
+    pthread_mutex_lock(&w->mu);
+    snprintf(out, RC_NAME_MAX + 1, "%s", w->has_extra ? w->extra.name : w->withdraw);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* A listed or read entry, resolved, for the view; app is our_app()'s name
+ * (our app is ours too, never a peer). */
 static void snap_entry_init(struct rc_worker *w, struct rc_snap_entry *se, const struct rc_entry *e,
-                            uint64_t now)
+                            uint64_t now, const char *app)
 {
     char from_name[RC_HOST_MAX + 1];
     const char *host;
 
     se->e = *e;
-    se->self = strcmp(se->e.name, w->self.name) == 0;
-    if (!se->self) { /* app mode: our app is ours too, never a peer */
-        pthread_mutex_lock(&w->mu);
-        se->self = strcmp(se->e.name, w->has_extra ? w->extra.name : w->withdraw) == 0;
-        pthread_mutex_unlock(&w->mu);
-    }
+    se->self =
+        strcmp(se->e.name, w->self.name) == 0 || (app[0] != '\0' && strcmp(se->e.name, app) == 0);
     se->read_at_ms = now;
     host = se->e.host;
     if (host[0] == '\0') {
@@ -311,17 +317,19 @@ static void view_upsert(struct rc_worker *w, const struct rc_entry *e)
 {
     struct rc_snap_entry *v;
     uint64_t now = rc_now_mono_ms();
+    char app[RC_NAME_MAX + 1];
 
+    our_app(w, app);
     for (size_t i = 0; i < w->view->n; i++)
         if (strcmp(w->view->v[i].e.name, e->name) == 0) {
-            snap_entry_init(w, &w->view->v[i], e, now);
+            snap_entry_init(w, &w->view->v[i], e, now, app);
             return;
         }
     v = realloc(w->view->v, (w->view->n + 1) * sizeof *v);
     if (v == NULL)
         return;
     w->view->v = v;
-    snap_entry_init(w, &w->view->v[w->view->n], e, now);
+    snap_entry_init(w, &w->view->v[w->view->n], e, now, app);
     w->view->n++;
     qsort(w->view->v, w->view->n, sizeof *v, cmp_entry);
 }
@@ -461,7 +469,7 @@ static int publish_extra(struct rc_worker *w, bool heartbeat_due, char *err, siz
 
 static void round_trip(struct rc_worker *w, uint64_t interval_ms)
 {
-    char err[512] = "";
+    char err[512] = "", app[RC_NAME_MAX + 1];
     struct rc_reg_list list = {0};
     struct rc_snapshot *s;
     uint64_t now, heartbeat_ms, resync_ms, t0, t1;
@@ -555,8 +563,9 @@ static void round_trip(struct rc_worker *w, uint64_t interval_ms)
         rc_reg_list_free(&list);
         return;
     }
+    our_app(w, app);
     for (size_t i = 0; i < list.n; i++)
-        snap_entry_init(w, &s->v[s->n++], &list.entries[i], now);
+        snap_entry_init(w, &s->v[s->n++], &list.entries[i], now, app);
     rc_reg_list_free(&list);
     if (s->n > 1)
         qsort(s->v, s->n, sizeof *s->v, cmp_entry);
