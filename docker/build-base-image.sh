@@ -33,38 +33,13 @@ if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-        log "need root (or sudo) to run debootstrap"; exit 1
-    fi
-fi
-
-# The Debian mirror: the first http(s) URI of a "debian" (not -security)
-# archive in the host's apt sources, deb822 (.sources) or one-line (.list).
-find_mirror() {
-    local f
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' "$f"
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|ftp):/) { print $i; break } }' "$f"
-    done
-}
-if [ -z "${DEBIAN_MIRROR:-}" ]; then
-    DEBIAN_MIRROR="$(find_mirror | grep -E '/debian/?$' | grep -v -- '-security' | head -n1 || true)"
-    DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-fi
+# shellcheck source=debootstrap-lib.sh
+. "$here/debootstrap-lib.sh"
+rc_need_root
+rc_pick_mirror
 log "building $BASE_IMAGE from $SUITE at $DEBIAN_MIRROR"
 
-if ! command -v debootstrap >/dev/null 2>&1 && [ ! -x /usr/sbin/debootstrap ]; then
-    log "installing debootstrap"
-    $SUDO apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap
-fi
-DEBOOTSTRAP="$(command -v debootstrap || echo /usr/sbin/debootstrap)"
+rc_ensure_debootstrap
 
 cleanup() { $SUDO rm -rf --one-file-system "$rootfs"; }
 trap cleanup EXIT
@@ -88,13 +63,7 @@ Suites: $SUITE-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-$SUDO tee "$rootfs/etc/dpkg/dpkg.cfg.d/docker-slim" >/dev/null <<'EOF'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/locale/*
-EOF
+rc_slim_dpkg "$rootfs"
 $SUDO tee "$rootfs/etc/apt/apt.conf.d/docker-clean" >/dev/null <<'EOF'
 DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
 APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
@@ -104,14 +73,5 @@ EOF
 $SUDO tee "$rootfs/etc/apt/apt.conf.d/docker-no-recommends" >/dev/null <<'EOF'
 APT::Install-Recommends "false";
 EOF
-$SUDO rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
-    "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/log/*.log \
-    "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/*
-$SUDO find "$rootfs/usr/share/doc" -type f ! -name copyright -delete
-
-$SUDO tar -C "$rootfs" --numeric-owner -c . |
-    docker import \
-        --change 'CMD ["bash"]' \
-        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        - "$BASE_IMAGE" >/dev/null
-log "imported $BASE_IMAGE ($(docker image inspect -f '{{.Size}}' "$BASE_IMAGE") bytes)"
+rc_trim_rootfs "$rootfs"
+rc_import_rootfs "$rootfs" "$BASE_IMAGE"

@@ -63,36 +63,13 @@ if docker image inspect "$IMAGE" >/dev/null 2>&1; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-        log "need root (or sudo) to run debootstrap"; exit 1
-    fi
-fi
-
-find_mirror() {
-    local f
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' "$f"
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|ftp):/) { print $i; break } }' "$f"
-    done
-}
-if [ -z "${DEBIAN_MIRROR:-}" ]; then
-    DEBIAN_MIRROR="$(find_mirror | grep -E '/debian/?$' | grep -v -- '-security' | head -n1 || true)"
-    DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-fi
+# shellcheck source=../../docker/debootstrap-lib.sh
+. "$here/../../docker/debootstrap-lib.sh"
+rc_need_root
+rc_pick_mirror
 log "building $IMAGE from $SUITE at $DEBIAN_MIRROR"
 
-if ! command -v debootstrap >/dev/null 2>&1 && [ ! -x /usr/sbin/debootstrap ]; then
-    log "installing debootstrap"
-    $SUDO apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap
-fi
-DEBOOTSTRAP="$(command -v debootstrap || echo /usr/sbin/debootstrap)"
+rc_ensure_debootstrap
 if [ ! -e "/usr/share/debootstrap/scripts/$SUITE" ]; then
     log "this debootstrap does not know $SUITE"; exit 1
 fi
@@ -132,13 +109,7 @@ Dir::Cache::pkgcache "";
 Dir::Cache::srcpkgcache "";
 DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
 CONF
-$SUDO tee "$rootfs/etc/dpkg/dpkg.cfg.d/docker-slim" >/dev/null <<'CONF'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/locale/*
-CONF
+rc_slim_dpkg "$rootfs"
 
 $SUDO mount -t proc proc "$rootfs/proc"
 $SUDO chroot "$rootfs" apt-get -o Acquire::Check-Valid-Until=false update -q
@@ -148,15 +119,5 @@ $SUDO chroot "$rootfs" erl -noshell -eval \
     'io:format("OTP ~s~n", [erlang:system_info(otp_release)]), halt().' >&2
 umount_all
 
-$SUDO rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
-    "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/log/*.log \
-    "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/*
-$SUDO find "$rootfs/usr/share/doc" -type f ! -name copyright -delete
-
-$SUDO tar -C "$rootfs" --numeric-owner -c . |
-    docker import \
-        --change 'CMD ["bash"]' \
-        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        --change 'ENV LANG=C.UTF-8' \
-        - "$IMAGE" >/dev/null
-log "imported $IMAGE ($(docker image inspect -f '{{.Size}}' "$IMAGE") bytes)"
+rc_trim_rootfs "$rootfs"
+rc_import_rootfs "$rootfs" "$IMAGE" --change 'ENV LANG=C.UTF-8'
