@@ -5,8 +5,10 @@
  * Shape: the peer table and its state machine are agent/peers.c; this file
  * feeds it (snapshots, verdicts, the time) and emits what it reports
  * changed (log lines, prune requests, dropped connections). A new snapshot
- * is applied at the start of a sweep; each ping names its peer, so a table
- * rebuilt under a running sweep would be safe too.
+ * is applied at the start of a sweep, or at once when it brings members the
+ * table lacks: those are greeted with one ping each (greet_new) and join the
+ * next sweep. Each ping names its peer, so a table rebuilt under a running
+ * sweep is safe.
  *
  * Each sweep has one deadline (ping_timeout + a small slack); the pings
  * carry their own ping_timeout, so the sweep ends at the slowest answer or
@@ -39,12 +41,21 @@
 #include "rollcall/worker.h"
 
 #define SWEEP_SLACK_MS 50
+#define GREET_MAX 32 /* members greeted at once outside the sweep; more wait for it */
 
 /* One ping of the running sweep. The peer is named, not pointed at: the
  * table may be rebuilt while the ping runs. */
 struct sweep_ping {
     struct agent *agent;
     struct rc_ping *ping; /* NULL once answered or cancelled */
+    char name[RC_NAME_MAX + 1];
+};
+
+/* A greeting: one ping of a member the table just gained, outside the
+ * sweep (greet_new). ping NULL = a free slot. */
+struct greet {
+    struct agent *agent;
+    struct rc_ping *ping;
     char name[RC_NAME_MAX + 1];
 };
 
@@ -65,6 +76,7 @@ struct agent {
     struct sweep_ping *pings;       /* the running sweep's, npings of them */
     size_t npings, pings_cap;
     struct rc_snapshot *pending; /* newest snapshot, applied at the next sweep start */
+    struct greet greets[GREET_MAX];
     bool have_snapshot, sweeping, stopping;
     size_t outstanding;
     uint64_t sweep_started_us;
@@ -433,6 +445,68 @@ static void arm_sweep_timer(struct agent *a)
     a->sweep_due_ms = rc_now_mono_ms() + ms;
 }
 
+/* A greeting answered: an answer counts the member up now; a failure is
+ * left to its first sweep (one verdict per peer per sweep). */
+static void greet_done(void *arg, enum rc_reason r, uint64_t rtt_us)
+{
+    struct greet *g = arg;
+    struct agent *a = g->agent;
+    uint64_t now = rc_now_mono_ms();
+    struct rc_verdict v = {
+        .ok = true, .reason = r, .rtt_us = rtt_us, .at_ms = now, .sent_ms = now - rtt_us / 1000};
+    struct rc_peer_change chg;
+
+    g->ping = NULL;
+    if (r == RC_REASON_OK && rc_peers_observe(&a->peers, g->name, &v, &chg) == 1) {
+        emit(a, &chg);
+        tell_app(a); /* app mode: the app learns of it now, as after a sweep */
+    }
+}
+
+/* The pending snapshot holds members the table lacks (a node joined): apply
+ * it now, sweep running or not, and ping each new member alone. A whole
+ * sweep to greet one node would ping every member again (and wait for a
+ * running sweep first); the newcomer's inbound connection is usually
+ * established already, so one ping answers in a round trip. The new
+ * members join the next sweep. */
+static void greet_new(struct agent *a)
+{
+    struct rc_snapshot *s = a->pending;
+    size_t idx[GREET_MAX], n = 0;
+
+    for (size_t i = 0; i < s->n && n < GREET_MAX; i++)
+        if (!s->v[i].self && rc_peers_find(&a->peers, s->v[i].e.name) == NULL)
+            idx[n++] = i;
+    a->pending = NULL;
+    apply_snapshot(a, s); /* marks our app (app mode) as self */
+    for (size_t k = 0, slot = 0; k < n; k++) {
+        const struct rc_snap_entry *se = &s->v[idx[k]];
+        struct greet *g = NULL;
+
+        if (se->self || se->ip[0] == '\0' || rc_peers_find(&a->peers, se->e.name) == NULL)
+            continue;
+        for (; slot < GREET_MAX && g == NULL; slot++)
+            if (a->greets[slot].ping == NULL)
+                g = &a->greets[slot];
+        if (g == NULL)
+            break; /* the rest waits for the next sweep */
+        g->agent = a;
+        snprintf(g->name, sizeof g->name, "%s", se->e.name);
+        if (rc_node_ping(a->node, se->e.name, se->ip, se->e.port, a->cfg.ping_timeout_ms,
+                         greet_done, g, &g->ping) != 0)
+            g->ping = NULL;
+    }
+    rc_snapshot_free(s);
+}
+
+static void greets_cancel(struct agent *a)
+{
+    for (size_t i = 0; i < GREET_MAX; i++) {
+        rc_ping_cancel(a->greets[i].ping);
+        a->greets[i].ping = NULL;
+    }
+}
+
 /* Worker thread -> loop. */
 static void notify_from_worker(void *arg)
 {
@@ -461,11 +535,8 @@ static void snapshot_cb(evutil_socket_t fd, short what, void *arg)
         a->have_snapshot = true;
         start_sweep(a);
         arm_sweep_timer(a);
-    } else if (!a->sweeping && rc_peers_has_new(&a->peers, s)) {
-        /* A node joined: greet it now, not up to an interval later. The
-         * timer restarts so sweeps stay an interval apart. */
-        start_sweep(a);
-        arm_sweep_timer(a);
+    } else if (!a->stopping && rc_peers_has_new(&a->peers, s)) {
+        greet_new(a); /* a node joined: greet it now, not at the next sweep */
     }
 }
 
@@ -814,10 +885,12 @@ out_leave:
         rc_ping_cancel(a->pings[i].ping);
         a->pings[i].ping = NULL;
     }
+    greets_cancel(a);
     rc_peers_leave(&a->peers);
     a->sweeping = false;
 
 out_events:
+    greets_cancel(a);
     rc_worker_stop(a->worker, false);
     rc_confirm_free(a->confirm);
     a->confirm = NULL;
