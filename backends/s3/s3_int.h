@@ -37,7 +37,7 @@
 #define S3_ERROR_BODY_MAX (64 * 1024)
 #define S3_PAGE_OBJECTS_MAX 10000 /* per ListObjectsV2 page; S3 sends <= 1000 */
 #define S3_PAGES_MAX 1000
-#define S3_FETCH_PARALLEL 8 /* GETs at a time when bodies are not cached */
+#define S3_FETCH_PARALLEL 32 /* GETs at a time when bodies are not cached (a newcomer: N) */
 #define S3_DEFAULT_TIMEOUT_MS 10000
 #define S3_CONNECT_TIMEOUT_MS 2000
 #define S3_TIMEOUT_MIN_MS 100
