@@ -45,6 +45,7 @@ struct serve {
     char asker[RC_NAME_MAX + 1];
     char target[RC_NAME_MAX + 1];
     uint32_t id;
+    uint64_t sent_ms; /* when our ping for it left */
     struct rc_ping *ping;
 };
 
@@ -139,6 +140,26 @@ static void observe(struct rc_confirm *cf, const char *name, enum rc_reason r, u
         emit(cf, &chg);
 }
 
+/* Our own ping, sent at sent_ms for another agent's probe, went unanswered:
+ * evidence of ours, so our confirmation of an UP member starts now instead
+ * of at our next sweep (the asker suspects it already; this is how a
+ * suspicion reaches the other observers within one ping deadline). Not if
+ * the member's process spoke to us since the ping left. */
+static void suspect(struct rc_confirm *cf, const char *name, enum rc_reason r, uint64_t sent_ms)
+{
+    uint64_t now = rc_now_mono_ms();
+    struct rc_verdict v = {.ok = false, .reason = r, .at_ms = now, .sent_ms = sent_ms};
+    struct rc_peer_change chg;
+    struct rc_link_info li;
+
+    /* last_data_recv_ms is an age */
+    if (rc_node_link_info(cf->node, name, &li) == 0 && li.up &&
+        li.last_data_recv_ms < now - sent_ms)
+        return;
+    if (rc_peers_suspect(cf->peers, name, &v, &chg) == 1)
+        emit(cf, &chg);
+}
+
 /* ---- rounds ---- */
 
 static void round_free(struct round *r)
@@ -170,6 +191,9 @@ static void direct_cb(void *arg, enum rc_reason reason, uint64_t rtt_us)
         observe(cf, r->name, reason, rtt_us); /* refutes */
     } else if (reason == RC_REASON_TIMEOUT || reason == RC_REASON_UNREACHABLE) {
         r->ev.direct_tcp = tcp_evidence(cf, r->name);
+    } else if (reason == RC_REASON_CONNECTION_LOST) {
+        /* closed under our ping: no answer, no refusal; the next round
+         * dials afresh */
     } else {
         r->ev.direct_refused = true;
         observe(cf, r->name, reason, 0); /* down, with its reason */
@@ -404,12 +428,14 @@ static void serve_cb(void *arg, enum rc_reason reason, uint64_t rtt_us)
         observe(cf, s->target, reason, rtt_us);
     } else if (reason == RC_REASON_TIMEOUT || reason == RC_REASON_UNREACHABLE) {
         ev = tcp_evidence(cf, s->target) == RC_TCP_ACKED ? RC_PROBE_EV_ACKED : RC_PROBE_EV_UNACKED;
-    } else if (reason == RC_REASON_CONNECT_REFUSED || reason == RC_REASON_NOT_REGISTERED ||
-               reason == RC_REASON_CONNECTION_LOST) {
+        suspect(cf, s->target, reason, s->sent_ms);
+    } else if (reason == RC_REASON_CONNECT_REFUSED || reason == RC_REASON_NOT_REGISTERED) {
         res = RC_PROBE_REFUSED;
         observe(cf, s->target, reason, 0);
     } else {
-        res = RC_PROBE_UNKNOWN; /* cookie, protocol, resolve...: no opinion on liveness */
+        /* cookie, protocol, resolve, a connection closed under the ping:
+         * no opinion on liveness */
+        res = RC_PROBE_UNKNOWN;
     }
     reply(cf, s->asker, s->id, res, ev, s->target);
     s->used = false;
@@ -452,6 +478,7 @@ static void serve_request(struct rc_confirm *cf, const char *asker, const struct
     s->id = q->id;
     snprintf(s->asker, sizeof s->asker, "%s", asker);
     snprintf(s->target, sizeof s->target, "%s", q->target);
+    s->sent_ms = rc_now_mono_ms();
     dl = q->deadline_ms;
     if (dl > 2 * cf->ping_timeout_ms + cf->interval_ms)
         dl = 2 * cf->ping_timeout_ms + cf->interval_ms;

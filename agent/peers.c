@@ -138,11 +138,22 @@ static int transition(struct rc_peer *p, enum rc_peer_state to, uint64_t now_ms,
 }
 
 /* Failures that say nothing about the peer's process by themselves: the
- * packets got lost, or the route did. With confirmation they make a
- * suspect, never a verdict. */
+ * packets got lost, or the route did, or the connection closed (a dead
+ * process's kernel closes it, but so does a live peer that replaced a
+ * connection stuck in back-off). With confirmation they make a suspect,
+ * never a verdict: the first confirmation round dials afresh, and a dead
+ * process's host refuses that at once. */
 static bool soft_failure(enum rc_reason r)
 {
-    return r == RC_REASON_TIMEOUT || r == RC_REASON_UNREACHABLE;
+    return r == RC_REASON_TIMEOUT || r == RC_REASON_UNREACHABLE || r == RC_REASON_CONNECTION_LOST;
+}
+
+/* The host answered for its process: nothing listens, or EPMD knows no
+ * such node. */
+static bool refusal(enum rc_reason r)
+{
+    return r == RC_REASON_CONNECT_REFUSED || r == RC_REASON_NOT_REGISTERED ||
+           r == RC_REASON_EPMD_UNREACHABLE;
 }
 
 /* THE verdict function: one ping's result (or a lost connection's reason)
@@ -157,7 +168,11 @@ static int judge(struct rc_peers *t, struct rc_peer *p, const struct rc_verdict 
             p->last_answer_ms = v->at_ms;
         return transition(p, RC_PEER_UP, v->at_ms, chg);
     }
-    p->reason = v->reason;
+    /* A lost connection whose fresh dial is refused stays a lost
+     * connection: that is what happened, the refusal is the evidence. */
+    if (!(p->state == RC_PEER_SUSPECT && p->reason == RC_REASON_CONNECTION_LOST &&
+          refusal(v->reason)))
+        p->reason = v->reason;
     if (t->confirm && soft_failure(v->reason)) {
         if (p->state == RC_PEER_DOWN || p->state == RC_PEER_SUSPECT)
             return 0; /* still down; or already being confirmed */
@@ -269,6 +284,20 @@ int rc_peers_observe(struct rc_peers *t, const char *name, const struct rc_verdi
         return -ENOENT;
     if (!v->ok && soft_failure(v->reason))
         return 0;
+    return judge(t, p, v, chg);
+}
+
+int rc_peers_suspect(struct rc_peers *t, const char *name, const struct rc_verdict *v,
+                     struct rc_peer_change *chg)
+{
+    struct rc_peer *p = rc_peers_find(t, name);
+
+    if (p == NULL)
+        return -ENOENT;
+    if (!t->confirm || v->ok || !soft_failure(v->reason) || p->state != RC_PEER_UP)
+        return 0;
+    if (p->last_answer_ms >= v->sent_ms)
+        return 0; /* it answered since that ping left */
     return judge(t, p, v, chg);
 }
 

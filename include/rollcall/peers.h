@@ -142,9 +142,13 @@ void rc_peers_sweep_begin(struct rc_peers *t);
 int rc_peers_record(struct rc_peers *t, const char *name, const struct rc_verdict *v,
                     struct rc_peer_change *chg);
 
-/* An established connection to name was lost (between sweeps too): the
- * member is down at once. Same returns as rc_peers_record, without
- * -EALREADY; the sweep's verdict is not touched. */
+/* An established connection to name was lost (between sweeps too). With
+ * confirmation the member becomes SUSPECT (reason connection_lost) and the
+ * confirmation round's fresh dial decides: a refusal makes it DOWN within a
+ * round trip, keeping reason connection_lost; an answer refutes it (a live
+ * peer that closed a connection on purpose). Without, DOWN at once. Same
+ * returns as rc_peers_record, without -EALREADY; the sweep's verdict is
+ * not touched. */
 int rc_peers_mark_down(struct rc_peers *t, const char *name, enum rc_reason reason,
                        struct rc_peer_change *chg);
 
@@ -155,10 +159,19 @@ int rc_peers_mark_down(struct rc_peers *t, const char *name, enum rc_reason reas
 void rc_peers_sweep_end(struct rc_peers *t, uint64_t now_ms, struct rc_peer_changes *out);
 
 /* A verdict from outside the sweep (a confirmation ping, a ping made for
- * another agent's probe): an answer refutes a suspect, a failure other than
- * a timeout is a DOWN, a timeout changes nothing. Same returns as
+ * another agent's probe): an answer refutes a suspect, a refusal (any failure
+ * but a timeout, a lost route or a lost connection) is a DOWN, those three
+ * change nothing. Same returns as
  * rc_peers_mark_down; the sweep's bookkeeping is not touched. */
 int rc_peers_observe(struct rc_peers *t, const char *name, const struct rc_verdict *v,
+                     struct rc_peer_change *chg);
+
+/* A timeout (or lost route or connection) seen outside the sweep by a ping
+ * of our own, e.g. one made for another agent's probe: an UP member that
+ * has not answered us since v->sent_ms becomes SUSPECT, so that our own
+ * confirmation starts now rather than at our next sweep. Nothing else
+ * changes. Same returns as rc_peers_mark_down. */
+int rc_peers_suspect(struct rc_peers *t, const char *name, const struct rc_verdict *v,
                      struct rc_peer_change *chg);
 
 /* The end of a confirmation round (agent/confirm.c) for a SUSPECT member:

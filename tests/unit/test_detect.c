@@ -319,9 +319,16 @@ static void test_hard_failures_immediate(void **state)
 
     table(&t, v, &ch, true);
     sweep_one(&t, true, RC_REASON_OK, 1000, &chg);
-    /* a lost connection (reset): down at once, evidence "refused" */
+    /* a lost connection: suspect until the fresh dial of the confirmation
+     * round says more; refused: down, still reason connection_lost,
+     * evidence "refused" */
     assert_int_equal(rc_peers_mark_down(&t, "a@h", RC_REASON_CONNECTION_LOST, &chg), 1);
+    assert_int_equal(chg.ev, RC_PEER_EV_SUSPECT);
+    assert_int_equal(chg.reason, RC_REASON_CONNECTION_LOST);
+    assert_int_equal(rc_peers_mark_down(&t, "a@h", RC_REASON_CONNECTION_LOST, &chg), 0);
+    assert_int_equal(rc_peers_observe(&t, "a@h", &refused, &chg), 1);
     assert_int_equal(chg.ev, RC_PEER_EV_DOWN);
+    assert_int_equal(chg.reason, RC_REASON_CONNECTION_LOST);
     assert_string_equal(chg.evidence, "refused");
     assert_string_equal(chg.confirmed_by, "direct");
     /* the other one: a lost route only makes it suspect */
@@ -330,10 +337,69 @@ static void test_hard_failures_immediate(void **state)
                     &(struct rc_verdict){.ok = true, .reason = RC_REASON_OK, .at_ms = 1000}, &chg);
     assert_int_equal(rc_peers_mark_down(&t, "b@h", RC_REASON_UNREACHABLE, &chg), 1);
     assert_int_equal(chg.ev, RC_PEER_EV_SUSPECT);
-    /* a refusal seen by a confirmation ping: down */
+    /* a refusal seen by a confirmation ping: down, with the refusal's reason */
     assert_int_equal(rc_peers_observe(&t, "b@h", &refused, &chg), 1);
     assert_int_equal(chg.ev, RC_PEER_EV_DOWN);
     assert_int_equal(chg.from, RC_PEER_UP);
+    assert_int_equal(chg.reason, RC_REASON_CONNECT_REFUSED);
+    rc_peers_free(&t);
+    rc_peer_changes_free(&ch);
+}
+
+/* A live peer that closed the connection (it replaced one stuck in
+ * back-off, say) is refuted by the fresh dial's answer: no verdict. */
+static void test_lost_connection_answered(void **state)
+{
+    struct rc_peers t;
+    struct rc_snap_entry v[2];
+    struct rc_peer_changes ch = {0};
+    struct rc_peer_change chg;
+    struct rc_verdict answer = {.ok = true, .reason = RC_REASON_OK, .rtt_us = 900, .at_ms = 1500};
+
+    table(&t, v, &ch, true);
+    sweep_one(&t, true, RC_REASON_OK, 1000, &chg);
+    assert_int_equal(rc_peers_mark_down(&t, "a@h", RC_REASON_CONNECTION_LOST, &chg), 1);
+    assert_int_equal(chg.ev, RC_PEER_EV_SUSPECT);
+    assert_int_equal(rc_peers_observe(&t, "a@h", &answer, &chg), 1);
+    assert_int_equal(chg.ev, RC_PEER_EV_REFUTED);
+    assert_int_equal(rc_peers_find(&t, "a@h")->state, RC_PEER_UP);
+    /* a lost connection observed by a helper's ping says nothing */
+    assert_int_equal(
+        rc_peers_observe(&t, "a@h",
+                         &(struct rc_verdict){.reason = RC_REASON_CONNECTION_LOST, .at_ms = 1600},
+                         &chg),
+        0);
+    rc_peers_free(&t);
+    rc_peer_changes_free(&ch);
+}
+
+/* A helper's own probe ping that went unanswered makes an UP member
+ * suspect there too (its own confirmation starts at once), unless the
+ * member answered since that ping left; nothing for others. */
+static void test_suspect_from_probe(void **state)
+{
+    struct rc_peers t;
+    struct rc_snap_entry v[2];
+    struct rc_peer_changes ch = {0};
+    struct rc_peer_change chg;
+    struct rc_verdict late = {.reason = RC_REASON_TIMEOUT, .at_ms = 1400, .sent_ms = 900};
+    struct rc_verdict lost = {.reason = RC_REASON_TIMEOUT, .at_ms = 1600, .sent_ms = 1100};
+
+    table(&t, v, &ch, true);
+    sweep_one(&t, true, RC_REASON_OK, 1000, &chg); /* answered at 1000 */
+    assert_int_equal(rc_peers_suspect(&t, "a@h", &late, &chg), 0);
+    assert_int_equal(rc_peers_find(&t, "a@h")->state, RC_PEER_UP);
+    assert_int_equal(rc_peers_suspect(&t, "a@h", &lost, &chg), 1);
+    assert_int_equal(chg.ev, RC_PEER_EV_SUSPECT);
+    assert_int_equal(rc_peers_find(&t, "a@h")->suspect_since_ms, 1100);
+    /* already suspect, a refusal, an unknown name: nothing */
+    assert_int_equal(rc_peers_suspect(&t, "a@h", &lost, &chg), 0);
+    assert_int_equal(
+        rc_peers_suspect(&t, "b@h",
+                         &(struct rc_verdict){.reason = RC_REASON_CONNECT_REFUSED, .sent_ms = 1100},
+                         &chg),
+        0);
+    assert_int_equal(rc_peers_suspect(&t, "zz@h", &lost, &chg), -ENOENT);
     rc_peers_free(&t);
     rc_peer_changes_free(&ch);
 }
@@ -391,6 +457,8 @@ int main(void)
         cmocka_unit_test(test_suspect_refuted),
         cmocka_unit_test(test_suspect_confirmed),
         cmocka_unit_test(test_hard_failures_immediate),
+        cmocka_unit_test(test_lost_connection_answered),
+        cmocka_unit_test(test_suspect_from_probe),
         cmocka_unit_test(test_no_confirm),
         cmocka_unit_test(test_sweep_end_suspects),
     };
