@@ -319,12 +319,13 @@ int rc_peers_confirm(struct rc_peers *t, const char *name, const struct rc_decis
     return transition(p, RC_PEER_DOWN, now_ms, chg);
 }
 
-int rc_peers_mark_down(struct rc_peers *t, const char *name, enum rc_reason reason,
+int rc_peers_mark_down(struct rc_peers *t, const char *name, enum rc_reason reason, uint64_t now_ms,
                        struct rc_peer_change *chg)
 {
     struct rc_peer *p = rc_peers_find(t, name);
-
-    struct rc_verdict v = {.ok = false, .reason = reason};
+    /* now is also when the suspicion starts: a helper that heard the peer
+     * after it refutes, one that heard it before does not */
+    struct rc_verdict v = {.ok = false, .reason = reason, .at_ms = now_ms, .sent_ms = now_ms};
 
     if (p == NULL)
         return -ENOENT;

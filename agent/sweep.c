@@ -549,7 +549,7 @@ static void peer_down_cb(void *arg, const char *name, enum rc_reason reason)
         rc_app_conn_lost(a->app, reason);
         return;
     }
-    if (rc_peers_mark_down(&a->peers, name, reason, &chg) == 1)
+    if (rc_peers_mark_down(&a->peers, name, reason, rc_now_mono_ms(), &chg) == 1)
         emit(a, &chg);
 }
 

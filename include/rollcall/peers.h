@@ -149,7 +149,7 @@ int rc_peers_record(struct rc_peers *t, const char *name, const struct rc_verdic
  * peer that closed a connection on purpose). Without, DOWN at once. Same
  * returns as rc_peers_record, without -EALREADY; the sweep's verdict is
  * not touched. */
-int rc_peers_mark_down(struct rc_peers *t, const char *name, enum rc_reason reason,
+int rc_peers_mark_down(struct rc_peers *t, const char *name, enum rc_reason reason, uint64_t now_ms,
                        struct rc_peer_change *chg);
 
 /* Ends the sweep at now_ms: a timeout for every member without a verdict,

@@ -343,6 +343,12 @@ RC_KINDS = {"peer_down": "down", "peer_up": "up", "peer_suspect": "suspect",
             "peer_refuted": "refuted"}
 
 
+# rollcall stamps `ts` in whole milliseconds, truncated: an event in the same
+# millisecond as a fault reads up to 1 ms before the harness's own clock
+# said the fault began. Every window opens this much early.
+TS_RES = 0.001
+
+
 def parse_ts(s):
     # 2026-12-06T07:16:39.172Z
     import calendar
@@ -411,7 +417,7 @@ def converged(net, systems, since):
     for system in systems:
         state = {}
         for t, s, o, tgt, kind, _ in ev:
-            if s != system or t < since:
+            if s != system or t < since - TS_RES:
                 continue
             if kind in ("up", "down"):
                 state[(o, tgt)] = kind
@@ -435,7 +441,7 @@ def all_saw(net, system, target, kind, since):
     ev = read_events(net)
     seen = set()
     for t, s, o, tgt, k, _ in ev:
-        if s == system and tgt == target and k == kind and t >= since and o != target:
+        if s == system and tgt == target and k == kind and t >= since - TS_RES and o != target:
             seen.add(o)
     return len(seen) == net.n - 1
 
@@ -454,7 +460,7 @@ def count_false(ev, system, windows, t0, t1, grace=2.0):
             continue
         excused = False
         for (w, a, b) in windows:
-            if a <= t <= b + grace and (tgt == w or o == w):
+            if a - TS_RES <= t <= b + grace and (tgt == w or o == w):
                 excused = True
         if kind == "suspect" and not excused:
             suspects += 1
@@ -476,12 +482,12 @@ def detection(ev, system, n, trials):
     for (w, a, b) in trials:
         first = {}
         for t, s, o, tgt, kind, _ in ev:
-            if s == system and tgt == w and o != w and kind == "down" and a <= t <= b + 1.0:
-                first.setdefault(o, t - a)
+            if s == system and tgt == w and o != w and kind == "down" and a - TS_RES <= t <= b + 1.0:
+                first.setdefault(o, max(t - a, 0.0))
         rec = {}
         for t, s, o, tgt, kind, _ in ev:
-            if s == system and tgt == w and o != w and kind == "up" and t >= b and t <= b + 60:
-                rec.setdefault(o, t - b)
+            if s == system and tgt == w and o != w and kind == "up" and b - TS_RES <= t <= b + 60:
+                rec.setdefault(o, max(t - b, 0.0))
         d_first = min(first.values()) if first else None
         d_all = max(first.values()) if len(first) == n - 1 else None
         r_all = max(rec.values()) if len(rec) == n - 1 else None

@@ -322,10 +322,10 @@ static void test_hard_failures_immediate(void **state)
     /* a lost connection: suspect until the fresh dial of the confirmation
      * round says more; refused: down, still reason connection_lost,
      * evidence "refused" */
-    assert_int_equal(rc_peers_mark_down(&t, "a@h", RC_REASON_CONNECTION_LOST, &chg), 1);
+    assert_int_equal(rc_peers_mark_down(&t, "a@h", RC_REASON_CONNECTION_LOST, 5000, &chg), 1);
     assert_int_equal(chg.ev, RC_PEER_EV_SUSPECT);
     assert_int_equal(chg.reason, RC_REASON_CONNECTION_LOST);
-    assert_int_equal(rc_peers_mark_down(&t, "a@h", RC_REASON_CONNECTION_LOST, &chg), 0);
+    assert_int_equal(rc_peers_mark_down(&t, "a@h", RC_REASON_CONNECTION_LOST, 5000, &chg), 0);
     assert_int_equal(rc_peers_observe(&t, "a@h", &refused, &chg), 1);
     assert_int_equal(chg.ev, RC_PEER_EV_DOWN);
     assert_int_equal(chg.reason, RC_REASON_CONNECTION_LOST);
@@ -335,7 +335,7 @@ static void test_hard_failures_immediate(void **state)
     rc_peers_sweep_begin(&t);
     rc_peers_record(&t, "b@h",
                     &(struct rc_verdict){.ok = true, .reason = RC_REASON_OK, .at_ms = 1000}, &chg);
-    assert_int_equal(rc_peers_mark_down(&t, "b@h", RC_REASON_UNREACHABLE, &chg), 1);
+    assert_int_equal(rc_peers_mark_down(&t, "b@h", RC_REASON_UNREACHABLE, 5000, &chg), 1);
     assert_int_equal(chg.ev, RC_PEER_EV_SUSPECT);
     /* a refusal seen by a confirmation ping: down, with the refusal's reason */
     assert_int_equal(rc_peers_observe(&t, "b@h", &refused, &chg), 1);
@@ -358,8 +358,11 @@ static void test_lost_connection_answered(void **state)
 
     table(&t, v, &ch, true);
     sweep_one(&t, true, RC_REASON_OK, 1000, &chg);
-    assert_int_equal(rc_peers_mark_down(&t, "a@h", RC_REASON_CONNECTION_LOST, &chg), 1);
+    assert_int_equal(rc_peers_mark_down(&t, "a@h", RC_REASON_CONNECTION_LOST, 1200, &chg), 1);
     assert_int_equal(chg.ev, RC_PEER_EV_SUSPECT);
+    /* the suspicion counts from the loss: a helper's word of an answer
+     * before it refutes nothing (rc_peers_mark_down's now) */
+    assert_int_equal(rc_peers_find(&t, "a@h")->suspect_since_ms, 1200);
     assert_int_equal(rc_peers_observe(&t, "a@h", &answer, &chg), 1);
     assert_int_equal(chg.ev, RC_PEER_EV_REFUTED);
     assert_int_equal(rc_peers_find(&t, "a@h")->state, RC_PEER_UP);

@@ -155,11 +155,12 @@ static void test_transitions(void **state)
     rc_peers_sweep_begin(&f->t);
     assert_int_equal(ok(f, "a@h", 100, &chg), 1);
     rc_peers_sweep_end(&f->t, 4000, &f->ch);
-    assert_int_equal(rc_peers_mark_down(&f->t, "a@h", RC_REASON_CONNECTION_LOST, &chg), 1);
+    assert_int_equal(rc_peers_mark_down(&f->t, "a@h", RC_REASON_CONNECTION_LOST, 5000, &chg), 1);
     assert_int_equal(chg.ev, RC_PEER_EV_DOWN);
     assert_int_equal(chg.reason, RC_REASON_CONNECTION_LOST);
-    assert_int_equal(rc_peers_mark_down(&f->t, "a@h", RC_REASON_CONNECTION_LOST, &chg), 0);
-    assert_int_equal(rc_peers_mark_down(&f->t, "zz@h", RC_REASON_CONNECTION_LOST, &chg), -ENOENT);
+    assert_int_equal(rc_peers_mark_down(&f->t, "a@h", RC_REASON_CONNECTION_LOST, 5000, &chg), 0);
+    assert_int_equal(rc_peers_mark_down(&f->t, "zz@h", RC_REASON_CONNECTION_LOST, 5000, &chg),
+                     -ENOENT);
 
     /* a ping that could not start on our side: our failure, named so */
     rc_peers_sweep_begin(&f->t);
