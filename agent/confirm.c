@@ -21,6 +21,7 @@
 #include "rollcall/probe.h"
 
 #define TICK_MS 50
+#define ROUND_MIN_MS 200
 
 struct round {
     bool used;
@@ -104,6 +105,23 @@ static uint64_t confirm_ms(const struct rc_confirm *cf)
 uint64_t rc_confirm_deadline_ms(const struct rc_confirm *cf, const struct rc_peer *p)
 {
     return rc_rtt_deadline_ms(&p->rtt, cf->ping_timeout_ms, cf->interval_ms * 9 / 10);
+}
+
+/* A confirmation ping's deadline: the link's RFC 6298 timeout, at least
+ * ROUND_MIN_MS (TCP's own minimum RTO: a lost segment is resent after it),
+ * at most the sweep's. Shorter than the sweep's ping_timeout on a fast
+ * link: what decides DOWN is the silence across us and the helpers, never
+ * one ping, and a late answer still counts as hearing the peer. Short
+ * rounds let the decision come within a round of the moment that silence
+ * is long enough, instead of up to a whole ping_timeout after it. */
+static uint64_t round_deadline_ms(const struct rc_confirm *cf, const struct rc_peer *p)
+{
+    uint64_t sweep = rc_confirm_deadline_ms(cf, p);
+    uint64_t min = cf->ping_timeout_ms < ROUND_MIN_MS ? cf->ping_timeout_ms : ROUND_MIN_MS;
+
+    if (!p->rtt.init)
+        return sweep; /* never answered: nothing to go by */
+    return rc_rtt_deadline_ms(&p->rtt, min, sweep);
 }
 
 int rc_confirm_health(const struct rc_confirm *cf)
@@ -244,14 +262,14 @@ static void round_start(struct rc_confirm *cf, struct round *r, uint64_t now)
         round_free(r);
         return;
     }
-    dl = rc_confirm_deadline_ms(cf, p);
+    dl = round_deadline_ms(cf, p);
     memset(&r->ev, 0, sizeof r->ev);
     r->freshest_ms = 0;
     r->id = ++cf->next_id;
     r->running = true;
     r->started_ms = now;
     /* our ping's deadline, plus room for the helpers' replies to travel */
-    r->deadline_ms = now + dl + cf->ping_timeout_ms / 2;
+    r->deadline_ms = now + dl + dl / 2 + TICK_MS;
     r->direct_done = false;
     r->direct = NULL;
     if (p->se.ip[0] != '\0' && rc_node_ping(cf->node, p->se.e.name, p->se.ip, p->se.e.port, dl,
@@ -284,7 +302,7 @@ static void round_eval(struct rc_confirm *cf, struct round *r, uint64_t now, boo
     struct rc_decision d;
     struct rc_peer_change chg;
     struct rc_link_info li;
-    uint64_t latest;
+    uint64_t latest, fast, alone = 2 * (cf->interval_ms + cf->ping_timeout_ms);
 
     if (p == NULL || p->state != RC_PEER_SUSPECT) {
         round_free(r); /* answered, down or gone meanwhile */
@@ -304,7 +322,7 @@ static void round_eval(struct rc_confirm *cf, struct round *r, uint64_t now, boo
         latest = p->suspect_since_ms;
     r->ev.silence_ms = now > latest ? now - latest : 0;
     r->ev.suspect_ms = now > p->suspect_since_ms ? now - p->suspect_since_ms : 0;
-    d = rc_detect_decide(&r->ev, confirm_ms(cf), 2 * (cf->interval_ms + cf->ping_timeout_ms));
+    d = rc_detect_decide(&r->ev, confirm_ms(cf), alone);
     round_blame_helpers(cf, r);
     if (d.verdict == RC_DECIDE_STAY) {
         if (rc_log_enabled(RC_LOG_DEBUG)) {
@@ -325,7 +343,17 @@ static void round_eval(struct rc_confirm *cf, struct round *r, uint64_t now, boo
         r->direct = NULL;
         r->n++;
         r->running = false;
-        r->next_ms = r->n < RC_CONFIRM_FAST_ROUNDS ? now : r->started_ms + cf->interval_ms;
+        /* Back to back while a silent peer's verdict may be due (its
+         * suspicion is younger than the confirmation time plus a round),
+         * then one a sweep: a peer that stays suspect while heard (a
+         * one-way cut) costs a probe burst once, not all along. */
+        fast = confirm_ms(cf);
+        if (fast > alone)
+            fast = alone; /* a sick agent's long confirmation: no long burst */
+        fast += r->deadline_ms - r->started_ms;
+        r->next_ms = r->n < RC_CONFIRM_FAST_ROUNDS || r->ev.suspect_ms < fast
+                         ? now
+                         : r->started_ms + cf->interval_ms;
         return;
     }
     if (rc_peers_confirm(cf->peers, r->name, &d, now, &chg) == 1) {
