@@ -148,12 +148,14 @@ static bool soft_failure(enum rc_reason r)
     return r == RC_REASON_TIMEOUT || r == RC_REASON_UNREACHABLE || r == RC_REASON_CONNECTION_LOST;
 }
 
-/* The host answered for its process: nothing listens, or EPMD knows no
- * such node. */
+/* The host answered for its process: nothing listens, EPMD knows no such
+ * node, or the connection closed in the handshake (a dying process's
+ * listener can still complete a TCP handshake until the kernel closes it
+ * too, then resets what it accepted). */
 static bool refusal(enum rc_reason r)
 {
     return r == RC_REASON_CONNECT_REFUSED || r == RC_REASON_NOT_REGISTERED ||
-           r == RC_REASON_EPMD_UNREACHABLE;
+           r == RC_REASON_EPMD_UNREACHABLE || r == RC_REASON_HANDSHAKE_FAILED;
 }
 
 /* THE verdict function: one ping's result (or a lost connection's reason)
@@ -166,6 +168,11 @@ static int judge(struct rc_peers *t, struct rc_peer *p, const struct rc_verdict 
         rc_rtt_add(&p->rtt, v->rtt_us);
         if (v->at_ms != 0)
             p->last_answer_ms = v->at_ms;
+        /* Any answer, a confirmation's or a helper's included, is a peer
+         * that is not failing: a starved peer whose sweep pings all time
+         * out but whose suspicions are refuted is alive, and its entry
+         * (stale: its own heartbeat is starved too) must not be pruned. */
+        p->failing_since_ms = 0;
         return transition(p, RC_PEER_UP, v->at_ms, chg);
     }
     /* A lost connection whose fresh dial is refused stays a lost

@@ -331,6 +331,17 @@ static void test_hard_failures_immediate(void **state)
     assert_int_equal(chg.reason, RC_REASON_CONNECTION_LOST);
     assert_string_equal(chg.evidence, "refused");
     assert_string_equal(chg.confirmed_by, "direct");
+    /* the same when the fresh dial dies in the handshake (a dying
+     * process's listener) */
+    sweep_one(&t, true, RC_REASON_OK, 6000, &chg);
+    assert_int_equal(rc_peers_mark_down(&t, "a@h", RC_REASON_CONNECTION_LOST, 6100, &chg), 1);
+    assert_int_equal(
+        rc_peers_observe(&t, "a@h",
+                         &(struct rc_verdict){.reason = RC_REASON_HANDSHAKE_FAILED, .at_ms = 6101},
+                         &chg),
+        1);
+    assert_int_equal(chg.ev, RC_PEER_EV_DOWN);
+    assert_int_equal(chg.reason, RC_REASON_CONNECTION_LOST);
     /* the other one: a lost route only makes it suspect */
     rc_peers_sweep_begin(&t);
     rc_peers_record(&t, "b@h",
@@ -372,6 +383,44 @@ static void test_lost_connection_answered(void **state)
                          &(struct rc_verdict){.reason = RC_REASON_CONNECTION_LOST, .at_ms = 1600},
                          &chg),
         0);
+    rc_peers_free(&t);
+    rc_peer_changes_free(&ch);
+}
+
+static size_t count_ev(const struct rc_peer_changes *c, enum rc_peer_event ev)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->n; i++)
+        n += c->v[i].ev == ev;
+    return n;
+}
+
+/* A starved peer: every sweep ping times out, every suspicion is refuted
+ * by a late answer, and its entry is stale (its heartbeat is starved too).
+ * It answers, so it is not failing: never pruned. */
+static void test_refuted_never_pruned(void **state)
+{
+    struct rc_peers t;
+    struct rc_snap_entry v[2];
+    struct rc_peer_changes ch = {0};
+    struct rc_peer_change chg;
+    struct rc_snapshot s = {.v = v, .n = 2};
+
+    table(&t, v, &ch, true);
+    v[0].e.age_ms = 20000; /* stale: stale_after is 10 s */
+    assert_int_equal(rc_peers_apply(&t, &s, &ch), 0);
+    for (uint64_t now = 1000; now < 1000 + 3 * 30000; now += 1000) {
+        struct rc_verdict late = {
+            .ok = true, .reason = RC_REASON_OK, .rtt_us = 700000, .at_ms = now + 200};
+
+        rc_peers_sweep_begin(&t);
+        rc_peers_sweep_end(&t, now, &ch); /* a timeout: suspect */
+        assert_int_equal(count_ev(&ch, RC_PEER_EV_PRUNE), 0);
+        assert_int_equal(count_ev(&ch, RC_PEER_EV_DOWN), 0);
+        rc_peers_observe(&t, "a@h", &late, &chg); /* refuted */
+        assert_int_equal(rc_peers_find(&t, "a@h")->state, RC_PEER_UP);
+    }
     rc_peers_free(&t);
     rc_peer_changes_free(&ch);
 }
@@ -462,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_hard_failures_immediate),
         cmocka_unit_test(test_lost_connection_answered),
         cmocka_unit_test(test_suspect_from_probe),
+        cmocka_unit_test(test_refuted_never_pruned),
         cmocka_unit_test(test_no_confirm),
         cmocka_unit_test(test_sweep_end_suspects),
     };
