@@ -340,7 +340,7 @@ SERF_RE = re.compile(r"^(\d+\.\d+) .*serf: (EventMemberFailed|EventMemberJoin|Ev
                      r"|EventMemberReap): (\S+) ")
 SERF_SUSPECT_RE = re.compile(r"^(\d+\.\d+) .*memberlist: Suspect (\S+) has failed")
 RC_KINDS = {"peer_down": "down", "peer_up": "up", "peer_suspect": "suspect",
-            "peer_refuted": "refuted"}
+            "peer_refuted": "refuted", "peer_pruned": "pruned"}
 
 
 # rollcall stamps `ts` in whole milliseconds, truncated: an event in the same
@@ -398,7 +398,7 @@ def read_events(net):
                         if tgt is None or tgt == i:
                             continue
                         kind = {"EventMemberFailed": "down", "EventMemberJoin": "up",
-                                "EventMemberLeave": "down", "EventMemberReap": "reap"}[what]
+                                "EventMemberLeave": "down", "EventMemberReap": "pruned"}[what]
                         ev.append((t, "serf", i, tgt, kind, {}))
                         continue
                     m = SERF_SUSPECT_RE.match(line)
@@ -452,7 +452,7 @@ def count_false(ev, system, windows, t0, t1, grace=2.0):
     """False downs and flaps of system in [t0, t1]. windows: [(target, start,
     end)] of real failures; a down of the target inside its window (+grace)
     is true, and so are the target's own downs of others inside it."""
-    false_downs, flaps, suspects, refuted = 0, 0, 0, 0
+    false_downs, flaps, suspects, refuted, pruned = 0, 0, 0, 0, 0
     pending = {}
     reasons = {}
     for t, s, o, tgt, kind, extra in ev:
@@ -466,6 +466,8 @@ def count_false(ev, system, windows, t0, t1, grace=2.0):
             suspects += 1
         elif kind == "refuted" and not excused:
             refuted += 1
+        elif kind == "pruned" and not excused:
+            pruned += 1  # a live node's entry removed (Serf: reaped)
         elif kind == "down" and not excused:
             false_downs += 1
             pending[(o, tgt)] = True
@@ -473,7 +475,7 @@ def count_false(ev, system, windows, t0, t1, grace=2.0):
             reasons[r] = reasons.get(r, 0) + 1
         elif kind == "up" and pending.pop((o, tgt), False):
             flaps += 1
-    return false_downs, flaps, suspects, refuted, reasons
+    return false_downs, flaps, suspects, refuted, pruned, reasons
 
 
 def detection(ev, system, n, trials):
@@ -595,8 +597,8 @@ def run_scenario(args, name, rollcall, serf, delayer):
         time.sleep(1.0)
         ev = read_events(net)
         for s in systems:
-            fd, fl, su, rf, reasons = count_false(ev, s, windows, t0, t1)
-            r = {"false_downs": fd, "flaps": fl, "suspects": su, "refuted": rf,
+            fd, fl, su, rf, pr, reasons = count_false(ev, s, windows, t0, t1)
+            r = {"false_downs": fd, "flaps": fl, "suspects": su, "refuted": rf, "false_prunes": pr,
                  "reasons": reasons, "seconds": round(t1 - t0, 1)}
             if trials:
                 det = detection(ev, s, args.nodes, trials)
@@ -629,8 +631,9 @@ def print_table(args, res, argv):
               "| all observers median / max | recovery (all) median / max | false downs |")
         print("|---|---|---|---|---|---|")
     else:
-        print("| system | false downs | flaps | suspects | refuted | reasons of false downs |")
-        print("|---|---|---|---|---|---|")
+        print("| system | false downs | flaps | suspects | refuted | false prunes "
+              "| reasons of false downs |")
+        print("|---|---|---|---|---|---|---|")
     for s, r in res["systems"].items():
         if trial:
             tr = r["trials"]
@@ -640,8 +643,9 @@ def print_table(args, res, argv):
                 r["false_downs"]))
         else:
             reasons = ", ".join("%s %d" % kv for kv in sorted(r["reasons"].items())) or "-"
-            print("| %s | %d | %d | %d | %d | %s |" % (s, r["false_downs"], r["flaps"],
-                                                       r["suspects"], r["refuted"], reasons))
+            print("| %s | %d | %d | %d | %d | %d | %s |" % (
+                s, r["false_downs"], r["flaps"], r["suspects"], r["refuted"], r["false_prunes"],
+                reasons))
     sys.stdout.flush()
 
 

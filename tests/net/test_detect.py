@@ -64,9 +64,9 @@ def main():
                 sum(1 for t in r["trials"] if t["recovery_all_s"] is not None), len(r["trials"]),
                 r["false_downs"])
         else:
-            ok = r["false_downs"] == 0
-            what = "false downs %d (suspects %d, refuted %d)" % (r["false_downs"], r["suspects"],
-                                                                r["refuted"])
+            ok = r["false_downs"] == 0 and r["false_prunes"] == 0
+            what = "false downs %d, false prunes %d (suspects %d, refuted %d)" % (
+                r["false_downs"], r["false_prunes"], r["suspects"], r["refuted"])
         print("%s %s: %s" % ("ok  " if ok else "FAIL", name, what))
         if ok:
             passed += 1
