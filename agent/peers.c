@@ -12,6 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A suspicion answered later than this was an outage, not a round trip:
+ * it teaches the link's deadline nothing. */
+#define LATE_SAMPLE_MAX_MS 2000
+
 static int changes_reserve(struct rc_peer_changes *c, size_t more)
 {
     struct rc_peer_change *bigger;
@@ -164,8 +168,19 @@ static int judge(struct rc_peers *t, struct rc_peer *p, const struct rc_verdict 
                  struct rc_peer_change *chg)
 {
     if (v->ok) {
+        uint64_t sample_us = v->rtt_us;
+
+        /* A suspicion by timeout answered now: the ping that timed out took
+         * at least this long, and the peer was alive. Karn's problem (no
+         * sample from a ping that timed out) would otherwise keep the
+         * deadline below a slow but steady peer's answers for ever. */
+        if (p->state == RC_PEER_SUSPECT && p->reason == RC_REASON_TIMEOUT &&
+            p->suspect_since_ms != 0 && v->at_ms > p->suspect_since_ms &&
+            v->at_ms - p->suspect_since_ms <= LATE_SAMPLE_MAX_MS &&
+            (v->at_ms - p->suspect_since_ms) * 1000 > sample_us)
+            sample_us = (v->at_ms - p->suspect_since_ms) * 1000;
         p->rtt_us = v->rtt_us;
-        rc_rtt_add(&p->rtt, v->rtt_us);
+        rc_rtt_add(&p->rtt, sample_us);
         if (v->at_ms != 0)
             p->last_answer_ms = v->at_ms;
         /* Any answer, a confirmation's or a helper's included, is a peer

@@ -425,6 +425,50 @@ static void test_refuted_never_pruned(void **state)
     rc_peer_changes_free(&ch);
 }
 
+/* A slow but steady peer: its sweep pings time out and its late answers
+ * refute. The time from the unanswered ping to the answer is a sample
+ * (Karn's problem otherwise keeps the deadline below its answers); an
+ * answer after an outage (over 2 s) is not. */
+static void test_late_answer_teaches_deadline(void **state)
+{
+    struct rc_peers t;
+    struct rc_snap_entry v[2];
+    struct rc_peer_changes ch = {0};
+    struct rc_peer_change chg;
+    struct rc_peer *p;
+    uint64_t now = 1000;
+
+    table(&t, v, &ch, true);
+    p = rc_peers_find(&t, "a@h");
+    for (int i = 0; i < 20; i++, now += 1000) { /* 1 ms answers */
+        sweep_one(&t, true, RC_REASON_OK, now, &chg);
+        rc_peers_sweep_end(&t, now, &ch);
+    }
+    assert_int_equal(rc_rtt_deadline_ms(&p->rtt, 500, 900), 500);
+    for (int i = 0; i < 20; i++, now += 1000) { /* sent at now - 500, answered 650 ms after */
+        struct rc_verdict late = {
+            .ok = true, .reason = RC_REASON_OK, .rtt_us = 100000, .at_ms = now + 150};
+
+        sweep_one(&t, false, RC_REASON_TIMEOUT, now, &chg);
+        rc_peers_sweep_end(&t, now, &ch);
+        rc_peers_observe(&t, "a@h", &late, &chg);
+    }
+    /* the deadline grew past the 650 ms answers */
+    assert_true(rc_rtt_deadline_ms(&p->rtt, 500, 900) > 650);
+    /* an answer 30 s after the ping: an outage, not a sample */
+    {
+        uint64_t before = p->rtt.srtt_us;
+        struct rc_verdict back = {
+            .ok = true, .reason = RC_REASON_OK, .rtt_us = 1000, .at_ms = now + 30000};
+
+        sweep_one(&t, false, RC_REASON_TIMEOUT, now, &chg);
+        rc_peers_observe(&t, "a@h", &back, &chg);
+        assert_true(p->rtt.srtt_us < before);
+    }
+    rc_peers_free(&t);
+    rc_peer_changes_free(&ch);
+}
+
 /* A helper's own probe ping that went unanswered makes an UP member
  * suspect there too (its own confirmation starts at once), unless the
  * member answered since that ping left; nothing for others. */
@@ -512,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_lost_connection_answered),
         cmocka_unit_test(test_suspect_from_probe),
         cmocka_unit_test(test_refuted_never_pruned),
+        cmocka_unit_test(test_late_answer_teaches_deadline),
         cmocka_unit_test(test_no_confirm),
         cmocka_unit_test(test_sweep_end_suspects),
     };
