@@ -68,7 +68,7 @@ SCENARIOS = {
     "oneway": ("gray", "one-way cut: n1 -> n2 dropped, n2 -> n1 flows"),
     "delay100": ("gray", "100 ms +- 50 ms delay on every link"),
     "delay250": ("gray", "250 ms +- 50 ms delay on every link"),
-    "starve": ("gray", "one node starved of CPU (5 % quota in 1 s periods, 3 busy loops)"),
+    "starve": ("gray", "one node starved of CPU (5 % quota in {period} periods, 3 busy loops)"),
     "kill9": ("trial", "kill -9 of one node's agents"),
     "linkdown": ("trial", "link down at the switch, no reset"),
     "sigstop": ("trial", "SIGSTOP of one node's agents"),
@@ -516,6 +516,8 @@ def med_max(vals):
 
 def run_scenario(args, name, rollcall, serf, delayer):
     kind, desc = SCENARIOS[name]
+    period = args.starve_period
+    desc = desc.format(period="%g s" % (period / 1000) if period >= 1000 else "%g ms" % period)
     systems = ["rollcall"] + (["serf"] if serf is not None else [])
     work = tempfile.mkdtemp(prefix="rcnet-%s-" % name, dir=args.workdir)
     net = Net(args.nodes, work, rollcall, serf, delayer)
@@ -546,7 +548,8 @@ def run_scenario(args, name, rollcall, serf, delayer):
             elif name == "delay250":
                 net.delay(250, 50)
             elif name == "starve":
-                net.starve(target)
+                period_us = int(args.starve_period * 1000)
+                net.starve(target, quota_us=period_us // 20, period_us=period_us)
             time.sleep(args.duration)
             t1 = time.time()
             for p in net.others:
@@ -698,6 +701,8 @@ def main(argv=None):
     ap.add_argument("--hold-cap", type=float, default=20,
                     help="at most this long a killed/stopped node stays so")
     ap.add_argument("--settle", type=float, default=2)
+    ap.add_argument("--starve-period", type=float, default=1000,
+                    help="starve: the cgroup's period in ms (the quota is 5 %% of it)")
     ap.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--json", help="write the results here too")
