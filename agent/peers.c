@@ -152,6 +152,17 @@ static bool soft_failure(enum rc_reason r)
     return r == RC_REASON_TIMEOUT || r == RC_REASON_UNREACHABLE || r == RC_REASON_CONNECTION_LOST;
 }
 
+/* Failures a live peer of ours can cause once, and a dead or foreign one
+ * every time: a handshake the other side closed (its own timer, a
+ * simultaneous connect, a connection it replaced; or a cookie it does not
+ * share: OTP closes without a word then, and so does a rollcall acceptor).
+ * The first makes a suspect, whose confirmation dials again at once; the
+ * same failure again, while suspect, is the verdict. */
+static bool twice_failure(enum rc_reason r)
+{
+    return r == RC_REASON_COOKIE_REJECTED || r == RC_REASON_HANDSHAKE_FAILED;
+}
+
 /* The host answered for its process: nothing listens, EPMD knows no such
  * node, or the connection closed in the handshake (a dying process's
  * listener can still complete a TCP handshake until the kernel closes it
@@ -198,6 +209,11 @@ static int judge(struct rc_peers *t, struct rc_peer *p, const struct rc_verdict 
     if (t->confirm && soft_failure(v->reason)) {
         if (p->state == RC_PEER_DOWN || p->state == RC_PEER_SUSPECT)
             return 0; /* still down; or already being confirmed */
+        p->suspect_since_ms = v->sent_ms != 0 ? v->sent_ms : v->at_ms;
+        return transition(p, RC_PEER_SUSPECT, v->at_ms, chg);
+    }
+    if (t->confirm && twice_failure(v->reason) && p->state != RC_PEER_SUSPECT &&
+        p->state != RC_PEER_DOWN) {
         p->suspect_since_ms = v->sent_ms != 0 ? v->sent_ms : v->at_ms;
         return transition(p, RC_PEER_SUSPECT, v->at_ms, chg);
     }
@@ -332,8 +348,10 @@ int rc_peers_confirm(struct rc_peers *t, const char *name, const struct rc_decis
         return -ENOENT;
     if (p->state != RC_PEER_SUSPECT)
         return 0;
-    if (d->verdict == RC_DECIDE_REFUTE)
+    if (d->verdict == RC_DECIDE_REFUTE) {
+        p->failing_since_ms = 0; /* helpers heard it: alive, not failing */
         return transition(p, RC_PEER_UP, now_ms, chg);
+    }
     if (d->verdict != RC_DECIDE_DOWN)
         return 0;
     p->evidence = d->evidence;
@@ -369,6 +387,22 @@ static void expire(struct rc_peers *t, struct rc_peer *p, uint64_t now, struct r
         p->failing_since_ms = now;
     stale = p->se.e.age_ms > (int64_t)t->stale_after_ms;
     due = now - p->failing_since_ms >= t->prune_after_ms;
+    /* Stale only by our count since the store last spoke, when the store
+     * then said fresh: its heartbeats may have arrived all along (nobody
+     * lists for a heartbeat). Ask the store again, at most every half
+     * stale_after, and judge on its answer: a peer cut off from us but
+     * alive must not be announced pruned (the remove, conditional on the
+     * store's age, would not take, but the event, the hook and the app's
+     * message would be out). */
+    if (stale && due && !p->prune_requested && p->se.store_read_ms != 0 &&
+        p->se.store_age_ms <= (int64_t)t->stale_after_ms) {
+        if (p->recheck_ms == 0 || now - p->recheck_ms >= t->stale_after_ms / 2) {
+            chg = changes_push(out, p, RC_PEER_EV_RECHECK);
+            if (chg != NULL)
+                p->recheck_ms = now;
+        }
+        return;
+    }
     /* Still listed long after we asked: the remove failed (a registry
      * outage, say). Ask again, quietly. */
     retry = p->prune_requested && now - p->prune_requested_ms >= t->prune_after_ms;

@@ -153,6 +153,9 @@ static void emit(struct agent *a, const struct rc_peer_change *c)
         }
         rc_worker_prune(a->worker, c->name, (int64_t)a->cfg.stale_after_ms);
         return;
+    case RC_PEER_EV_RECHECK:
+        rc_worker_recheck(a->worker, c->name); /* quiet: nothing happened yet */
+        return;
     }
 }
 

@@ -76,6 +76,7 @@ struct rc_worker {
     uint64_t heartbeat_ms;                     /* under mu; 0 = every interval */
     uint64_t resync_ms;                        /* under mu; 0 = every interval */
     char lookups[LOOKUP_MAX][RC_NAME_MAX + 1]; /* under mu */
+    bool lookup_again[LOOKUP_MAX];             /* under mu: read even if in the view */
     size_t nlookups;                           /* under mu */
     struct rc_worker_status status;            /* under mu */
     struct rc_metrics *metrics;                /* may be NULL; thread-safe */
@@ -273,6 +274,8 @@ static void snap_entry_init(struct rc_worker *w, struct rc_snap_entry *se, const
     se->self =
         strcmp(se->e.name, w->self.name) == 0 || (app[0] != '\0' && strcmp(se->e.name, app) == 0);
     se->read_at_ms = now;
+    se->store_age_ms = e->age_ms;
+    se->store_read_ms = now;
     host = se->e.host;
     if (host[0] == '\0') {
         const char *at = strchr(se->e.name, '@');
@@ -350,6 +353,7 @@ static bool in_view(const struct rc_worker *w, const char *name)
 static bool do_lookups(struct rc_worker *w, uint64_t interval_ms, bool *want_list)
 {
     char names[LOOKUP_MAX][RC_NAME_MAX + 1];
+    bool again[LOOKUP_MAX];
     size_t n;
     bool changed = false;
     uint64_t now = rc_now_mono_ms();
@@ -357,6 +361,7 @@ static bool do_lookups(struct rc_worker *w, uint64_t interval_ms, bool *want_lis
     pthread_mutex_lock(&w->mu);
     n = w->nlookups;
     memcpy(names, w->lookups, n * sizeof names[0]);
+    memcpy(again, w->lookup_again, n * sizeof again[0]);
     w->nlookups = 0;
     pthread_mutex_unlock(&w->mu);
     if (now - w->lookups_window_ms >= interval_ms) {
@@ -368,7 +373,7 @@ static bool do_lookups(struct rc_worker *w, uint64_t interval_ms, bool *want_lis
         char err[512] = "";
         int r;
 
-        if (in_view(w, names[i]))
+        if (!again[i] && in_view(w, names[i]))
             continue;
         if (w->lookups_in_window >= LOOKUPS_PER_INTERVAL)
             break; /* the rest waits for the next change or resync */
@@ -758,21 +763,33 @@ void rc_worker_set_store_timing(struct rc_worker *w, uint64_t heartbeat_ms, uint
     pthread_mutex_unlock(&w->mu);
 }
 
-void rc_worker_lookup(struct rc_worker *w, const char *name)
+static void queue_lookup(struct rc_worker *w, const char *name, bool again)
 {
     if (w == NULL || name == NULL || !rc_node_name_valid(name))
         return;
     pthread_mutex_lock(&w->mu);
     for (size_t i = 0; i < w->nlookups; i++)
         if (strcmp(w->lookups[i], name) == 0) {
+            w->lookup_again[i] = w->lookup_again[i] || again;
             pthread_mutex_unlock(&w->mu);
             return;
         }
     if (w->nlookups < LOOKUP_MAX) {
+        w->lookup_again[w->nlookups] = again;
         snprintf(w->lookups[w->nlookups++], sizeof w->lookups[0], "%s", name);
         pthread_cond_signal(&w->cond);
     }
     pthread_mutex_unlock(&w->mu);
+}
+
+void rc_worker_lookup(struct rc_worker *w, const char *name)
+{
+    queue_lookup(w, name, false);
+}
+
+void rc_worker_recheck(struct rc_worker *w, const char *name)
+{
+    queue_lookup(w, name, true);
 }
 
 uint64_t rc_worker_default_heartbeat(uint64_t stale_after_ms)

@@ -61,6 +61,7 @@ struct rc_peer {
     uint64_t failing_since_ms; /* caller's clock; 0 = answering */
     bool prune_requested;
     uint64_t prune_requested_ms; /* caller's clock */
+    uint64_t recheck_ms;         /* caller's clock: when we last asked the store again */
     /* the running (or last) sweep */
     bool in_sweep;          /* part of it (a member that joined mid-sweep is not) */
     bool done;              /* its verdict is in */
@@ -93,6 +94,7 @@ enum rc_peer_event {
     RC_PEER_EV_PRUNE,   /* ask the registry to remove it (age_ms: its entry's age) */
     RC_PEER_EV_SUSPECT, /* UP/UNKNOWN -> SUSPECT (reason): confirm it; not a classic change */
     RC_PEER_EV_REFUTED, /* SUSPECT -> UP again (suspect_ms): not a classic change */
+    RC_PEER_EV_RECHECK, /* stale only by our count since the store last spoke: read it again */
 };
 
 struct rc_peer_change {

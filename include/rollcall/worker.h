@@ -29,6 +29,13 @@ struct rc_snap_entry {
     char ip[RC_IP_MAX]; /* numeric; "" if the host did not resolve */
     bool self;
     uint64_t read_at_ms; /* monotonic: when e.age_ms was current */
+    /* What the store itself last said: the entry's age then, and when
+     * (monotonic). Between reads e.age_ms is that age plus the time since,
+     * which may call stale an entry whose heartbeats the store has had all
+     * along (a heartbeat is not a change: nobody lists for it). 0 = not
+     * known (every snapshot the worker makes sets them). */
+    int64_t store_age_ms;
+    uint64_t store_read_ms;
 };
 
 struct rc_snapshot {
@@ -77,6 +84,11 @@ uint64_t rc_worker_default_heartbeat(uint64_t stale_after_ms);
  * read its entry alone soon (rate-limited, at most LOOKUP_MAX queued).
  * Any thread; does no I/O. */
 void rc_worker_lookup(struct rc_worker *w, const char *name);
+/* The table is about to judge name's entry stale on ages counted since the
+ * store last spoke: read it alone again (even though it is in the view), so
+ * that staleness is the store's word. Same queue and limits as
+ * rc_worker_lookup. Any thread; does no I/O. */
+void rc_worker_recheck(struct rc_worker *w, const char *name);
 /* App mode: publish e beside our own entry every round, from a round that
  * starts at once. It is marked self in snapshots, and removed with ours by
  * rc_worker_stop(w, true). */

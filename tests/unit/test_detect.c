@@ -357,6 +357,43 @@ static void test_hard_failures_immediate(void **state)
     rc_peer_changes_free(&ch);
 }
 
+/* A handshake the peer closed (cookie_rejected, inferred from the close;
+ * handshake_failed): once makes a suspect, the same again while suspect is
+ * down. 20 % loss on one link once gave two false downs this way. */
+static void test_handshake_failure_twice(void **state)
+{
+    struct rc_peers t;
+    struct rc_snap_entry v[2];
+    struct rc_peer_changes ch = {0};
+    struct rc_peer_change chg;
+    struct rc_verdict cookie = {
+        .reason = RC_REASON_COOKIE_REJECTED, .at_ms = 2000, .sent_ms = 1900};
+    struct rc_verdict answer = {.ok = true, .reason = RC_REASON_OK, .rtt_us = 500, .at_ms = 2100};
+
+    table(&t, v, &ch, true);
+    sweep_one(&t, true, RC_REASON_OK, 1000, &chg);
+    rc_peers_sweep_end(&t, 1000, &ch);
+    /* once, then the round's fresh dial is answered: refuted */
+    rc_peers_sweep_begin(&t);
+    assert_int_equal(rc_peers_record(&t, "a@h", &cookie, &chg), 1);
+    assert_int_equal(chg.ev, RC_PEER_EV_SUSPECT);
+    assert_int_equal(rc_peers_observe(&t, "a@h", &answer, &chg), 1);
+    assert_int_equal(chg.ev, RC_PEER_EV_REFUTED);
+    rc_peers_sweep_end(&t, 2200, &ch);
+    /* once, then again: down, reason cookie_rejected */
+    rc_peers_sweep_begin(&t);
+    cookie.at_ms = 3000;
+    assert_int_equal(rc_peers_record(&t, "a@h", &cookie, &chg), 1);
+    assert_int_equal(chg.ev, RC_PEER_EV_SUSPECT);
+    cookie.at_ms = 3001;
+    assert_int_equal(rc_peers_observe(&t, "a@h", &cookie, &chg), 1);
+    assert_int_equal(chg.ev, RC_PEER_EV_DOWN);
+    assert_int_equal(chg.reason, RC_REASON_COOKIE_REJECTED);
+    assert_string_equal(chg.evidence, "refused");
+    rc_peers_free(&t);
+    rc_peer_changes_free(&ch);
+}
+
 /* A live peer that closed the connection (it replaced one stuck in
  * back-off, say) is refuted by the fresh dial's answer: no verdict. */
 static void test_lost_connection_answered(void **state)
@@ -554,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_suspect_confirmed),
         cmocka_unit_test(test_hard_failures_immediate),
         cmocka_unit_test(test_lost_connection_answered),
+        cmocka_unit_test(test_handshake_failure_twice),
         cmocka_unit_test(test_suspect_from_probe),
         cmocka_unit_test(test_refuted_never_pruned),
         cmocka_unit_test(test_late_answer_teaches_deadline),

@@ -246,6 +246,41 @@ static void test_prune_timing(void **state)
     assert_int_equal(count(&f->ch, RC_PEER_EV_PRUNE), 1);
 }
 
+/* Stale only by our count since the store last spoke (it said fresh then,
+ * and heartbeats do not make us list): the store is asked again, quietly,
+ * at most every STALE / 2; a prune only once the store itself says stale. */
+static void test_prune_on_the_stores_word(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(rc_peers_apply(&f->t, SNAP(f, "a@h:25000"), &f->ch), 0);
+    f->t.v[0].se.store_age_ms = 2000; /* the store said fresh at 1000 */
+    f->t.v[0].se.store_read_ms = 1000;
+    sweep_failing(f, "a@h", 1000);
+    sweep_failing(f, "a@h", 1000 + PRUNE);
+    assert_int_equal(count(&f->ch, RC_PEER_EV_PRUNE), 0);
+    assert_int_equal(count(&f->ch, RC_PEER_EV_RECHECK), 1);
+    assert_false(rc_peers_find(&f->t, "a@h")->prune_requested);
+    /* asked: not again before STALE / 2 */
+    sweep_failing(f, "a@h", 1000 + PRUNE + STALE / 2 - 1);
+    assert_int_equal(f->ch.n, 0);
+    sweep_failing(f, "a@h", 1000 + PRUNE + STALE / 2);
+    assert_int_equal(count(&f->ch, RC_PEER_EV_RECHECK), 1);
+    /* the store's answer: fresh (its heartbeats came all along): nothing */
+    assert_int_equal(rc_peers_apply(&f->t, SNAP(f, "a@h:3000"), &f->ch), 0);
+    f->t.v[0].se.store_age_ms = 3000;
+    f->t.v[0].se.store_read_ms = 1000 + PRUNE + STALE;
+    sweep_failing(f, "a@h", 1000 + PRUNE + STALE);
+    assert_int_equal(f->ch.n, 0);
+    /* the store's answer: stale (dead): pruned, and logged as such */
+    assert_int_equal(rc_peers_apply(&f->t, SNAP(f, "a@h:45000"), &f->ch), 0);
+    f->t.v[0].se.store_age_ms = 45000;
+    f->t.v[0].se.store_read_ms = 1000 + PRUNE + 2 * STALE;
+    sweep_failing(f, "a@h", 1000 + PRUNE + 2 * STALE);
+    assert_int_equal(count(&f->ch, RC_PEER_EV_PRUNE), 1);
+    assert_int_equal(count(&f->ch, RC_PEER_EV_RECHECK), 0);
+}
+
 /* ---- a member that comes back ---- */
 
 static void test_comes_back(void **state)
@@ -360,6 +395,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_transitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_timing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_on_the_stores_word, setup, teardown),
         cmocka_unit_test_setup_teardown(test_comes_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_mid_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leave, setup, teardown),
