@@ -199,10 +199,11 @@ static void apply_snapshot(struct agent *a, struct rc_snapshot *s)
 }
 
 /* Alive for the outside (sweep lines, counts): up, or suspect but not
- * yet confirmed down. */
+ * yet confirmed down after being up (one never seen up is not alive while
+ * its first failure is being confirmed). */
 static bool peer_alive(const struct rc_peer *p)
 {
-    return p->state == RC_PEER_UP || p->state == RC_PEER_SUSPECT;
+    return p->state == RC_PEER_UP || (p->state == RC_PEER_SUSPECT && p->suspect_from == RC_PEER_UP);
 }
 
 static void log_sweep(struct agent *a)
