@@ -20,16 +20,6 @@
 
 #define PASS_THROUGH RC_MSG_PASS_THROUGH
 
-/* Control message operations (OTP dist.h DOP_*). */
-enum {
-    DOP_SEND = 2,
-    DOP_REG_SEND = 6,
-    DOP_SEND_TT = 12,
-    DOP_REG_SEND_TT = 16,
-    DOP_SEND_SENDER = 22,
-    DOP_SEND_SENDER_TT = 23,
-};
-
 /* True if the cursor is at the atom want; the cursor moves past any atom. */
 static bool match_atom(struct rc_term_dec *d, const char *want)
 {
@@ -131,19 +121,19 @@ int rc_msg_parse(const uint8_t *pkt, size_t len, struct rc_msg *ret)
         return -EPROTO;
     if (msg != 0) {
         switch (op) {
-        case DOP_REG_SEND:
-        case DOP_REG_SEND_TT: /* {6, From, '', ToName} / {16, From, '', ToName, Token} */
-            if (arity == (op == DOP_REG_SEND ? 4u : 5u) && rc_term_skip(&d) == 0 &&
+        case RC_DOP_REG_SEND:
+        case RC_DOP_REG_SEND_TT: /* {6, From, '', ToName} / {16, From, '', ToName, Token} */
+            if (arity == (op == RC_DOP_REG_SEND ? 4u : 5u) && rc_term_skip(&d) == 0 &&
                 rc_term_skip(&d) == 0 && match_atom(&d, "net_kernel")) {
                 d.pos = msg;
                 match_is_auth(&d, &m);
             }
             break;
-        case DOP_SEND:
-        case DOP_SEND_SENDER: /* {2, '', To} / {22, From, To} */
-        case DOP_SEND_TT:
-        case DOP_SEND_SENDER_TT: /* the same + Token */
-            if (arity == (op == DOP_SEND || op == DOP_SEND_SENDER ? 3u : 4u)) {
+        case RC_DOP_SEND:
+        case RC_DOP_SEND_SENDER: /* {2, '', To} / {22, From, To} */
+        case RC_DOP_SEND_TT:
+        case RC_DOP_SEND_SENDER_TT: /* the same + Token */
+            if (arity == (op == RC_DOP_SEND || op == RC_DOP_SEND_SENDER ? 3u : 4u)) {
                 d.pos = msg;
                 match_reply(&d, &m);
             }
@@ -161,6 +151,20 @@ void rc_msg_packet_start(struct rc_term_enc *e, uint8_t *out, size_t cap)
     rc_term_enc_init(e, out, cap);
     rc_term_put_u32(e, 0);
     rc_term_put_u8(e, PASS_THROUGH);
+}
+
+void rc_msg_reg_send_start(struct rc_term_enc *e, uint8_t *out, size_t cap, const char *self_node,
+                           uint32_t pid_num, uint32_t pid_serial, uint32_t creation,
+                           const char *to_name)
+{
+    rc_msg_packet_start(e, out, cap);
+    rc_term_put_version(e);
+    rc_term_put_tuple(e, 4);
+    rc_term_put_long(e, RC_DOP_REG_SEND);
+    rc_term_put_pid(e, self_node, pid_num, pid_serial, creation);
+    rc_term_put_atom(e, "");
+    rc_term_put_atom(e, to_name);
+    rc_term_put_version(e); /* the message term follows */
 }
 
 int rc_msg_packet_finish(struct rc_term_enc *e, size_t *ret_len)
@@ -182,15 +186,7 @@ int rc_msg_build_is_auth(uint8_t *out, size_t cap, size_t *ret_len, const char *
 
     if (self_node == NULL || ref_ids == NULL)
         return -EINVAL;
-    rc_msg_packet_start(&e, out, cap);
-    rc_term_put_version(&e);
-    rc_term_put_tuple(&e, 4);
-    rc_term_put_long(&e, DOP_REG_SEND);
-    rc_term_put_pid(&e, self_node, pid_id, 0, creation);
-    rc_term_put_atom(&e, "");
-    rc_term_put_atom(&e, "net_kernel");
-
-    rc_term_put_version(&e);
+    rc_msg_reg_send_start(&e, out, cap, self_node, pid_id, 0, creation, "net_kernel");
     rc_term_put_tuple(&e, 3);
     rc_term_put_atom(&e, "$gen_call");
     rc_term_put_tuple(&e, 2);
@@ -211,7 +207,7 @@ int rc_msg_build_is_auth_reply(uint8_t *out, size_t cap, size_t *ret_len, const 
     rc_msg_packet_start(&e, out, cap);
     rc_term_put_version(&e);
     rc_term_put_tuple(&e, 3);
-    rc_term_put_long(&e, DOP_SEND);
+    rc_term_put_long(&e, RC_DOP_SEND);
     rc_term_put_atom(&e, "");
     rc_term_put_raw(&e, req->from_pid, req->from_pid_len);
 

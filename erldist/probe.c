@@ -14,7 +14,6 @@
 #include "rollcall/msg.h"
 #include "rollcall/term.h"
 
-#define DOP_REG_SEND 6
 #define PROBE_VERSION 1
 
 static const char *const result_words[] = {"ok", "refused", "timeout", "unknown", "busy"};
@@ -133,7 +132,7 @@ int rc_probe_parse(const uint8_t *pkt, size_t len, struct rc_probe *ret)
     rc_term_dec_init(&d, pkt, len);
     d.pos = ctl;
     if (rc_term_dec_tuple(&d, &arity) < 0 || arity != 4 || rc_term_dec_long(&d, &op) < 0 ||
-        op != DOP_REG_SEND)
+        op != RC_DOP_REG_SEND)
         return 0;
     if (rc_term_skip(&d) < 0 || rc_term_skip(&d) < 0)
         return 0;
@@ -167,14 +166,7 @@ int rc_probe_build(uint8_t *out, size_t cap, size_t *ret_len, const char *self_n
     } else {
         return -EINVAL;
     }
-    rc_msg_packet_start(&e, out, cap);
-    rc_term_put_version(&e);
-    rc_term_put_tuple(&e, 4);
-    rc_term_put_long(&e, DOP_REG_SEND);
-    rc_term_put_pid(&e, self_node, pid_id, 0, creation);
-    rc_term_put_atom(&e, "");
-    rc_term_put_atom(&e, RC_PROBE_NAME);
-    rc_term_put_version(&e);
+    rc_msg_reg_send_start(&e, out, cap, self_node, pid_id, 0, creation, RC_PROBE_NAME);
     if (p->kind == RC_PROBE_REQUEST) {
         rc_term_put_tuple(&e, 6);
         rc_term_put_atom(&e, RC_PROBE_NAME);

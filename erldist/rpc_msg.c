@@ -15,14 +15,6 @@
 #include "rollcall/rpc.h"
 #include "rollcall/term.h"
 
-enum {
-    DOP_SEND = 2,
-    DOP_REG_SEND = 6,
-    DOP_SEND_TT = 12,
-    DOP_SEND_SENDER = 22,
-    DOP_SEND_SENDER_TT = 23,
-};
-
 static bool name_ok(const char *s)
 {
     size_t n;
@@ -42,15 +34,7 @@ int rc_rpc_build_call(uint8_t *out, size_t cap, size_t *ret_len, const char *sel
     if (!rc_node_name_valid(self_node) || !name_ok(mod) || !name_ok(fun) || args == NULL ||
         args_len == 0 || pid_num > RC_RPC_PID_NUM_MAX || pid_serial > RC_RPC_PID_SERIAL_MAX)
         return -EINVAL;
-    rc_msg_packet_start(&e, out, cap);
-    rc_term_put_version(&e);
-    rc_term_put_tuple(&e, 4);
-    rc_term_put_long(&e, DOP_REG_SEND);
-    rc_term_put_pid(&e, self_node, pid_num, pid_serial, creation);
-    rc_term_put_atom(&e, "");
-    rc_term_put_atom(&e, "rex");
-
-    rc_term_put_version(&e);
+    rc_msg_reg_send_start(&e, out, cap, self_node, pid_num, pid_serial, creation, "rex");
     rc_term_put_tuple(&e, 2);
     rc_term_put_pid(&e, self_node, pid_num, pid_serial, creation);
     rc_term_put_tuple(&e, 5);
@@ -71,15 +55,7 @@ int rc_rpc_build_send(uint8_t *out, size_t cap, size_t *ret_len, const char *sel
     if (!rc_node_name_valid(self_node) || !name_ok(to_name) || msg == NULL || msg_len == 0 ||
         pid_num > RC_RPC_PID_NUM_MAX)
         return -EINVAL;
-    rc_msg_packet_start(&e, out, cap);
-    rc_term_put_version(&e);
-    rc_term_put_tuple(&e, 4);
-    rc_term_put_long(&e, DOP_REG_SEND);
-    rc_term_put_pid(&e, self_node, pid_num, 0, creation);
-    rc_term_put_atom(&e, "");
-    rc_term_put_atom(&e, to_name);
-
-    rc_term_put_version(&e);
+    rc_msg_reg_send_start(&e, out, cap, self_node, pid_num, 0, creation, to_name);
     rc_term_put_raw(&e, msg, msg_len);
     return rc_msg_packet_finish(&e, ret_len);
 }
@@ -132,10 +108,10 @@ int rc_rpc_parse_reply(const uint8_t *pkt, size_t len, struct rc_rpc_reply *ret)
         return -EPROTO;
     if (msg == 0)
         return -ENOENT;
-    if (op == DOP_SEND || op == DOP_SEND_SENDER) {
+    if (op == RC_DOP_SEND || op == RC_DOP_SEND_SENDER) {
         if (arity != 3)
             return -ENOENT;
-    } else if (op == DOP_SEND_TT || op == DOP_SEND_SENDER_TT) {
+    } else if (op == RC_DOP_SEND_TT || op == RC_DOP_SEND_SENDER_TT) {
         if (arity != 4)
             return -ENOENT;
     } else {

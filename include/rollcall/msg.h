@@ -62,12 +62,32 @@ int rc_msg_build_is_auth_reply(uint8_t *out, size_t cap, size_t *ret_len, const 
  * -EPROTO; the caller checks RC_MSG_MAX_PACKET first. */
 int rc_msg_split(const uint8_t *pkt, size_t len, size_t *ret_ctl, size_t *ret_msg);
 
-/* Packet framing shared by every message builder (msg.c, rpc_msg.c):
+/* Packet framing shared by every message builder (msg.c, rpc_msg.c, probe.c):
  * rc_msg_packet_start writes the Len:32 placeholder and 112 PASS_THROUGH;
  * rc_msg_packet_finish fills in the length, returns 0 and the total length,
  * or the encoder's error (-EMSGSIZE). */
 #define RC_MSG_PASS_THROUGH 112
 void rc_msg_packet_start(struct rc_term_enc *e, uint8_t *out, size_t cap);
 int rc_msg_packet_finish(struct rc_term_enc *e, size_t *ret_len);
+
+/* Control message operations (OTP dist.h DOP_*) the builders and parsers
+ * share. */
+enum rc_dop {
+    RC_DOP_SEND = 2,
+    RC_DOP_REG_SEND = 6,
+    RC_DOP_SEND_TT = 12,
+    RC_DOP_REG_SEND_TT = 16,
+    RC_DOP_SEND_SENDER = 22,
+    RC_DOP_SEND_SENDER_TT = 23,
+};
+
+/* Starts a packet to the name to_name registered on the peer (every
+ * builder: net_kernel, rex, rollcall_probe, an app's name): the framing,
+ * the control term {6, From, '', ToName} with From = the pid pid_num /
+ * pid_serial of self_node at creation, and the message term's version
+ * byte. The caller writes the message term, then rc_msg_packet_finish. */
+void rc_msg_reg_send_start(struct rc_term_enc *e, uint8_t *out, size_t cap, const char *self_node,
+                           uint32_t pid_num, uint32_t pid_serial, uint32_t creation,
+                           const char *to_name);
 
 #endif
