@@ -1635,8 +1635,11 @@ static int listen_on(struct rc_node *n, uint16_t pmin, uint16_t pmax, char *err,
             break;
     }
     if (fd >= 0) {
+        /* backlog 0: listen_socket already listens with 511; libevent's -1
+         * would call listen() again with 128, and a burst of connections
+         * past that has its SYNs dropped and retried a second later. */
         n->listener = evconnlistener_new(n->base, accept_cb, n,
-                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
         if (n->listener == NULL) {
             last = ENOMEM;
             close(fd);
