@@ -544,7 +544,8 @@ static int fs_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     if (dfd < 0)
         return dfd;
     /* Best effort: a node that refreshes between this stat and the unlink
-     * loses its file until its next publish (one interval). */
+     * loses its file until its next publish (one interval). Of two agents
+     * pruning at once, the one whose unlink finds the file says 1. */
     if (min_age_ms > 0) {
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             rv = errno == ENOENT ? 0 : -errno;
@@ -555,11 +556,14 @@ static int fs_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
         if (fs_clock(ctx, dfd) - mtime_ms(&st) < min_age_ms)
             goto out_close_dir; /* refreshed meanwhile: it stays */
     }
-    if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
+    if (unlinkat(dfd, name, 0) == 0) {
+        rv = 1;
+        rc_written_forget(&ctx->written, name);
+    } else if (errno == ENOENT) {
+        rc_written_forget(&ctx->written, name);
+    } else {
         rv = -errno;
         rc_seterr(err, errlen, "cannot remove %s/%s: %s", ctx->dir, name, strerror(-rv));
-    } else {
-        rc_written_forget(&ctx->written, name);
     }
 out_close_dir:
     close(dfd);

@@ -730,8 +730,9 @@ static int pg_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     rv = pg_run(ctx, pg_sql_remove, 3, params, PGRES_TUPLES_OK, "remove", &res, err, errlen);
     if (rv < 0)
         return rv;
+    rv = PQntuples(res) > 0 ? 1 : 0; /* one row per deleted entry (and its notify) */
     PQclear(res);
-    return 0;
+    return rv;
 }
 
 static int pg_get(void *vctx, const char *name, struct rc_entry *ret, char *err, size_t errlen)

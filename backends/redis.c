@@ -331,8 +331,8 @@ static const char redis_lua_list[] =
                   "return out\n";
 
 /* KEYS: nodes, info, version. ARGV: name, min age in ms (0 = always).
- * Returns 1 if removed (or absent), 0 if kept because it is fresher. A
- * removal bumps and publishes the version. */
+ * Returns 1 if this call removed it, 0 if it was absent or kept because it
+ * is fresher. A removal bumps and publishes the version. */
 static const char redis_lua_remove[] =
     REDIS_LUA_NOW "local min = tonumber(ARGV[2])\n"
                   "if min > 0 then\n"
@@ -343,8 +343,9 @@ static const char redis_lua_remove[] =
                   "gone = gone + redis.call('HDEL', KEYS[2], ARGV[1])\n"
                   "if gone > 0 then\n"
                   "  redis.call('PUBLISH', KEYS[3], redis.call('INCR', KEYS[3]))\n"
+                  "  return 1\n"
                   "end\n"
-                  "return 1\n";
+                  "return 0\n";
 
 /* KEYS: nodes, info. ARGV: name, max value bytes. Returns {now} when there
  * is no such member, else {now, age, value} with value as in list (false
@@ -806,6 +807,8 @@ static int redis_remove(void *vctx, const char *name, int64_t min_age_ms, char *
     if (r->type != REDIS_REPLY_INTEGER) {
         rc_seterr(err, errlen, "redis remove: unexpected reply type %d", r->type);
         rv = -EPROTO;
+    } else {
+        rv = r->integer > 0 ? 1 : 0;
     }
     freeReplyObject(r);
     return rv;

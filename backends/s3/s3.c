@@ -844,7 +844,10 @@ static int s3_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
         rv = s3_marker_bump(ctx, err, errlen);
     if (rv == 0)
         rc_written_forget(&ctx->written, name);
-    return rv;
+    /* S3's DELETE answers 204 whether or not the key was there, so "this
+     * call removed it" rests on the listing above: two agents pruning in the
+     * same moment may both say 1 (backend.h allows no better here). */
+    return rv == 0 ? 1 : rv;
 }
 
 /* One entry: its age as list() judges it (a listing of its key), its body

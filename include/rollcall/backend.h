@@ -27,7 +27,8 @@
 /* Bump on any change to struct rc_backend_ops, struct rc_backend_module or
  * the store.h structs (rc_entry, rc_reject, rc_reg_list) and their rules. */
 #define RC_BACKEND_ABI_VERSION                                                                     \
-    2 /* 2: changed and get (issue 15), struct rc_entry gained kind (issue 12) */
+    3 /* 3: remove says whether it removed; 2: changed and get (issue 15), struct rc_entry         \
+         gained kind (issue 12) */
 
 struct rc_backend_ops {
     const char *scheme; /* "file", "redis", "postgres", "s3" */
@@ -47,7 +48,13 @@ struct rc_backend_ops {
 
     /* Removes name (a valid node name). If min_age_ms > 0, removes it only if
      * it is still at least that old on the backend's clock (a node that
-     * refreshed meanwhile stays). Removing a missing entry is success. */
+     * refreshed meanwhile stays). Returns 1 when this call removed the
+     * entry, 0 when there was none (another agent removed it first) or it
+     * stayed, a negative errno on error. The agent announces a prune only on
+     * 1, so with min_age_ms > 0 a backend says 1 only for an entry it found
+     * old enough and then deleted (on S3, whose DELETE cannot tell, two agents
+     * pruning in the same moment may both say 1). With min_age_ms <= 0 a
+     * backend that cannot tell says 1. */
     int (*remove)(void *ctx, const char *name, int64_t min_age_ms, char *err, size_t errlen);
 
     /* Frees ctx. NULL is fine. */

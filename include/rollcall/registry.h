@@ -67,6 +67,7 @@ int rc_registry_publish(struct rc_registry *r, const struct rc_entry *self, char
 int rc_registry_list(struct rc_registry *r, struct rc_reg_list *ret_list, char *err, size_t errlen);
 
 /* Removes name; with min_age_ms > 0 only if still that old (backend.h).
+ * 1 = removed by this call, 0 = none there or it stayed, negative errno;
  * -EINVAL (nothing sent) for an invalid node name. */
 int rc_registry_remove(struct rc_registry *r, const char *name, int64_t min_age_ms, char *err,
                        size_t errlen);

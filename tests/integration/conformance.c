@@ -196,6 +196,8 @@ static int r_remove(struct conf *c, const char *name, int64_t min_age, char *err
     check_err(c, "remove", err);
     if (rv < 0 && err[0] == '\0')
         fail(c, "remove failed (%s) without a reason in err", strerror(-rv));
+    if (rv > 1)
+        fail(c, "remove returned %d (0, 1 or a negative errno)", rv);
     return rv;
 }
 
@@ -306,12 +308,17 @@ static void t_remove(struct conf *c)
         return fail(c, "publish: %s", err);
     if ((rv = r_remove(c, e.name, 0, err)) < 0)
         return fail(c, "remove: %s (%s)", err, strerror(-rv));
+    if (rv != 1)
+        fail(c, "remove of a listed entry returned %d, not 1 (removed)", rv);
     if (list_find(c, e.name, NULL))
         return fail(c, "%s still listed after remove", e.name);
     if ((rv = r_remove(c, e.name, 0, err)) < 0)
         fail(c, "second remove: %s (%s)", err, strerror(-rv));
+    /* the agent announces a prune only on 1: a missing entry is 0 */
     if ((rv = r_remove(c, e.name, 1000, err)) < 0)
         fail(c, "conditional remove of a missing entry: %s (%s)", err, strerror(-rv));
+    else if (rv != 0)
+        fail(c, "conditional remove of a missing entry returned %d, not 0", rv);
 }
 
 static void t_remove_missing(struct conf *c)
@@ -340,6 +347,8 @@ static void t_conditional_remove(struct conf *c)
     /* fresh (age ~0) must survive min_age 60 s */
     if ((rv = r_remove(c, fresh.name, 60000, err)) < 0)
         fail(c, "conditional remove (fresh): %s", err);
+    else if (rv != 0)
+        fail(c, "conditional remove of a fresh entry returned %d, not 0 (kept)", rv);
     if (!list_find(c, fresh.name, NULL))
         fail(c, "a fresh entry was removed by remove(min_age_ms = 60000)");
     /* old must go with min_age = the age list() just gave it: remove judges
@@ -351,6 +360,8 @@ static void t_conditional_remove(struct conf *c)
         fail(c, "an entry idle for 3.2 s is listed with age %lld ms", (long long)got.age_ms);
     if ((rv = r_remove(c, old.name, got.age_ms > 0 ? got.age_ms : 1, err)) < 0)
         fail(c, "conditional remove (old): %s", err);
+    else if (rv != 1)
+        fail(c, "conditional remove of an old entry returned %d, not 1 (removed)", rv);
     if (list_find(c, old.name, NULL))
         fail(c, "an entry listed with age %lld ms survived remove(min_age_ms = %lld)",
              (long long)got.age_ms, (long long)got.age_ms);
