@@ -67,7 +67,7 @@ void rc_opshub_change(struct rc_opshub *h, const struct rc_peer_change *c)
         rc_metrics_change(h->metrics, RC_CHANGE_LEFT);
         emit_event(h, RC_EV_PEER_LEFT, c->name, NULL, -1);
         return;
-    case RC_PEER_EV_PRUNE:
+    case RC_PEER_EV_PRUNED:
         rc_metrics_change(h->metrics, RC_CHANGE_PRUNED);
         emit_event(h, RC_EV_PEER_PRUNED, c->name, NULL, -1);
         return;

@@ -260,8 +260,11 @@ int rc_peers_apply(struct rc_peers *t, const struct rc_snapshot *s, struct rc_pe
             np[n].in_sweep = false; /* joins the next sweep */
         }
         np[n].se = s->v[i];
-        if (np[n].prune_requested && np[n].se.e.age_ms < (int64_t)t->stale_after_ms)
+        if ((np[n].prune_requested || np[n].pruned) &&
+            np[n].se.e.age_ms < (int64_t)t->stale_after_ms) {
             np[n].prune_requested = false; /* it came back */
+            np[n].pruned = false;
+        }
         n++;
     }
     for (size_t i = 0; i < t->n && kept < t->n; i++) {
@@ -270,7 +273,7 @@ int rc_peers_apply(struct rc_peers *t, const struct rc_snapshot *s, struct rc_pe
         if (carried[i])
             continue;
         chg = changes_push(out, &t->v[i], RC_PEER_EV_LEFT); /* reserved: never NULL */
-        chg->quiet = t->v[i].prune_requested;
+        chg->quiet = t->v[i].pruned;                        /* announced as PRUNED already */
     }
     free(carried);
     free(t->v);
@@ -404,7 +407,7 @@ static void expire(struct rc_peers *t, struct rc_peer *p, uint64_t now, struct r
         return;
     }
     /* Still listed long after we asked: the remove failed (a registry
-     * outage, say). Ask again, quietly. */
+     * outage, say). Ask again; only a remove that takes is announced. */
     retry = p->prune_requested && now - p->prune_requested_ms >= t->prune_after_ms;
     if (!stale || !due || (p->prune_requested && !retry))
         return;
@@ -412,9 +415,22 @@ static void expire(struct rc_peers *t, struct rc_peer *p, uint64_t now, struct r
     if (chg == NULL)
         return; /* asked at the next sweep */
     chg->age_ms = p->se.e.age_ms;
-    chg->quiet = p->prune_requested;
     p->prune_requested = true;
     p->prune_requested_ms = now;
+}
+
+int rc_peers_pruned(struct rc_peers *t, const char *name, int64_t age_ms,
+                    struct rc_peer_change *chg)
+{
+    struct rc_peer *p = rc_peers_find(t, name);
+
+    memset(chg, 0, sizeof(*chg));
+    chg->ev = RC_PEER_EV_PRUNED;
+    snprintf(chg->name, sizeof(chg->name), "%s", name);
+    chg->age_ms = age_ms;
+    if (p != NULL)
+        p->pruned = true;
+    return 1;
 }
 
 void rc_peers_sweep_end(struct rc_peers *t, uint64_t now_ms, struct rc_peer_changes *out)

@@ -144,15 +144,17 @@ static void emit(struct agent *a, const struct rc_peer_change *c)
         rc_node_drop_peer(a->node, c->name);
         return;
     case RC_PEER_EV_PRUNE:
-        if (!c->quiet) {
-            struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", c->name),
-                                       RC_LF_I("age_ms", c->age_ms)};
-
-            rc_log_event(RC_LOG_INFO, "peer_pruned", f, 3);
-            rc_app_peer_event(a->app, c->name, RC_APP_PEER_PRUNED, RC_REASON_OK);
-        }
-        rc_worker_prune(a->worker, c->name, (int64_t)a->cfg.stale_after_ms);
+        /* announced only if the store's conditional remove takes (PRUNED) */
+        rc_worker_prune(a->worker, c->name, (int64_t)a->cfg.stale_after_ms, c->age_ms);
         return;
+    case RC_PEER_EV_PRUNED: {
+        struct rc_log_field f[] = {RC_LF_S("self", a->cfg.name), RC_LF_S("node", c->name),
+                                   RC_LF_I("age_ms", c->age_ms)};
+
+        rc_log_event(RC_LOG_INFO, "peer_pruned", f, 3);
+        rc_app_peer_event(a->app, c->name, RC_APP_PEER_PRUNED, RC_REASON_OK);
+        return;
+    }
     case RC_PEER_EV_RECHECK:
         rc_worker_recheck(a->worker, c->name); /* quiet: nothing happened yet */
         return;
@@ -519,6 +521,20 @@ static void notify_from_worker(void *arg)
     event_active(a->ev_snapshot, EV_READ, 0);
 }
 
+/* The prunes the store carried out on our request: announced here, once,
+ * and the member's LEFT then goes unannounced. */
+static void announce_pruned(struct agent *a)
+{
+    struct rc_pruned batch[16];
+    struct rc_peer_change chg;
+    size_t n;
+
+    while ((n = rc_worker_take_pruned(a->worker, batch, 16)) != 0)
+        for (size_t i = 0; i < n; i++)
+            if (rc_peers_pruned(&a->peers, batch[i].name, batch[i].age_ms, &chg) == 1)
+                emit(a, &chg);
+}
+
 static void snapshot_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct agent *a = arg;
@@ -532,6 +548,7 @@ static void snapshot_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (s == NULL)
         return;
+    announce_pruned(a); /* before any snapshot without them is applied */
     rc_snapshot_free(a->pending);
     a->pending = s;
     if (!a->have_snapshot) {

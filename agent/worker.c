@@ -48,6 +48,7 @@ struct prune_req {
     struct prune_req *next;
     char name[RC_NAME_MAX + 1];
     int64_t min_age_ms;
+    int64_t age_ms; /* for the announcement */
 };
 
 struct warned {
@@ -72,7 +73,8 @@ struct rc_worker {
     void (*notify)(void *);
     void *arg;
     struct rc_snapshot *ready;                 /* under mu */
-    struct prune_req *prunes;                  /* under mu */
+    struct prune_req *prunes;                  /* under mu: asked for, newest first */
+    struct prune_req *pruned, **pruned_tail;   /* under mu: took, oldest first */
     uint64_t heartbeat_ms;                     /* under mu; 0 = every interval */
     uint64_t resync_ms;                        /* under mu; 0 = every interval */
     char lookups[LOOKUP_MAX][RC_NAME_MAX + 1]; /* under mu */
@@ -400,7 +402,8 @@ static bool do_lookups(struct rc_worker *w, uint64_t interval_ms, bool *want_lis
 
 /* Returns how many removes were asked for: the round then lists, so the
  * view holds the store's own ages again (an entry refreshed since our last
- * list stays, the remove being conditional on the store's age). */
+ * list stays, the remove being conditional on the store's age). A remove
+ * that took is queued for the loop to announce (rc_worker_take_pruned). */
 static size_t do_prunes(struct rc_worker *w)
 {
     struct prune_req *list, *p;
@@ -412,20 +415,30 @@ static size_t do_prunes(struct rc_worker *w)
     w->prunes = NULL;
     pthread_mutex_unlock(&w->mu);
     while (list != NULL) {
+        int r = -ENOTCONN;
+
         p = list;
         list = p->next;
         err[0] = '\0';
         if (w->reg != NULL) {
             uint64_t t = rc_now_mono_us();
-            int r = rc_registry_remove(w->reg, p->name, p->min_age_ms, err, sizeof err);
 
+            r = rc_registry_remove(w->reg, p->name, p->min_age_ms, err, sizeof err);
             rc_metrics_regop(w->metrics, RC_REGOP_REMOVE, (double)(rc_now_mono_us() - t) / 1e6,
-                             r == 0);
-            if (r != 0)
+                             r >= 0);
+            if (r < 0)
                 rc_log_warn("registry: could not prune %s: %s", p->name, err);
             n++;
         }
-        free(p);
+        if (r == 1) {
+            p->next = NULL;
+            pthread_mutex_lock(&w->mu);
+            *w->pruned_tail = p;
+            w->pruned_tail = &p->next;
+            pthread_mutex_unlock(&w->mu);
+        } else {
+            free(p);
+        }
     }
     return n;
 }
@@ -447,7 +460,7 @@ static int publish_extra(struct rc_worker *w, bool heartbeat_due, char *err, siz
     pthread_mutex_unlock(&w->mu);
     if (gone[0] != '\0') {
         r = rc_registry_remove(w->reg, gone, 0, err, errlen);
-        if (r != 0) {
+        if (r < 0) {
             registry_failed(w, "remove", r, err);
             return r;
         }
@@ -629,14 +642,14 @@ static void remove_self_entry(struct rc_worker *w, const char *extra)
     if (w->reg == NULL && rc_registry_open(w->url, &w->reg, err, sizeof(err)) != 0)
         rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
     if (w->reg != NULL && extra[0] != '\0') {
-        if (rc_registry_remove(w->reg, extra, 0, err, sizeof err) != 0)
+        if (rc_registry_remove(w->reg, extra, 0, err, sizeof err) < 0)
             rc_log_warn("registry: could not remove %s on shutdown: %s", extra, err);
         else
             rc_log_info("removed %s from the registry", extra);
     }
     if (w->reg != NULL) {
         int r = rc_registry_remove(w->reg, w->self.name, 0, err, sizeof err);
-        if (r != 0)
+        if (r < 0)
             rc_log_warn("registry: could not remove our entry on shutdown: %s", err);
         else
             rc_log_info("removed %s from the registry", w->self.name);
@@ -699,6 +712,7 @@ struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entr
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    w->pruned_tail = &w->pruned;
     snprintf(w->url, sizeof(w->url), "%s", registry_url);
     w->self = *self;
     w->interval_ms = interval_ms;
@@ -733,7 +747,7 @@ struct rc_snapshot *rc_worker_take(struct rc_worker *w)
     return s;
 }
 
-void rc_worker_prune(struct rc_worker *w, const char *name, int64_t min_age_ms)
+void rc_worker_prune(struct rc_worker *w, const char *name, int64_t min_age_ms, int64_t age_ms)
 {
     struct prune_req *p = calloc(1, sizeof(*p));
 
@@ -741,10 +755,31 @@ void rc_worker_prune(struct rc_worker *w, const char *name, int64_t min_age_ms)
         return;
     snprintf(p->name, sizeof(p->name), "%s", name);
     p->min_age_ms = min_age_ms;
+    p->age_ms = age_ms;
     pthread_mutex_lock(&w->mu);
     p->next = w->prunes;
     w->prunes = p;
     pthread_mutex_unlock(&w->mu);
+}
+
+size_t rc_worker_take_pruned(struct rc_worker *w, struct rc_pruned *out, size_t max)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&w->mu);
+    while (n < max && w->pruned != NULL) {
+        struct prune_req *p = w->pruned;
+
+        w->pruned = p->next;
+        snprintf(out[n].name, sizeof out[n].name, "%s", p->name);
+        out[n].age_ms = p->age_ms;
+        n++;
+        free(p);
+    }
+    if (w->pruned == NULL)
+        w->pruned_tail = &w->pruned;
+    pthread_mutex_unlock(&w->mu);
+    return n;
 }
 
 void rc_worker_set_interval(struct rc_worker *w, uint64_t interval_ms)
@@ -813,6 +848,11 @@ void rc_worker_stop(struct rc_worker *w, bool remove_self)
     while (w->prunes != NULL) {
         p = w->prunes;
         w->prunes = p->next;
+        free(p);
+    }
+    while (w->pruned != NULL) {
+        p = w->pruned;
+        w->pruned = p->next;
         free(p);
     }
     pthread_cond_destroy(&w->cond);

@@ -60,6 +60,7 @@ struct rc_peer {
     uint64_t rtt_us;           /* of the last answer */
     uint64_t failing_since_ms; /* caller's clock; 0 = answering */
     bool prune_requested;
+    bool pruned;                 /* the store removed its entry on our request */
     uint64_t prune_requested_ms; /* caller's clock */
     uint64_t recheck_ms;         /* caller's clock: when we last asked the store again */
     /* the running (or last) sweep */
@@ -91,10 +92,11 @@ enum rc_peer_event {
     RC_PEER_EV_UP = 1,  /* rtt_us */
     RC_PEER_EV_DOWN,    /* reason */
     RC_PEER_EV_LEFT,    /* no longer in the registry: drop its connection */
-    RC_PEER_EV_PRUNE,   /* ask the registry to remove it (age_ms: its entry's age) */
+    RC_PEER_EV_PRUNE,   /* ask the registry to remove it (age_ms: its entry's age); silent */
     RC_PEER_EV_SUSPECT, /* UP/UNKNOWN -> SUSPECT (reason): confirm it; not a classic change */
     RC_PEER_EV_REFUTED, /* SUSPECT -> UP again (suspect_ms): not a classic change */
     RC_PEER_EV_RECHECK, /* stale only by our count since the store last spoke: read it again */
+    RC_PEER_EV_PRUNED,  /* the store removed its entry on our request (age_ms): announce it */
 };
 
 struct rc_peer_change {
@@ -103,8 +105,8 @@ struct rc_peer_change {
     enum rc_peer_state from, to; /* UP, DOWN */
     enum rc_reason reason;       /* DOWN */
     uint64_t rtt_us;             /* UP */
-    int64_t age_ms;              /* PRUNE */
-    bool quiet; /* act but do not announce: LEFT of a member we pruned, PRUNE asked again */
+    int64_t age_ms;              /* PRUNE, PRUNED */
+    bool quiet; /* act but do not announce: LEFT of a member we pruned (announced PRUNED) */
     /* DOWN: how it was confirmed (static words, never NULL for DOWN) */
     const char *evidence, *confirmed_by;
     uint64_t suspect_ms;               /* REFUTED, DOWN: how long it was suspect */
@@ -182,6 +184,13 @@ int rc_peers_suspect(struct rc_peers *t, const char *name, const struct rc_verdi
  * is not suspect any more), -ENOENT. */
 int rc_peers_confirm(struct rc_peers *t, const char *name, const struct rc_decision *d,
                      uint64_t now_ms, struct rc_peer_change *chg);
+
+/* The store removed name's entry on our request (rc_worker_take_pruned):
+ * fills chg (PRUNED, age_ms) and marks the member, if still in the table,
+ * so that its LEFT is quiet. Returns 1 always: the removal happened, table
+ * or not. */
+int rc_peers_pruned(struct rc_peers *t, const char *name, int64_t age_ms,
+                    struct rc_peer_change *chg);
 
 /* This node leaves: the running sweep ends without verdicts (the members
  * did nothing wrong; their connections are about to close on our side). */

@@ -71,8 +71,21 @@ int rc_worker_status(struct rc_worker *w, struct rc_worker_status *out);
 /* The newest snapshot not yet taken, or NULL. The caller frees it. */
 struct rc_snapshot *rc_worker_take(struct rc_worker *w);
 /* Asks the worker to remove an entry that is still at least min_age_ms old
- * (two-stage expiry). Runs before the next publish. */
-void rc_worker_prune(struct rc_worker *w, const char *name, int64_t min_age_ms);
+ * (two-stage expiry). Runs before the next publish. age_ms is the entry's
+ * age when the table asked, for the announcement. */
+void rc_worker_prune(struct rc_worker *w, const char *name, int64_t min_age_ms, int64_t age_ms);
+/* A prune that took: the store removed the entry on our request (backend.h,
+ * remove returned 1). One that did not (refreshed meanwhile, or another
+ * agent removed it first) is never reported. */
+struct rc_pruned {
+    char name[RC_NAME_MAX + 1];
+    int64_t age_ms; /* as passed to rc_worker_prune */
+};
+/* Moves up to max prunes that took, oldest first, into out; returns how
+ * many. A prune is queued here before the snapshot that no longer lists the
+ * entry is handed over, so the loop, taking these right after a snapshot,
+ * announces a prune before the table sees the member leave. */
+size_t rc_worker_take_pruned(struct rc_worker *w, struct rc_pruned *out, size_t max);
 void rc_worker_set_interval(struct rc_worker *w, uint64_t interval_ms);
 /* How often our entry is rewritten unchanged and the registry listed in
  * full (0 = every interval, the behaviour without these keys). */

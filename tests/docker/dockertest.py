@@ -641,8 +641,10 @@ def case_kill():
               "pruned after %.2fs, before prune_after %gs" % (pruned_at, prune_after))
         check(pruned_at <= max(stale_after, prune_after) + 3 * cl.interval + PING_TIMEOUT + 1,
               "pruned only after %.2fs" % pruned_at)
-        prunes = [e for c in others for e in json_events(cl.logs(c))
-                  if e.get("msg") == "peer_pruned" and e.get("node") == vname]
+        # Announced by the agent whose remove took, once the store said so.
+        prunes = wait_for(lambda: [e for c in others for e in json_events(cl.logs(c))
+                                   if e.get("msg") == "peer_pruned" and e.get("node") == vname],
+                          5, step=0.2)
         check(prunes, "nobody logged peer_pruned for " + vname)
         # The survivors stay healthy: one dead peer never makes them unhealthy.
         healthy = wait_for(lambda: all(c["health"] == "healthy"

@@ -113,8 +113,17 @@ class Cluster(harness.AgentTestCase):
                                 "entry removed %.0f ms after the kill, before prune_after" % (after * 1000))
         self.assertLessEqual(after, bound, "entry removed %.0f ms after the kill (bound %.0f ms)"
                              % (after * 1000, bound * 1000))
-        pruned = self.a.find(msg="peer_pruned", node=C) + self.b.find(msg="peer_pruned", node=C)
+        # Announced once the store says the remove took, by the agent whose
+        # remove it was; the other sees the entry leave (peer_left).
+        pruned = wait_until(lambda: self.a.find(msg="peer_pruned", node=C)
+                            + self.b.find(msg="peer_pruned", node=C), 3.0)
         self.assertTrue(pruned, "nobody logged peer_pruned for %s\n%s" % (C, self.excerpts(self.a, self.b)))
+        self.assertEqual(len(pruned), 1, "peer_pruned logged %d times for one removal: %r"
+                         % (len(pruned), pruned))
+        other = self.b if pruned[0].get("self") == self.a.name else self.a
+        self.assertTrue(wait_until(lambda: other.find(msg="peer_left", node=C), 3.0),
+                        "%s did not log peer_left for %s, pruned by the other\n%s"
+                        % (other.name, C, other.excerpt()))
         # The survivors still see each other.
         t = time.time()
         self.wait_all_alive([self.a, self.b], timeout=2.0, since=t)

@@ -187,6 +187,7 @@ static void sweep_failing(struct fx *f, const char *name, uint64_t now)
 static void test_prune_timing(void **state)
 {
     struct fx *f = *state;
+    struct rc_peer_change chg;
     struct rc_peer *p;
 
     /* failing but fresh in the registry: never pruned, however long */
@@ -206,20 +207,23 @@ static void test_prune_timing(void **state)
     sweep_failing(f, "a@h", 1000 + PRUNE);
     assert_int_equal(f->ch.n, 1);
     assert_int_equal(f->ch.v[0].ev, RC_PEER_EV_PRUNE);
-    assert_false(f->ch.v[0].quiet);
     assert_int_equal(f->ch.v[0].age_ms, 20000);
     assert_true(rc_peers_find(&f->t, "a@h")->prune_requested);
 
     /* still listed: not asked again before prune_after has passed... */
     sweep_failing(f, "a@h", 1000 + PRUNE + 1000);
     assert_int_equal(count(&f->ch, RC_PEER_EV_PRUNE), 0);
-    /* ...then asked again, quietly */
+    /* ...then asked again */
     sweep_failing(f, "a@h", 1000 + 2 * PRUNE);
     assert_int_equal(f->ch.n, 1);
     assert_int_equal(f->ch.v[0].ev, RC_PEER_EV_PRUNE);
-    assert_true(f->ch.v[0].quiet);
 
-    /* the prune took: the member leaves quietly (we announced the prune) */
+    /* the store says the prune took: announced (PRUNED, the age when asked),
+     * and the member then leaves quietly */
+    assert_int_equal(rc_peers_pruned(&f->t, "a@h", 20000, &chg), 1);
+    assert_int_equal(chg.ev, RC_PEER_EV_PRUNED);
+    assert_string_equal(chg.name, "a@h");
+    assert_int_equal(chg.age_ms, 20000);
     assert_int_equal(rc_peers_apply(&f->t, SNAP(f, "b@h:0"), &f->ch), 0);
     assert_int_equal(f->ch.n, 1);
     assert_int_equal(f->ch.v[0].ev, RC_PEER_EV_LEFT);
@@ -315,7 +319,29 @@ static void test_comes_back(void **state)
     assert_int_equal(count(&f->ch, RC_PEER_EV_PRUNE), 0);
     sweep_failing(f, "a@h", 50000 + 2 * PRUNE);
     assert_int_equal(count(&f->ch, RC_PEER_EV_PRUNE), 1);
-    assert_false(f->ch.v[f->ch.n - 1].quiet); /* a new prune, announced */
+}
+
+/* Asked to prune, but another agent's remove took first (ours found none):
+ * nothing announced as pruned here, and the member's leaving is announced
+ * as a leave (docs/logs.md: peer_left, "pruned by another node"). A prune
+ * reported for a member no longer in the table is still announced. */
+static void test_pruned_by_another(void **state)
+{
+    struct fx *f = *state;
+    struct rc_peer_change chg;
+
+    assert_int_equal(rc_peers_apply(&f->t, SNAP(f, "a@h:20000", "b@h:0"), &f->ch), 0);
+    sweep_failing(f, "a@h", 1000);
+    sweep_failing(f, "a@h", 1000 + PRUNE);
+    assert_int_equal(count(&f->ch, RC_PEER_EV_PRUNE), 1);
+    assert_int_equal(rc_peers_apply(&f->t, SNAP(f, "b@h:0"), &f->ch), 0);
+    assert_int_equal(f->ch.n, 1);
+    assert_int_equal(f->ch.v[0].ev, RC_PEER_EV_LEFT);
+    assert_false(f->ch.v[0].quiet);
+
+    assert_int_equal(rc_peers_pruned(&f->t, "gone@h", 31000, &chg), 1);
+    assert_int_equal(chg.ev, RC_PEER_EV_PRUNED);
+    assert_string_equal(chg.name, "gone@h");
 }
 
 /* ---- a snapshot applied while a sweep runs ---- */
@@ -397,6 +423,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prune_timing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_on_the_stores_word, setup, teardown),
         cmocka_unit_test_setup_teardown(test_comes_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pruned_by_another, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_mid_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leave, setup, teardown),
     };
