@@ -298,7 +298,9 @@ class Cli(harness.AgentTestCase):
         gaps = self.sweep_gaps(a, ev[0]["_t"])
         figure(self, "sweep gaps after reload to 600ms", ["%.0f" % (g * 1000) for g in gaps])
         self.assertGreaterEqual(len(gaps), 2, a.excerpt())
-        self.assertTrue(all(0.5 <= g <= 0.75 for g in gaps),
+        # Never as short as the 200 ms before; typically 600 (the median, so
+        # that one late timer on a loaded machine is not a failure).
+        self.assertTrue(min(gaps) >= 0.45 and 0.5 <= sorted(gaps)[len(gaps) // 2] <= 0.75,
                         "sweeps after reloading interval = 600ms are %s ms apart\n%s"
                         % (["%.0f" % (g * 1000) for g in gaps], a.excerpt()))
 
@@ -316,7 +318,7 @@ class Cli(harness.AgentTestCase):
         gaps = self.sweep_gaps(a, t_hup2)
         figure(self, "sweep gaps after invalid reload", ["%.0f" % (g * 1000) for g in gaps])
         self.assertGreaterEqual(len(gaps), 2, a.excerpt())
-        self.assertTrue(all(0.5 <= g <= 0.75 for g in gaps),
+        self.assertTrue(min(gaps) >= 0.45 and 0.5 <= sorted(gaps)[len(gaps) // 2] <= 0.75,
                         "after an invalid reload (interval = 300ms + a bad line) sweeps are %s ms apart; "
                         "the old 600ms should stay\n%s" % (["%.0f" % (g * 1000) for g in gaps], a.excerpt()))
         self.assertEqual(a.terminate(), 0)
