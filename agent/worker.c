@@ -74,7 +74,7 @@ struct rc_worker {
     void *arg;
     struct rc_snapshot *ready;                 /* under mu */
     struct prune_req *prunes;                  /* under mu: asked for, newest first */
-    struct prune_req *pruned, **pruned_tail;   /* under mu: took, oldest first */
+    struct prune_req *pruned;                  /* under mu: took, for the loop to announce */
     uint64_t heartbeat_ms;                     /* under mu; 0 = every interval */
     uint64_t resync_ms;                        /* under mu; 0 = every interval */
     char lookups[LOOKUP_MAX][RC_NAME_MAX + 1]; /* under mu */
@@ -431,10 +431,9 @@ static size_t do_prunes(struct rc_worker *w)
             n++;
         }
         if (r == 1) {
-            p->next = NULL;
             pthread_mutex_lock(&w->mu);
-            *w->pruned_tail = p;
-            w->pruned_tail = &p->next;
+            p->next = w->pruned;
+            w->pruned = p;
             pthread_mutex_unlock(&w->mu);
         } else {
             free(p);
@@ -712,7 +711,6 @@ struct rc_worker *rc_worker_start(const char *registry_url, const struct rc_entr
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    w->pruned_tail = &w->pruned;
     snprintf(w->url, sizeof(w->url), "%s", registry_url);
     w->self = *self;
     w->interval_ms = interval_ms;
@@ -776,8 +774,6 @@ size_t rc_worker_take_pruned(struct rc_worker *w, struct rc_pruned *out, size_t 
         n++;
         free(p);
     }
-    if (w->pruned == NULL)
-        w->pruned_tail = &w->pruned;
     pthread_mutex_unlock(&w->mu);
     return n;
 }
@@ -832,10 +828,18 @@ uint64_t rc_worker_default_heartbeat(uint64_t stale_after_ms)
     return stale_after_ms / 2;
 }
 
+static void prune_reqs_free(struct prune_req *p)
+{
+    while (p != NULL) {
+        struct prune_req *next = p->next;
+
+        free(p);
+        p = next;
+    }
+}
+
 void rc_worker_stop(struct rc_worker *w, bool remove_self)
 {
-    struct prune_req *p;
-
     if (w == NULL)
         return;
     pthread_mutex_lock(&w->mu);
@@ -845,16 +849,8 @@ void rc_worker_stop(struct rc_worker *w, bool remove_self)
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
     rc_snapshot_free(w->ready);
-    while (w->prunes != NULL) {
-        p = w->prunes;
-        w->prunes = p->next;
-        free(p);
-    }
-    while (w->pruned != NULL) {
-        p = w->pruned;
-        w->pruned = p->next;
-        free(p);
-    }
+    prune_reqs_free(w->prunes);
+    prune_reqs_free(w->pruned);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->mu);
     free(w);

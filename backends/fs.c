@@ -558,13 +558,12 @@ static int fs_remove(void *vctx, const char *name, int64_t min_age_ms, char *err
     }
     if (unlinkat(dfd, name, 0) == 0) {
         rv = 1;
-        rc_written_forget(&ctx->written, name);
-    } else if (errno == ENOENT) {
-        rc_written_forget(&ctx->written, name);
-    } else {
+    } else if (errno != ENOENT) {
         rv = -errno;
         rc_seterr(err, errlen, "cannot remove %s/%s: %s", ctx->dir, name, strerror(-rv));
     }
+    if (rv >= 0)
+        rc_written_forget(&ctx->written, name); /* gone, by us or another */
 out_close_dir:
     close(dfd);
     return rv;

@@ -81,10 +81,11 @@ struct rc_pruned {
     char name[RC_NAME_MAX + 1];
     int64_t age_ms; /* as passed to rc_worker_prune */
 };
-/* Moves up to max prunes that took, oldest first, into out; returns how
- * many. A prune is queued here before the snapshot that no longer lists the
- * entry is handed over, so the loop, taking these right after a snapshot,
- * announces a prune before the table sees the member leave. */
+/* Moves up to max prunes that took into out (in no particular order: one
+ * round's removals happen together); returns how many. A prune is queued
+ * here before the snapshot that no longer lists the entry is handed over,
+ * so the loop, taking these right after a snapshot, announces a prune
+ * before the table sees the member leave. */
 size_t rc_worker_take_pruned(struct rc_worker *w, struct rc_pruned *out, size_t max);
 void rc_worker_set_interval(struct rc_worker *w, uint64_t interval_ms);
 /* How often our entry is rewritten unchanged and the registry listed in
